@@ -1,0 +1,101 @@
+"""``multilevel.fit``: formula -> design -> objective -> optimizer -> result, in a few lines."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from multilevel.design.model import ModelDesign, build_design
+from multilevel.errors import DataError
+from multilevel.inference.satterthwaite import satterthwaite, varpar_info
+from multilevel.objective import ProfiledDeviance, cross_products
+from multilevel.objective.modes import conditional_modes
+from multilevel.optimize import optimize_theta, singular
+from multilevel.result.fit import LmmFit, VarianceComponent
+
+
+class FitWarning(UserWarning):
+    """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
+
+
+def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> LmmFit:
+    """Fit a linear mixed model written as an lme4 formula.
+
+    ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
+    REML by default, as lme4; ``reml=False`` for maximum likelihood.
+
+    >>> import multilevel
+    >>> m = multilevel.fit("mathach ~ 1 + (1 | school)", multilevel.datasets.hsb())
+    >>> round(m.icc["school"], 4)
+    0.1804
+    """
+    design = build_design(formula, data)
+    return fit_design(design, reml=reml, warn=warn)
+
+
+def fit_design(design: ModelDesign, reml: bool = True, warn: bool = True) -> LmmFit:
+    """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests)."""
+    if reml and design.n <= design.p:
+        raise DataError(f"REML needs more observations ({design.n}) than fixed effects ({design.p})")
+    xp = cross_products(design)
+    dev = ProfiledDeviance(xp, reml=reml)
+    lower = design.theta_lower()
+    opt = optimize_theta(dev, design.theta_start(), lower)
+    theta = np.asarray(opt.theta_final)
+    ev = dev.evaluate(theta)
+    sigma2 = dev.sigma2(ev)
+    sigma = float(np.sqrt(sigma2))
+    loglik = -0.5 * dev.criterion(ev)
+
+    components = []
+    for t, th in zip(design.terms, design.split_theta(theta), strict=True):
+        Lt = t.Lambda(th)
+        components.append(
+            VarianceComponent(t.name, t.grouping_factor, t.term_names, sigma2 * (Lt @ Lt.T))
+        )
+    modes = conditional_modes(design, dev, ev, sigma2)
+    fitted = design.X @ ev.beta
+    for t in design.terms:
+        fitted = fitted + np.einsum("ij,ij->i", t.Z, modes[t.name].b[t.codes])
+
+    info = varpar_info(dev, theta, sigma)
+    df = satterthwaite(info, np.eye(design.p)) if design.p else np.zeros(0)
+    is_sing = singular(theta, lower)
+
+    messages = list(design.warnings)
+    if is_sing:
+        zero = [n for n, th, lo in zip(design.theta_names(), theta, lower, strict=True)
+                if lo == 0 and th < 1e-4]
+        messages.append(
+            "boundary (singular) fit: the variance of "
+            + ", ".join(zero)
+            + " is estimated as (nearly) zero; a simpler random-effects structure without it "
+            "fits the data equally well"
+        )
+    if not opt.converged:
+        messages.extend(opt.notes or ["the optimizer did not converge"])
+    if warn:
+        for msg in messages:
+            warnings.warn(msg, FitWarning, stacklevel=3)
+    return LmmFit(
+        formula=design.formula.text,
+        reml=reml,
+        design=design,
+        fixed_names=design.fixed.names,
+        beta=ev.beta,
+        vcov_beta=sigma2 * ev.XtVinvX_inv,
+        df_satterthwaite=df,
+        theta=theta,
+        theta_names=tuple(design.theta_names()),
+        sigma=sigma,
+        random_effects=tuple(components),
+        loglik=float(loglik),
+        optimization=opt,
+        is_singular=is_sing,
+        modes=modes,
+        fitted=fitted,
+        warnings=tuple(messages),
+        _varpar=info,
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from multilevel.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""Example data sets shipped with the package (the lme4 reference cases)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+_DESCRIPTIONS = {
+    "hsb": "High School and Beyond: 7185 students in 160 schools (mathach, ses, cses, meanses, ...)",
+    "sleepstudy": "Reaction times of 18 subjects over 10 days of sleep deprivation",
+    "exam": "Exam scores of 4059 students in 65 London schools (normexam, standLRT)",
+    "penicillin": "Penicillin potency: 6 samples x 24 plates (crossed)",
+    "pastes": "Paste strength: 10 batches, 3 casks each, 2 assays (nested)",
+}
+
+
+def names() -> list[str]:
+    """Names of the built-in data sets."""
+    return sorted(_DESCRIPTIONS)
+
+
+def describe(name: str) -> str:
+    return _DESCRIPTIONS[name]
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a built-in data set by name."""
+    if name not in _DESCRIPTIONS:
+        raise KeyError(f"no data set {name!r}; available: {', '.join(names())}")
+    with resources.files(__package__).joinpath("data", f"{name}.csv").open("r") as fh:
+        return pd.read_csv(fh)
+
+
+def hsb() -> pd.DataFrame:
+    """High School and Beyond (Raudenbush & Bryk): the HLM textbook's running example."""
+    return load("hsb")
+
+
+def sleepstudy() -> pd.DataFrame:
+    return load("sleepstudy")
+
+
+def exam() -> pd.DataFrame:
+    return load("exam")
+
+
+def penicillin() -> pd.DataFrame:
+    return load("penicillin")
+
+
+def pastes() -> pd.DataFrame:
+    return load("pastes")

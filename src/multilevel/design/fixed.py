@@ -1,0 +1,113 @@
+"""The fixed-effects model matrix X: formulaic does the encoding, we name columns as lme4 does
+and drop aliased (linearly dependent) columns as lme4's ``chkRank.drop.cols`` does."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, ModelSpec
+from formulaic.errors import FormulaicError
+
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula.safety import SAFE_FUNCTIONS
+
+_LEVEL = re.compile(r"\[(?:T\.)?(.*?)\]")
+RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
+
+
+def lme4_name(name: str) -> str:
+    """formulaic's column name -> lme4's: ``Intercept`` -> ``(Intercept)``, ``f[T.b]`` -> ``fb``,
+    ``I(x ** 2)`` -> ``I(x^2)``."""
+    if name == "Intercept":
+        return "(Intercept)"
+    parts = []
+    for part in name.split(":"):
+        part = _LEVEL.sub(lambda m: m.group(1), part)
+        parts.append(part.replace(" ** ", "^").replace("**", "^"))
+    return ":".join(parts)
+
+
+def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
+    names = [str(c) for c in mm.columns]
+    values = np.asarray(mm.to_numpy() if hasattr(mm, "to_numpy") else mm, dtype=float)
+    return np.ascontiguousarray(values), names
+
+
+def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
+    """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats."""
+    try:
+        mm = Formula(formula).get_model_matrix(
+            data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+        )
+    except FormulaicError as exc:
+        msg = str(exc).splitlines()[0]
+        raise FormulaError(f"cannot build the {what} from '{formula}': {msg}") from None
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"cannot build the {what} from '{formula}': {exc}") from None
+    values, names = _as_float_frame(mm)
+    if values.shape[0] != len(data):
+        raise DataError(f"the {what} '{formula}' gave {values.shape[0]} rows for {len(data)}")
+    if not np.all(np.isfinite(values)):
+        bad_cols = [names[j] for j in np.flatnonzero(~np.isfinite(values).all(axis=0))]
+        raise DataError(
+            f"the {what} has non-finite values in column(s) {', '.join(bad_cols)} "
+            "(e.g. log of zero or a negative number)"
+        )
+    return values, names, mm.model_spec
+
+
+def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
+    """Indices of columns that are (numerically) linear combinations of earlier columns.
+
+    Column j is aliased when its distance from the span of columns 0..j-1, |R_jj| of a QR
+    decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R.
+    """
+    if X.shape[1] == 0:
+        return []
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    R = np.linalg.qr(X, mode="r")
+    diag = np.abs(np.diag(R)) if R.shape[0] >= X.shape[1] else np.zeros(X.shape[1])
+    if R.shape[0] < X.shape[1]:
+        diag[: R.shape[0]] = np.abs(np.diag(R))
+    return [j for j in range(X.shape[1]) if norms[j] == 0 or diag[j] <= tol * norms[j]]
+
+
+@dataclass(frozen=True)
+class FixedDesign:
+    """X with lme4 column names; ``dropped`` are aliased columns removed (lme4 does the same)."""
+
+    X: np.ndarray
+    names: tuple[str, ...]
+    dropped: tuple[str, ...]
+    spec: ModelSpec
+    keep: tuple[int, ...]
+
+    def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
+        """X for new data, with the encodings (levels, centring) learned from the fit."""
+        try:
+            mm = self.spec.get_model_matrix(
+                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+            )
+        except (FormulaicError, KeyError, ValueError, TypeError) as exc:
+            raise DataError(f"cannot build fixed effects for new data: {exc}") from None
+        values, _ = _as_float_frame(mm)
+        return values[:, list(self.keep)]
+
+
+def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
+    """Build X for the fixed part of a model."""
+    X, raw_names, spec = encode(formula, data, "fixed-effects model matrix")
+    names = [lme4_name(n) for n in raw_names]
+    drop = aliased_columns(X)
+    keep = [j for j in range(X.shape[1]) if j not in drop]
+    return FixedDesign(
+        X=np.ascontiguousarray(X[:, keep]),
+        names=tuple(names[j] for j in keep),
+        dropped=tuple(names[j] for j in drop),
+        spec=spec,
+        keep=tuple(keep),
+    )

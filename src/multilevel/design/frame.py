@@ -1,0 +1,177 @@
+"""From user data to the model frame: load, check the columns a formula uses, drop missing rows.
+
+Nothing is lost silently: rows dropped for missing values are counted (and the columns that
+caused it named) in :class:`ModelFrame`, and every other problem raises :class:`DataError` naming
+the column at fault.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from formulaic.errors import FormulaicError
+
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula.parse import FormulaSpec
+from multilevel.formula.safety import ALLOWED_CALLS, check_expression, r_to_python
+
+
+def load_data(data: Any) -> pd.DataFrame:
+    """A pandas DataFrame from a DataFrame, a dict of columns, or a CSV / Parquet file path."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, str | os.PathLike):
+        path = Path(data)
+        if not path.exists():
+            raise DataError(f"data file not found: {path}")
+        if path.is_file() and path.stat().st_size == 0:
+            raise DataError(f"data file {path} is empty")
+        suffix = path.suffix.lower()
+        try:
+            if suffix in (".parquet", ".pq") or path.is_dir():
+                return pd.read_parquet(path)
+            if suffix == ".feather":
+                return pd.read_feather(path)
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"data file {path} has no columns (is it empty?)") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+            raise DataError(f"cannot read data file {path}: {exc}") from None
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    to_pandas = getattr(data, "to_pandas", None)  # polars, pyarrow
+    if callable(to_pandas):
+        return to_pandas()
+    raise DataError(
+        f"cannot use data of type {type(data).__name__}; pass a pandas DataFrame or a CSV/Parquet path"
+    )
+
+
+def python_expr(expr: str) -> str:
+    """A fixed-part or random-part formula with R arithmetic translated for formulaic."""
+    out = []
+    depth = 0
+    for ch in expr:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        out.append("**" if ch == "^" and depth > 0 else ch)
+    return "".join(out)
+
+
+def formula_variables(expr: str, term: str | None = None) -> list[str]:
+    """Column names an expression refers to, checking each Python sub-expression for safety."""
+    try:
+        formula = Formula(python_expr(expr))
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot parse {expr!r}: {str(exc).splitlines()[0]}") from None
+    names: list[str] = []
+    for t in formula:
+        for factor in t.factors:
+            code = str(factor.expr)
+            method = getattr(factor.eval_method, "value", str(factor.eval_method))
+            if method == "literal":
+                continue
+            if method == "lookup":
+                names.append(code.strip("`"))
+                continue
+            check_expression(r_to_python(code), term or expr)
+            for node in ast.walk(ast.parse(code, mode="eval")):
+                if isinstance(node, ast.Name) and node.id not in ALLOWED_CALLS:
+                    names.append(node.id)
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class ModelFrame:
+    """The rows a model is fitted to and how they were chosen."""
+
+    data: pd.DataFrame
+    n_input: int
+    n_dropped: int
+    dropped_by: dict[str, int]
+    row_index: pd.Index
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.data)
+
+
+def _missing_column(name: str, columns: list[str], where: str) -> DataError:
+    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+    lower = [c for c in columns if c.lower() == name.lower() and c != name]
+    hint = lower or close
+    suggestion = f"; did you mean {', '.join(repr(c) for c in hint)}?" if hint else ""
+    shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+    return DataError(f"column {name!r} ({where}) is not in the data{suggestion} Columns: {shown}")
+
+
+def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
+    """Select the formula's columns, check them, and drop (and count) rows with missing values."""
+    if not isinstance(data, pd.DataFrame):
+        data = load_data(data)
+    columns = [str(c) for c in data.columns]
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise DataError(f"the data has duplicate column names: {', '.join(map(repr, dup))}")
+    if len(data) == 0:
+        raise DataError("the data has no rows")
+
+    needed: dict[str, str] = {spec.response: "the outcome"}
+    for name in formula_variables(spec.fixed, "fixed part"):
+        needed.setdefault(name, f"fixed part '{spec.fixed}'")
+    for r in spec.random:
+        for name in formula_variables(r.expr, r.source):
+            needed.setdefault(name, f"random term '{r.source}'")
+        for f in r.factors:
+            needed.setdefault(f, f"grouping factor in '{r.source}'")
+    for name, where in needed.items():
+        if name not in data.columns:
+            raise _missing_column(name, columns, where)
+
+    frame = data[list(needed)]
+    y = frame[spec.response]
+    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+        sample = y.dropna().astype(str).head(3).tolist()
+        raise DataError(
+            f"the outcome {spec.response!r} is not numeric (dtype {y.dtype}; values like {sample}); "
+            "a linear mixed model needs a numeric outcome"
+        )
+
+    missing = frame.isna()
+    dropped_by = {c: int(v) for c, v in missing.sum().items() if v > 0}
+    keep = ~missing.any(axis=1).to_numpy()
+    for name in needed:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            bad = np.isinf(values) & keep
+            if bad.any():
+                rows = np.flatnonzero(bad)[:5].tolist()
+                raise DataError(
+                    f"column {name!r} has {int(bad.sum())} infinite value(s) (e.g. at rows {rows}); "
+                    "remove or recode them"
+                )
+    kept = frame.loc[keep]
+    n_dropped = int(len(frame) - len(kept))
+    if len(kept) == 0:
+        raise DataError(
+            f"no rows left after dropping rows with missing values in {', '.join(dropped_by)} "
+            f"({len(frame)} rows, all with a missing value)"
+        )
+    return ModelFrame(
+        data=kept.reset_index(drop=True),
+        n_input=int(len(frame)),
+        n_dropped=n_dropped,
+        dropped_by=dropped_by,
+        row_index=kept.index,
+    )

@@ -1,0 +1,139 @@
+"""The model design: everything the objective needs, checked as lme4 checks it.
+
+lme4's checks (``checkNlevels``, ``checkZdims``, ``chkRank.drop.cols``) are repeated here with
+messages that name the term at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from multilevel.design.fixed import FixedDesign, fixed_design
+from multilevel.design.frame import ModelFrame, build_frame, load_data
+from multilevel.design.random import RandomTerm, order_terms, random_term
+from multilevel.errors import DataError, FormulaError
+from multilevel.formula.parse import FormulaSpec, parse_formula
+
+
+@dataclass(frozen=True)
+class ModelDesign:
+    """y, X and the random terms of a model, with the frame they came from."""
+
+    formula: FormulaSpec
+    frame: ModelFrame
+    y: np.ndarray
+    fixed: FixedDesign
+    terms: tuple[RandomTerm, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.fixed.X
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.fixed.X.shape[1])
+
+    @property
+    def n_theta(self) -> int:
+        return sum(t.n_theta for t in self.terms)
+
+    def theta_start(self) -> np.ndarray:
+        return np.concatenate([t.theta_start for t in self.terms])
+
+    def theta_lower(self) -> np.ndarray:
+        return np.concatenate([t.theta_lower for t in self.terms])
+
+    def theta_names(self) -> list[str]:
+        return [n for t in self.terms for n in t.theta_names]
+
+    def split_theta(self, theta: np.ndarray) -> list[np.ndarray]:
+        """theta -> one slice per term."""
+        out, k = [], 0
+        for t in self.terms:
+            out.append(np.asarray(theta[k : k + t.n_theta]))
+            k += t.n_theta
+        return out
+
+    @property
+    def n_groups(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.terms:
+            out.setdefault(t.grouping_factor, t.n_levels)
+        return out
+
+    @property
+    def is_nested_single(self) -> bool:
+        """One grouping factor (possibly several terms on it): Z'Z is block diagonal by group."""
+        return len({t.grouping_factor for t in self.terms}) == 1
+
+
+def _check_terms(terms: list[RandomTerm], n: int) -> None:
+    for t in terms:
+        if t.n_levels < 2:
+            raise DataError(
+                f"grouping factor {t.grouping_factor!r} in '{t.source}' has only {t.n_levels} "
+                "level in the rows used; a random effect needs at least 2 groups (lme4 requires "
+                "more than 1 sampled level)"
+            )
+        if t.n_levels >= n:
+            raise DataError(
+                f"grouping factor {t.grouping_factor!r} in '{t.source}' has {t.n_levels} levels "
+                f"for {n} observations; each group needs more than one observation on average "
+                "for the group and residual variances to be separable (lme4: number of levels of "
+                "each grouping factor must be < number of observations)"
+            )
+        if t.n_levels * t.q >= n:
+            raise DataError(
+                f"term '{t.source}' has {t.n_levels * t.q} random effects ({t.n_levels} groups x "
+                f"{t.q}) for {n} observations; the random-effects parameters and the residual "
+                "variance are unidentifiable (lme4: number of observations <= number of random "
+                "effects). Use a simpler random part, e.g. (1 | "
+                f"{t.grouping_factor})"
+            )
+
+
+def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
+    """Parse, select rows, encode, and check: the first step of the pipeline."""
+    spec = parse_formula(formula) if isinstance(formula, str) else formula
+    if not spec.random:
+        raise FormulaError(
+            f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
+            "For a model without random effects use ordinary least squares."
+        )
+    df = load_data(data)
+    frame = build_frame(spec, df)
+    y = pd.to_numeric(frame.data[spec.response]).to_numpy(dtype=float)
+    fixed = fixed_design(spec.fixed, frame.data)
+    terms = order_terms([random_term(r, frame.data) for r in spec.random])
+    _check_terms(terms, len(y))
+    warnings: list[str] = []
+    if frame.n_dropped:
+        cols = ", ".join(f"{c} ({k})" for c, k in frame.dropped_by.items())
+        warnings.append(
+            f"{frame.n_dropped} of {frame.n_input} rows dropped for missing values in: {cols}"
+        )
+    if fixed.dropped:
+        warnings.append(
+            "fixed-effect model matrix is rank deficient so dropping "
+            f"{len(fixed.dropped)} column(s): {', '.join(fixed.dropped)} "
+            "(a linear combination of earlier columns)"
+        )
+    if np.ptp(y) == 0:
+        raise DataError(f"the outcome {spec.response!r} is constant ({y[0]!r}) in every row used")
+    return ModelDesign(
+        formula=spec,
+        frame=frame,
+        y=y,
+        fixed=fixed,
+        terms=tuple(terms),
+        warnings=tuple(warnings),
+    )

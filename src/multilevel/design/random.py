@@ -1,0 +1,158 @@
+"""One ``(expr | group)`` term: group codes, the raw model matrix of its random effects, and the
+relative covariance factor Lambda_theta (q x q lower triangular) it contributes.
+
+For a term with q random effects per group, Var(b_j) = sigma^2 Lambda Lambda'; theta lists the
+lower triangle of Lambda column by column, as lme4's ``getME(m, "theta")``; its diagonal elements
+are bounded below by 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from formulaic import ModelSpec
+
+from multilevel.design.fixed import _as_float_frame, encode, lme4_name
+from multilevel.errors import DataError
+from multilevel.formula.parse import RandomSpec
+from multilevel.formula.safety import SAFE_FUNCTIONS
+
+
+def _level_label(value: object) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and sorted level labels of one grouping column (as R's ``factor``)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        cats = [_level_label(c) for c in column.cat.categories]
+        used = np.unique(codes)
+        remap = np.full(len(cats), -1)
+        remap[used] = np.arange(len(used))
+        return remap[codes].astype(np.int64), [cats[i] for i in used]
+    codes, uniques = pd.factorize(column, sort=True)
+    return codes.astype(np.int64), [_level_label(u) for u in uniques]
+
+
+def group_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes and labels of the interaction of ``factors`` (``a:b`` labels, unused combos gone)."""
+    codes, labels = factor_codes(data[factors[0]])
+    for name in factors[1:]:
+        c2, l2 = factor_codes(data[name])
+        combined = codes * len(l2) + c2
+        uniq, codes = np.unique(combined, return_inverse=True)
+        labels = [f"{labels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq]
+    return codes.astype(np.int64), tuple(labels)
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """A random-effects term: ``b_j ~ N(0, sigma^2 Lambda Lambda')`` for each level j."""
+
+    name: str  # lme4's group name: 'school', 'school.1', 'cask:batch'
+    grouping_factor: str  # 'school', 'cask:batch'
+    factors: tuple[str, ...]
+    term_names: tuple[str, ...]  # '(Intercept)', 'cses'
+    codes: np.ndarray  # (n,) level index of each row
+    levels: tuple[str, ...]
+    Z: np.ndarray  # (n, q) raw random-effects model matrix
+    spec: ModelSpec
+    source: str
+
+    @property
+    def q(self) -> int:
+        return len(self.term_names)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_theta(self) -> int:
+        return self.q * (self.q + 1) // 2
+
+    @property
+    def tril(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column indices of theta in Lambda, column by column (lme4 order)."""
+        rows, cols = [], []
+        for c in range(self.q):
+            for r in range(c, self.q):
+                rows.append(r)
+                cols.append(c)
+        return np.array(rows), np.array(cols)
+
+    @property
+    def theta_lower(self) -> np.ndarray:
+        rows, cols = self.tril
+        return np.where(rows == cols, 0.0, -np.inf)
+
+    @property
+    def theta_start(self) -> np.ndarray:
+        rows, cols = self.tril
+        return np.where(rows == cols, 1.0, 0.0)
+
+    @property
+    def theta_names(self) -> list[str]:
+        rows, cols = self.tril
+        out = []
+        for r, c in zip(rows, cols, strict=True):
+            if r == c:
+                out.append(f"{self.name}.{self.term_names[r]}")
+            else:
+                out.append(f"{self.name}.{self.term_names[r]}.{self.term_names[c]}")
+        return out
+
+    def Lambda(self, theta: np.ndarray) -> np.ndarray:
+        """The q x q lower-triangular relative covariance factor for this term's theta."""
+        L = np.zeros((self.q, self.q))
+        rows, cols = self.tril
+        L[rows, cols] = theta
+        return L
+
+    def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
+        """Raw Z columns of this term for new data."""
+        try:
+            mm = self.spec.get_model_matrix(
+                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+            )
+        except Exception as exc:  # formulaic raises several types for unusable new data
+            raise DataError(f"cannot build random effects '{self.source}' for new data: {exc}")
+        values, _ = _as_float_frame(mm)
+        return values
+
+
+def random_term(spec: RandomSpec, data: pd.DataFrame) -> RandomTerm:
+    """Build one random term from its spec and the model frame."""
+    Z, raw, mspec = encode(spec.expr, data, f"random-effects matrix of '{spec.source}'")
+    if Z.shape[1] == 0:
+        raise DataError(f"random term '{spec.source}' has no random effects (did you write 0?)")
+    codes, levels = group_codes(data, spec.factors)
+    return RandomTerm(
+        name=spec.group_name,
+        grouping_factor=spec.group_name,
+        factors=spec.factors,
+        term_names=tuple(lme4_name(n) for n in raw),
+        codes=codes,
+        levels=levels,
+        Z=Z,
+        spec=mspec,
+        source=spec.source,
+    )
+
+
+def order_terms(terms: list[RandomTerm]) -> list[RandomTerm]:
+    """lme4's order: by decreasing number of levels (stable), then unique names (g, g.1, ...)."""
+    ordered = sorted(terms, key=lambda t: -t.n_levels)
+    seen: dict[str, int] = {}
+    out = []
+    for t in ordered:
+        k = seen.get(t.grouping_factor, 0)
+        seen[t.grouping_factor] = k + 1
+        name = t.grouping_factor if k == 0 else f"{t.grouping_factor}.{k}"
+        out.append(replace(t, name=name))
+    return out

@@ -1,0 +1,1 @@
+"""Small-sample inference for fixed effects: Satterthwaite and Kenward-Roger."""

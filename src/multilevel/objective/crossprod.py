@@ -1,0 +1,173 @@
+"""Cross-products computed once, from which the profiled deviance is evaluated for any theta.
+
+Terms on the grouping factor with the most levels form the *first block*: Z'Z restricted to
+them is block diagonal, one Q x Q block per level j (Q = sum of their q), so the data enter as
+
+    A_j = Z_j'Z_j  (G x Q x Q),   B_j = Z_j'W  (G x Q x P),   C = W'W  (P x P),
+
+with W = [Z_rest, X, y]. Terms on other grouping factors (crossed or nested) make up Z_rest,
+whose cross-products are kept sparse. With one grouping factor Z_rest is empty and everything is
+a sum over rows by group: one pass, in any order, in chunks or per partition (see NOTES-math).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from multilevel.design.model import ModelDesign
+from multilevel.design.random import RandomTerm
+
+
+def group_sums(codes: np.ndarray, G: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """sum_{i in j} left_i right_i' for every group j: (G, a, b) from (n, a) and (n, b)."""
+    a, b = left.shape[1], right.shape[1]
+    out = np.empty((G, a, b))
+    for r in range(a):
+        lr = left[:, r]
+        ones = bool(np.all(lr == 1.0))
+        for c in range(b):
+            w = right[:, c] if ones else lr * right[:, c]
+            out[:, r, c] = np.bincount(codes, weights=w, minlength=G)
+    return out
+
+
+def _sym_group_sums(codes: np.ndarray, G: int, Z: np.ndarray) -> np.ndarray:
+    """Z_j'Z_j for every group, computing only the lower triangle."""
+    q = Z.shape[1]
+    out = np.empty((G, q, q))
+    for r in range(q):
+        for c in range(r + 1):
+            w = Z[:, r] * Z[:, c]
+            out[:, r, c] = out[:, c, r] = np.bincount(codes, weights=w, minlength=G)
+    return out
+
+
+@dataclass(frozen=True)
+class ThetaMap:
+    """Where each theta element sits in a Lambda: rows, cols and the theta index of each entry."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    index: np.ndarray
+
+    def fill(self, theta: np.ndarray, size: int) -> np.ndarray:
+        L = np.zeros((size, size))
+        L[self.rows, self.cols] = theta[self.index]
+        return L
+
+
+def _first_block_map(terms: list[RandomTerm], offsets: list[int]) -> ThetaMap:
+    rows, cols, index = [], [], []
+    k = 0
+    for t, off in zip(terms, offsets, strict=True):
+        tr, tc = t.tril
+        for r, c in zip(tr, tc, strict=True):
+            rows.append(off + r)
+            cols.append(off + c)
+            index.append(k)
+            k += 1
+    return ThetaMap(np.array(rows, int), np.array(cols, int), np.array(index, int))
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """The sufficient statistics of a linear mixed model for the profiled deviance."""
+
+    n: int
+    p: int
+    G: int  # levels of the first grouping factor
+    Q: int  # random effects per level in the first block
+    first_map: ThetaMap  # theta -> first-block Lambda (Q x Q); theta index relative to start
+    first_theta: np.ndarray  # indices of theta used by the first block
+    A: np.ndarray  # (G, Q, Q)
+    B: np.ndarray  # (G, Q, p + 1): Z_j'[X y]
+    C: np.ndarray  # (P, P) with P = n_rest + p + 1: W'W (dense)
+    # rest (other grouping factors), empty when there is one grouping factor
+    n_rest: int
+    B_rest: sp.csr_matrix | None  # (G*Q, n_rest): Z_1'Z_rest
+    rest_map: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, cols, theta index of Lambda_rest
+    yy: float
+
+
+def first_block(design: ModelDesign) -> tuple[list[RandomTerm], list[RandomTerm]]:
+    """Terms on the grouping factor of the first (most levels) term, and the others."""
+    terms = list(design.terms)
+    g = terms[0].grouping_factor
+    return [t for t in terms if t.grouping_factor == g], [t for t in terms if t.grouping_factor != g]
+
+
+def _theta_offsets(design: ModelDesign) -> dict[int, int]:
+    out, k = {}, 0
+    for t in design.terms:
+        out[id(t)] = k
+        k += t.n_theta
+    return out
+
+
+def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[int]]:
+    """Sparse Z for the terms outside the first block; column offsets per term."""
+    blocks, offsets, off = [], [], 0
+    for t in terms:
+        rows = np.repeat(np.arange(n), t.q)
+        cols = (t.codes[:, None] * t.q + np.arange(t.q)[None, :]).ravel()
+        Zt = sp.csc_matrix((t.Z.ravel(), (rows, cols)), shape=(n, t.n_levels * t.q))
+        blocks.append(Zt)
+        offsets.append(off)
+        off += t.n_levels * t.q
+    return sp.hstack(blocks, format="csc"), offsets
+
+
+def cross_products(design: ModelDesign) -> CrossProducts:
+    """One pass over the rows: the cross-products the deviance needs."""
+    first, rest = first_block(design)
+    theta_off = _theta_offsets(design)
+    codes = first[0].codes
+    G = first[0].n_levels
+    Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
+    q_offsets = list(np.cumsum([0] + [t.q for t in first[:-1]]))
+    Q = Z1.shape[1]
+    fmap = _first_block_map(first, q_offsets)
+    first_theta = np.concatenate(
+        [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
+    )
+    Xy = np.column_stack([design.X, design.y])
+    A = _sym_group_sums(codes, G, Z1)
+    B = group_sums(codes, G, Z1, Xy)
+
+    if not rest:
+        C = Xy.T @ Xy
+        return CrossProducts(
+            n=design.n, p=design.p, G=G, Q=Q, first_map=fmap, first_theta=first_theta,
+            A=A, B=B, C=C, n_rest=0, B_rest=None,
+            rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)),
+            yy=float(design.y @ design.y),
+        )
+
+    Zr, offsets = rest_matrix(rest, design.n)
+    nr = Zr.shape[1]
+    # Z_1 as a sparse (n x G*Q) matrix, for Z_1'Z_rest
+    rows = np.repeat(np.arange(design.n), Q)
+    cols = (codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
+    Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
+    B_rest = (Z1s.T @ Zr).tocsr()
+    ZrW = (Zr.T @ Xy)
+    ZrZr = (Zr.T @ Zr).toarray()
+    C = np.block([[ZrZr, ZrW], [ZrW.T, Xy.T @ Xy]])
+    r_rows, r_cols, r_idx = [], [], []
+    for t, off in zip(rest, offsets, strict=True):
+        tr, tc = t.tril
+        base = theta_off[id(t)]
+        lev = np.arange(t.n_levels) * t.q + off
+        for k, (r, c) in enumerate(zip(tr, tc, strict=True)):
+            r_rows.append(lev + r)
+            r_cols.append(lev + c)
+            r_idx.append(np.full(t.n_levels, base + k))
+    return CrossProducts(
+        n=design.n, p=design.p, G=G, Q=Q, first_map=fmap, first_theta=first_theta,
+        A=A, B=B, C=C, n_rest=nr, B_rest=B_rest,
+        rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
+        yy=float(design.y @ design.y),
+    )

@@ -1,0 +1,189 @@
+"""The profiled deviance d(theta) of Bates et al. (2015, sections 3.1-3.6), from cross-products.
+
+For a fixed theta, with Lambda the block-diagonal relative covariance factor,
+
+    L L' = Lambda' Z'Z Lambda + I,  R_X' R_X = X'X - R_ZX' R_ZX,  r^2 = penalized RSS,
+    ML:   d(theta)   = log|L|^2 + n [1 + log(2 pi r^2 / n)]
+    REML: d_R(theta) = log|L|^2 + log|R_X|^2 + (n-p) [1 + log(2 pi r^2 / (n-p))].
+
+The first block (the grouping factor with most levels) is eliminated group by group:
+M_j = Lambda (Lambda' A_j Lambda + I)^-1 Lambda', and the Schur complement
+S = W'W - sum_j B_j' M_j B_j over W = [Z_rest X y] is then factored densely. Its Cholesky factor
+carries log|L|^2 of the remaining terms, log|R_X|^2, beta and r^2. REML differs from ML only in
+the denominator n - p and the log|R_X|^2 term, applied in :meth:`ProfiledDeviance.criterion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from multilevel.objective.crossprod import CrossProducts
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything known at one theta: the pieces of the deviance and the profiled beta."""
+
+    theta: np.ndarray
+    ldL2: float  # log|L|^2
+    ldRX2: float  # log|R_X|^2
+    r2: float  # penalized residual sum of squares
+    beta: np.ndarray
+    XtVinvX_inv: np.ndarray  # (R_X'R_X)^-1: Var(beta_hat) / sigma^2
+    Lambda1: np.ndarray  # (Q, Q)
+    K: np.ndarray  # (G, Q, Q): (Lambda' A_j Lambda + I)^-1
+    M: np.ndarray  # (G, Q, Q): Lambda K_j Lambda'
+    S: np.ndarray  # Schur complement over [Z_rest X y] (after Lambda_rest scaling)
+    R: np.ndarray  # lower Cholesky factor of S
+    Lambda_rest: sp.csr_matrix | None
+
+
+class ProfiledDeviance:
+    """d(theta) for ML or REML, its gradient where available, and the state at any theta."""
+
+    def __init__(self, xp: CrossProducts, reml: bool = True):
+        self.xp = xp
+        self.reml = reml
+        self.n_theta = int(
+            max(xp.first_theta.max(initial=-1), xp.rest_map[2].max(initial=-1)) + 1
+        )
+        self.evaluations = 0
+
+    # ---------------------------------------------------------------- evaluation
+    def lambda_first(self, theta: np.ndarray) -> np.ndarray:
+        xp = self.xp
+        return xp.first_map.fill(theta[xp.first_theta], xp.Q)
+
+    def lambda_rest(self, theta: np.ndarray) -> sp.csr_matrix:
+        rows, cols, idx = self.xp.rest_map
+        nr = self.xp.n_rest
+        return sp.csr_matrix((theta[idx], (rows, cols)), shape=(nr, nr))
+
+    def evaluate(self, theta: np.ndarray) -> Evaluation:
+        """The deviance pieces at theta; raises numpy.linalg.LinAlgError if S is not PD."""
+        xp = self.xp
+        theta = np.asarray(theta, dtype=float)
+        L1 = self.lambda_first(theta)
+        Q = xp.Q
+        T = np.matmul(np.matmul(L1.T, xp.A), L1)
+        T[:, np.arange(Q), np.arange(Q)] += 1.0
+        if Q == 1:
+            t = T[:, 0, 0]
+            ldL2 = float(np.sum(np.log(t)))
+            K = (1.0 / t)[:, None, None]
+        else:
+            Lc = np.linalg.cholesky(T)
+            ldL2 = float(2.0 * np.sum(np.log(np.diagonal(Lc, axis1=1, axis2=2))))
+            K = np.linalg.inv(T)
+        M = np.matmul(np.matmul(L1, K), L1.T)
+        MB = np.matmul(M, xp.B)
+        BMB = xp.B.reshape(-1, xp.B.shape[2]).T @ MB.reshape(-1, xp.B.shape[2])
+        nr = xp.n_rest
+        Lr = None
+        if nr == 0:
+            S = xp.C - BMB
+        else:
+            assert xp.B_rest is not None
+            Lr = self.lambda_rest(theta)
+            Mbsr = sp.bsr_matrix(
+                (M, np.arange(xp.G), np.arange(xp.G + 1)), shape=(xp.G * Q, xp.G * Q)
+            )
+            MBr = (Mbsr @ xp.B_rest).tocsr()
+            BrMBr = (xp.B_rest.T @ MBr).toarray()
+            BrMBxy = np.asarray(MBr.T @ xp.B.reshape(-1, xp.B.shape[2]))
+            Qm = xp.C - np.block([[BrMBr, BrMBxy], [BrMBxy.T, BMB]])
+            # S = Lt' Qm Lt + [I 0; 0 0], Lt = blockdiag(Lambda_rest, I)
+            top = np.asarray(Lr.T @ Qm[:nr, :])
+            S = np.empty_like(Qm)
+            S[:nr, :nr] = np.asarray((Lr.T @ top[:, :nr].T).T)
+            S[:nr, nr:] = top[:, nr:]
+            S[nr:, :nr] = top[:, nr:].T
+            S[nr:, nr:] = Qm[nr:, nr:]
+            S[np.arange(nr), np.arange(nr)] += 1.0
+        R = np.linalg.cholesky(S)
+        d = np.diag(R)
+        p = xp.p
+        ldL2 += float(2.0 * np.sum(np.log(d[:nr])))
+        ldRX2 = float(2.0 * np.sum(np.log(d[nr : nr + p])))
+        r2 = float(d[-1] ** 2)
+        Lxx = R[nr : nr + p, nr : nr + p]
+        lyx = R[-1, nr : nr + p]
+        if p:
+            beta = sla.solve_triangular(Lxx, lyx, lower=True, trans="T")
+            Linv = sla.solve_triangular(Lxx, np.eye(p), lower=True)
+            XtVinvX_inv = Linv.T @ Linv
+        else:
+            beta = np.zeros(0)
+            XtVinvX_inv = np.zeros((0, 0))
+        self.evaluations += 1
+        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, S, R, Lr)
+
+    def criterion(self, ev: Evaluation) -> float:
+        """-2 log-likelihood (ML) or the REML criterion at an evaluation."""
+        n, p = self.xp.n, self.xp.p
+        if self.reml:
+            df = n - p
+            return ev.ldL2 + ev.ldRX2 + df * (1.0 + LOG_2PI + np.log(ev.r2 / df))
+        return ev.ldL2 + n * (1.0 + LOG_2PI + np.log(ev.r2 / n))
+
+    def __call__(self, theta: np.ndarray) -> float:
+        try:
+            ev = self.evaluate(theta)
+        except np.linalg.LinAlgError:
+            return float("inf")
+        if ev.r2 <= 0 or not np.isfinite(ev.r2):
+            return float("inf")
+        return float(self.criterion(ev))
+
+    def sigma2(self, ev: Evaluation) -> float:
+        """Profiled residual variance: r^2 / n (ML) or r^2 / (n - p) (REML)."""
+        return ev.r2 / (self.xp.n - self.xp.p if self.reml else self.xp.n)
+
+    # ---------------------------------------------------------------- gradient
+    @property
+    def has_gradient(self) -> bool:
+        return self.xp.n_rest == 0
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """d(theta) and its exact gradient (one grouping factor).
+
+        With E_k = dLambda/dtheta_k = e_r e_c', K_j = (Lambda'A_jLambda + I)^-1, N_j = I - M_j A_j:
+        d log|L|^2 = 2 sum_j (K_j Lambda' A_j)[c, r];  dM_j = N_j E_k K_j Lambda' + (.)';
+        d r^2 = w' dS w with w = [-beta; 1];  d log|R_X|^2 = tr(S_xx^-1 dS_xx).
+        """
+        xp = self.xp
+        ev = self.evaluate(theta)
+        if ev.r2 <= 0:
+            raise np.linalg.LinAlgError("penalized residual sum of squares is zero")
+        Q, p = xp.Q, xp.p
+        eye = np.eye(Q)
+        KLt = np.matmul(ev.K, ev.Lambda1.T)  # K Lambda'
+        N = eye - np.matmul(ev.M, xp.A)
+        w = np.append(-ev.beta, 1.0)
+        v = xp.B @ w  # (G, Q)
+        a = np.einsum("gji,gj->gi", N, v)
+        bv = np.einsum("gij,gj->gi", KLt, v)
+        omega = a.T @ bv  # sum_j a_j bv_j'
+        g_logdet = 2.0 * np.matmul(KLt, xp.A).sum(axis=0)  # indexed [c, r]
+        rows, cols, idx = xp.first_map.rows, xp.first_map.cols, xp.first_map.index
+        d_r2 = -2.0 * omega[rows, cols]
+        grad_first = g_logdet[cols, rows]
+        n = xp.n
+        if self.reml:
+            Bx = xp.B[:, :, :p]
+            P = np.matmul(np.matmul(Bx, ev.XtVinvX_inv), np.transpose(Bx, (0, 2, 1)))
+            KLPN = np.matmul(np.matmul(KLt, P), N).sum(axis=0)
+            grad_first = grad_first - 2.0 * KLPN[cols, rows]
+            denom = n - p
+        else:
+            denom = n
+        grad_first = grad_first + denom / ev.r2 * d_r2
+        grad = np.zeros(self.n_theta)
+        np.add.at(grad, xp.first_theta[idx], grad_first)
+        return float(self.criterion(ev)), grad

@@ -1,0 +1,276 @@
+"""The fitted model: one immutable object, built once by :func:`multilevel.fit`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from multilevel.design.model import ModelDesign
+from multilevel.objective.modes import TermModes
+from multilevel.optimize.optimizer import OptSummary
+
+if TYPE_CHECKING:
+    from multilevel.inference.kenward_roger import KenwardRoger
+    from multilevel.result.summary import Summary
+
+
+@dataclass(frozen=True)
+class VarianceComponent:
+    """One random-effects block: Var(b_j) = ``covariance`` for the terms ``terms``."""
+
+    group: str  # lme4 name: 'school', 'school.1', 'cask:batch'
+    grouping_factor: str
+    terms: tuple[str, ...]
+    covariance: np.ndarray
+
+    @property
+    def variances(self) -> np.ndarray:
+        return np.diag(self.covariance).copy()
+
+    @property
+    def std_devs(self) -> np.ndarray:
+        return np.sqrt(self.variances)
+
+    @property
+    def correlation(self) -> np.ndarray:
+        sd = self.std_devs
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = self.covariance / np.outer(sd, sd)
+        corr[~np.isfinite(corr)] = 0.0
+        np.fill_diagonal(corr, 1.0)
+        return corr
+
+
+@dataclass(frozen=True, eq=False)
+class LmmFit:
+    """A linear mixed model fitted by REML or ML.
+
+    Attributes follow the math: ``beta`` (fixed effects), ``theta`` (relative covariance factor),
+    ``sigma`` (residual SD), ``random_effects`` (the variance components), ``modes`` (conditional
+    modes b_j of each term with their conditional covariances).
+    """
+
+    formula: str
+    reml: bool
+    design: ModelDesign = field(repr=False)
+    fixed_names: tuple[str, ...]
+    beta: np.ndarray
+    vcov_beta: np.ndarray
+    df_satterthwaite: np.ndarray
+    theta: np.ndarray
+    theta_names: tuple[str, ...]
+    sigma: float
+    random_effects: tuple[VarianceComponent, ...]
+    loglik: float
+    optimization: OptSummary
+    is_singular: bool
+    modes: dict[str, TermModes] = field(repr=False)
+    fitted: np.ndarray = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    _varpar: Any = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def method(self) -> str:
+        return "REML" if self.reml else "ML"
+
+    @property
+    def n_obs(self) -> int:
+        return self.design.n
+
+    @property
+    def n_groups(self) -> dict[str, int]:
+        return self.design.n_groups
+
+    @property
+    def n_dropped(self) -> int:
+        return self.design.frame.n_dropped
+
+    @property
+    def response(self) -> str:
+        return self.design.formula.response
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.design.y
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """y - fitted, with fitted = X beta + Z b (conditional on the modes, as lme4)."""
+        return self.design.y - self.fitted
+
+    @property
+    def converged(self) -> bool:
+        return self.optimization.converged
+
+    @property
+    def n_params(self) -> int:
+        """Fixed effects + covariance parameters + sigma (lme4's ``df`` of logLik)."""
+        return len(self.beta) + len(self.theta) + 1
+
+    @property
+    def deviance(self) -> float | None:
+        """-2 log-likelihood of an ML fit (None for REML fits, as in the reference files)."""
+        return None if self.reml else -2.0 * self.loglik
+
+    @property
+    def reml_criterion(self) -> float | None:
+        return -2.0 * self.loglik if self.reml else None
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_params
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.vcov_beta))
+
+    @property
+    def residual_variance(self) -> float:
+        return self.sigma**2
+
+    @property
+    def is_intercept_only(self) -> bool:
+        return all(vc.terms == ("(Intercept)",) for vc in self.random_effects)
+
+    @property
+    def icc(self) -> dict[str, float] | None:
+        """tau00 / (tau00 + sigma^2) per group for intercept-only random parts, else None."""
+        if not self.is_intercept_only:
+            return None
+        total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + self.sigma**2
+        return {vc.group: float(vc.covariance[0, 0]) / total for vc in self.random_effects}
+
+    # ------------------------------------------------------------------ tables
+    def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Estimate, SE, t, df and p for each fixed effect (``ddf``: satterthwaite | kenward-roger)."""
+        from scipy import stats
+
+        est = self.beta
+        if ddf.lower().replace("_", "-") in ("kenward-roger", "kr"):
+            kr = self.kenward_roger
+            se, df = kr.std_errors, kr.df
+        elif ddf.lower() == "satterthwaite":
+            se, df = self.std_errors, self.df_satterthwaite
+        else:
+            raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
+        t = est / se
+        p = 2 * stats.t.sf(np.abs(t), df)
+        return pd.DataFrame(
+            {"estimate": est, "std_error": se, "t_value": t, "df": df, "p_value": p},
+            index=pd.Index(self.fixed_names, name="term"),
+        )
+
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as lme4's ``as.data.frame(VarCorr(m))`` (variances, then covs)."""
+        rows = []
+        for vc in self.random_effects:
+            for i, ti in enumerate(vc.terms):
+                rows.append((vc.group, ti, None, vc.covariance[i, i], vc.std_devs[i]))
+            for j in range(len(vc.terms)):
+                for i in range(j + 1, len(vc.terms)):
+                    rows.append(
+                        (vc.group, vc.terms[i], vc.terms[j], vc.covariance[i, j], vc.correlation[i, j])
+                    )
+        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
+        return pd.DataFrame(rows, columns=["group", "var1", "var2", "vcov", "sdcor"])
+
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes per group name: a levels x terms DataFrame (lme4's ``ranef``)."""
+        out = {}
+        for t in self.design.terms:
+            m = self.modes[t.name]
+            out[t.name] = pd.DataFrame(m.b, index=pd.Index(t.levels, name=t.grouping_factor),
+                                       columns=list(t.term_names))
+        return out
+
+    def ranef_table(self) -> pd.DataFrame:
+        """Long format as ``as.data.frame(ranef(m, condVar = TRUE))``:
+        grpvar, term, grp, condval, condsd (named group, term, level, condval, condsd)."""
+        frames = []
+        for t in self.design.terms:
+            m = self.modes[t.name]
+            for k, term in enumerate(t.term_names):
+                frames.append(pd.DataFrame({
+                    "group": t.grouping_factor,
+                    "term": term,
+                    "level": list(t.levels),
+                    "condval": m.b[:, k],
+                    "condsd": np.sqrt(np.maximum(m.cond_var[:, k, k], 0.0)),
+                }))
+        return pd.concat(frames, ignore_index=True)
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, newdata: Any = None, random: bool = True) -> np.ndarray:
+        """Predictions X beta (+ Z b if ``random``); levels not seen in the fit get b = 0."""
+        if newdata is None:
+            return self.fitted if random else self.design.X @ self.beta
+        from multilevel.design.frame import load_data
+
+        df = load_data(newdata)
+        pred = self.design.fixed.matrix_for(df) @ self.beta
+        if not random:
+            return pred
+        for t in self.design.terms:
+            Zt = t.matrix_for(df)
+            labels = _labels_for(df, t.factors)
+            index = {lev: i for i, lev in enumerate(t.levels)}
+            pos = np.array([index.get(lab, -1) for lab in labels])
+            b = self.modes[t.name].b
+            seen = pos >= 0
+            contrib = np.zeros(len(df))
+            contrib[seen] = np.einsum("ij,ij->i", Zt[seen], b[pos[seen]])
+            pred = pred + contrib
+        return pred
+
+    # ------------------------------------------------------------------ inference
+    @cached_property
+    def kenward_roger(self) -> KenwardRoger:
+        """Kenward-Roger adjusted covariance and df (REML fits), computed on first use."""
+        from multilevel.inference.kenward_roger import kenward_roger
+
+        return kenward_roger(self)
+
+    # ------------------------------------------------------------------ output
+    def summary(self, ddf: str = "satterthwaite") -> Summary:
+        """lme4-style summary; render with ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``."""
+        from multilevel.result.summary import Summary
+
+        return Summary.of(self, ddf=ddf)
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary().to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.summary().to_markdown()
+
+    def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
+        from multilevel.result.serialize import fit_to_dict
+
+        return fit_to_dict(self, kenward_roger=kenward_roger)
+
+
+def _labels_for(df: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:
+    from multilevel.design.random import _level_label
+
+    for f in factors:
+        if f not in df.columns:
+            from multilevel.errors import DataError
+
+            raise DataError(f"new data has no column {f!r} (a grouping factor of the model)")
+    cols = [df[f].map(_level_label).astype(str) for f in factors]
+    out = cols[0]
+    for c in cols[1:]:
+        out = out + ":" + c
+    return out.tolist()

@@ -1,0 +1,203 @@
+"""One summary, four renderings: the fit as small tables, written as text (like lme4's
+``summary``), Markdown, HTML and LaTeX from the same intermediate rows."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from multilevel.result.fit import LmmFit
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: str  # one of 'l'/'r' per column
+
+
+def _f(x: float, digits: int = 4) -> str:
+    if x is None or not np.isfinite(x):
+        return "NA"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e6):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}f}"
+
+
+def _p(p: float) -> str:
+    if not np.isfinite(p):
+        return "NA"
+    return "< 2e-16" if p < 2e-16 else (f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}")
+
+
+def _stars(p: float) -> str:
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The summary of a fit: heading lines, tables and notes."""
+
+    heading: tuple[str, ...]
+    tables: tuple[Table, ...]
+    notes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, fit: LmmFit, ddf: str = "satterthwaite") -> Summary:
+        method = "REML" if fit.reml else "maximum likelihood"
+        ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
+        heading = [
+            f"Linear mixed model fit by {method}; t-tests use {ddf_name}'s method",
+            f"Formula: {fit.formula}",
+            f"Number of obs: {fit.n_obs}; groups: "
+            + ", ".join(f"{g}, {k}" for g, k in fit.n_groups.items())
+            + (f"; rows dropped for missing values: {fit.n_dropped}" if fit.n_dropped else ""),
+        ]
+        crit = (
+            f"REML criterion at convergence: {-2 * fit.loglik:.4f}"
+            if fit.reml
+            else f"deviance: {-2 * fit.loglik:.4f}"
+        )
+        heading.append(
+            f"{crit}   logLik: {fit.loglik:.4f}   AIC: {fit.aic:.4f}   BIC: {fit.bic:.4f}"
+        )
+        r = fit.residuals / fit.sigma
+        q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
+        resid = Table(
+            "Scaled residuals",
+            ("Min", "1Q", "Median", "3Q", "Max"),
+            (tuple(_f(v, 4) for v in q),),
+            "rrrrr",
+        )
+        re_rows: list[tuple[str, ...]] = []
+        max_terms = max(len(vc.terms) for vc in fit.random_effects)
+        for vc in fit.random_effects:
+            corr = vc.correlation
+            for i, term in enumerate(vc.terms):
+                cells = [_f(corr[i, j], 3) for j in range(i)]
+                cells += [""] * (max_terms - 1 - len(cells))
+                re_rows.append(
+                    (vc.group if i == 0 else "", term, _f(vc.variances[i]), _f(vc.std_devs[i]), *cells)
+                )
+        re_rows.append(("Residual", "", _f(fit.sigma**2), _f(fit.sigma), *[""] * (max_terms - 1)))
+        corr_header = ("Corr",) + ("",) * (max_terms - 2) if max_terms > 1 else ()
+        random = Table(
+            "Random effects",
+            ("Groups", "Name", "Variance", "Std.Dev.", *corr_header),
+            tuple(re_rows),
+            "llrr" + "r" * (max_terms - 1),
+        )
+        fe = fit.fixed_effects(ddf)
+        fe_rows = tuple(
+            (
+                name,
+                _f(row.estimate),
+                _f(row.std_error),
+                _f(row.df, 2),
+                _f(row.t_value, 3),
+                _p(row.p_value),
+                _stars(row.p_value),
+            )
+            for name, row in fe.iterrows()
+        )
+        fixed = Table(
+            "Fixed effects",
+            ("", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)", ""),
+            fe_rows,
+            "lrrrrrl",
+        )
+        notes = list(fit.warnings)
+        if fit.icc is not None:
+            notes.insert(
+                0,
+                "ICC: "
+                + ", ".join(f"{g} {v:.4f}" for g, v in fit.icc.items())
+                + " (share of the total variance that lies between groups)",
+            )
+        notes.append(
+            f"optimizer: {fit.optimization.optimizer}, {fit.optimization.n_evaluations} "
+            f"evaluations, converged: {'yes' if fit.converged else 'NO'}"
+            + ("; singular fit" if fit.is_singular else "")
+        )
+        return cls(tuple(heading), (resid, random, fixed), tuple(notes))
+
+    # ------------------------------------------------------------------ renderings
+    def to_text(self) -> str:
+        out = list(self.heading)
+        for t in self.tables:
+            out.append("")
+            out.append(f"{t.title}:")
+            cols = list(zip(t.header, *t.rows, strict=True))
+            widths = [max(len(c) for c in col) for col in cols]
+
+            def line(cells: tuple[str, ...], widths: list[int] = widths, t: Table = t) -> str:
+                parts = [
+                    c.ljust(w) if a == "l" else c.rjust(w)
+                    for c, w, a in zip(cells, widths, t.align, strict=True)
+                ]
+                return " " + " ".join(parts).rstrip()
+
+            out.append(line(t.header))
+            out.extend(line(r) for r in t.rows)
+        if any(t.title == "Fixed effects" for t in self.tables):
+            out.append("---")
+            out.append("Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1")
+        if self.notes:
+            out.append("")
+            out.extend(f"Note: {n}" for n in self.notes)
+        return "\n".join(out)
+
+    def to_markdown(self) -> str:
+        out = [f"**{self.heading[0]}**", ""] + [f"- {h}" for h in self.heading[1:]]
+        for t in self.tables:
+            out += ["", f"**{t.title}**", ""]
+            out.append("| " + " | ".join((h or " ").replace("|", "\\|") for h in t.header) + " |")
+            out.append("|" + "|".join(":--" if a == "l" else "--:" for a in t.align) + "|")
+            out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in t.rows]
+        if self.notes:
+            out += [""] + [f"> {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def to_html(self) -> str:
+        e = html.escape
+        out = ['<div class="multilevel-summary">', f"<p><strong>{e(self.heading[0])}</strong><br>"]
+        out.append("<br>".join(e(h) for h in self.heading[1:]) + "</p>")
+        for t in self.tables:
+            out.append(f"<table><caption>{e(t.title)}</caption><thead><tr>")
+            out.append("".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr></thead><tbody>")
+            for r in t.rows:
+                cells = "".join(
+                    f'<td style="text-align:{"left" if a == "l" else "right"}">{e(c)}</td>'
+                    for c, a in zip(r, t.align, strict=True)
+                )
+                out.append(f"<tr>{cells}</tr>")
+            out.append("</tbody></table>")
+        if self.notes:
+            out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in self.notes) + "</ul>")
+        out.append("</div>")
+        return "\n".join(out)
+
+    def to_latex(self) -> str:
+        def esc(s: str) -> str:
+            for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
+                         ("#", r"\#"), ("^", r"\^{}"), ("<", r"$<$"), (">", r"$>$")):
+                s = s.replace(a, b)
+            return s
+
+        out = [esc(h) + r"\\" for h in self.heading]
+        for t in self.tables:
+            out += [r"\begin{table}[ht]", r"\centering", f"\\caption{{{esc(t.title)}}}"]
+            out.append(r"\begin{tabular}{" + t.align + "}")
+            out.append(r"\hline")
+            out.append(" & ".join(esc(h) for h in t.header) + r" \\ \hline")
+            out += [" & ".join(esc(c) for c in r) + r" \\" for r in t.rows]
+            out += [r"\hline", r"\end{tabular}", r"\end{table}"]
+        out += [esc(n) + r"\\" for n in self.notes]
+        return "\n".join(out)
