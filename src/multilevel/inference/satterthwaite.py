@@ -51,7 +51,7 @@ def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarPa
     """Hessian of the deviance and Jacobian of Var(beta) at (theta, sigma)."""
     x = np.append(np.asarray(theta, float), sigma)
     k = x.size
-    h = _steps(x, 1e-4)
+    h = _steps(x, 1e-3)  # second differences: 1e-4 is already in the rounding noise
     f0 = deviance_vp(dev, x)
     H = np.empty((k, k))
     E = np.diag(h)

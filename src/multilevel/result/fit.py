@@ -142,9 +142,17 @@ class LmmFit:
         return all(vc.terms == ("(Intercept)",) for vc in self.random_effects)
 
     @property
+    def is_null_model(self) -> bool:
+        """Random-effects ANOVA: fixed part is the intercept only, random parts are intercepts."""
+        return self.fixed_names == ("(Intercept)",) and self.is_intercept_only
+
+    @property
     def icc(self) -> dict[str, float] | None:
-        """tau00 / (tau00 + sigma^2) per group for intercept-only random parts, else None."""
-        if not self.is_intercept_only:
+        """tau00 / (tau00 + sigma^2) per group for the null model (lme4 reference), else None.
+
+        With several intercept terms each gets var_g / (sum of intercept variances + sigma^2).
+        """
+        if not self.is_null_model:
             return None
         total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + self.sigma**2
         return {vc.group: float(vc.covariance[0, 0]) / total for vc in self.random_effects}
