@@ -12,6 +12,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
+from multilevel.design.frame import python_expr
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
@@ -40,7 +41,7 @@ def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
 def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
     """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats."""
     try:
-        mm = Formula(formula).get_model_matrix(
+        mm = Formula(python_expr(formula)).get_model_matrix(
             data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
         )
     except FormulaicError as exc:

@@ -1,0 +1,84 @@
+"""Bad input gets a clear message naming the column; missing rows are dropped and counted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel
+from multilevel.errors import DataError
+
+
+def _data(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(6), n // 6)
+    x = rng.normal(size=n)
+    return pd.DataFrame({"y": x + rng.normal(size=6)[g] + rng.normal(size=n), "x": x, "g": g})
+
+
+def test_missing_column_suggests_close_match():
+    with pytest.raises(DataError, match=r"'xx'.*did you mean 'x'"):
+        multilevel.fit("y ~ xx + (1 | g)", _data())
+
+
+def test_non_numeric_outcome():
+    df = _data().assign(y=lambda d: np.where(d.y > 0, "high", "low"))
+    with pytest.raises(DataError, match="outcome 'y' is not numeric"):
+        multilevel.fit("y ~ x + (1 | g)", df)
+
+
+def test_missing_values_dropped_and_counted():
+    df = _data()
+    df.loc[[0, 5], "y"] = np.nan
+    df.loc[7, "x"] = np.nan
+    df.loc[9, "g"] = np.nan
+    with pytest.warns(multilevel.FitWarning, match="4 of 60 rows dropped"):
+        fit = multilevel.fit("y ~ x + (1 | g)", df)
+    assert fit.n_dropped == 4 and fit.n_obs == 56
+    assert fit.to_dict()["n_dropped"] == 4
+    assert "rows dropped for missing values: 4" in fit.summary().to_text()
+    # the same as fitting the complete rows
+    clean = multilevel.fit("y ~ x + (1 | g)", df.dropna())
+    assert fit.loglik == pytest.approx(clean.loglik, abs=1e-9)
+
+
+def test_infinite_values():
+    df = _data()
+    df.loc[3, "x"] = np.inf
+    with pytest.raises(DataError, match="column 'x' has 1 infinite"):
+        multilevel.fit("y ~ x + (1 | g)", df)
+
+
+def test_one_level_grouping_factor():
+    df = _data().assign(g=1)
+    with pytest.raises(DataError, match="'g'.*only 1 level"):
+        multilevel.fit("y ~ x + (1 | g)", df)
+
+
+def test_too_many_random_effects():
+    df = _data(12).assign(g=np.repeat(np.arange(6), 2))
+    with pytest.raises(DataError, match="unidentifiable"):
+        multilevel.fit("y ~ x + (1 + x | g)", df)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(DataError, match="empty"):
+        multilevel.fit("y ~ x + (1 | g)", path)
+
+
+def test_csv_and_parquet_paths(tmp_path):
+    df = _data()
+    df.to_csv(tmp_path / "d.csv", index=False)
+    df.to_parquet(tmp_path / "d.parquet")
+    ref = multilevel.fit("y ~ x + (1 | g)", df)
+    for name in ("d.csv", "d.parquet"):
+        got = multilevel.fit("y ~ x + (1 | g)", tmp_path / name)
+        assert got.loglik == pytest.approx(ref.loglik, abs=1e-9)
+
+
+def test_no_random_term():
+    with pytest.raises(multilevel.FormulaError, match="no random-effects terms"):
+        multilevel.fit("y ~ x", _data())
