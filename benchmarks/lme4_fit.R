@@ -19,9 +19,11 @@ factors <- if (length(args) >= 4) strsplit(args[4], ",")[[1]] else "g"
 d <- as.data.frame(fread(path, showProgress = FALSE))
 for (f in factors) d[[f]] <- factor(d[[f]])
 
-t0 <- proc.time()[["elapsed"]]
+t0 <- proc.time()
 m <- lmer(form, data = d, REML = reml)
-seconds <- proc.time()[["elapsed"]] - t0
+dt <- proc.time() - t0
+seconds <- dt[["elapsed"]]
+cpu <- dt[["user.self"]] + dt[["sys.self"]]
 
 out <- list(
   tool = "lme4",
@@ -29,6 +31,7 @@ out <- list(
   R = R.version.string,
   method = args[3],
   seconds = seconds,
+  cpu = cpu,
   loglik = as.numeric(logLik(m)),
   theta = unname(getME(m, "theta")),
   beta = unname(fixef(m)),

@@ -35,21 +35,65 @@ def lme4_name(name: str) -> str:
 def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
     names = [str(c) for c in mm.columns]
     values = np.asarray(mm.to_numpy() if hasattr(mm, "to_numpy") else mm, dtype=float)
-    return np.ascontiguousarray(values), names
+    return np.asfortranarray(values), names
+
+
+def _numeric_lookups(formula: Formula, data: pd.DataFrame) -> list[list[str]] | None:
+    """Each term's columns if every factor is a plain numeric column (the common, fast case)."""
+    terms = []
+    for term in formula:
+        cols = []
+        for factor in term.factors:
+            method = getattr(factor.eval_method, "value", str(factor.eval_method))
+            code = str(factor.expr)
+            if method == "literal" and code == "1":
+                continue
+            if method != "lookup" or code not in data.columns:
+                return None
+            dtype = data[code].dtype
+            if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+                return None
+            cols.append(code)
+        terms.append(cols)
+    return terms
 
 
 def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
-    """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats."""
+    """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats.
+
+    formulaic encodes every formula; when all factors are numeric columns the spec is learned on
+    a few rows and the (Fortran-ordered) matrix is filled directly, which is several times
+    faster on millions of rows.
+    """
     try:
-        mm = Formula(python_expr(formula)).get_model_matrix(
-            data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+        parsed = Formula(python_expr(formula))
+        lookups = _numeric_lookups(parsed, data) if len(data) > 10_000 else None
+        sample = data.head(50) if lookups is not None else data
+        mm = parsed.get_model_matrix(
+            sample, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
         )
     except FormulaicError as exc:
         msg = str(exc).splitlines()[0]
         raise FormulaError(f"cannot build the {what} from '{formula}': {msg}") from None
     except (TypeError, ValueError) as exc:
         raise DataError(f"cannot build the {what} from '{formula}': {exc}") from None
-    values, names = _as_float_frame(mm)
+    names = [str(c) for c in mm.columns]
+    if lookups is not None and len(lookups) == len(names):
+        values = np.empty((len(data), len(names)), order="F")
+        for j, cols in enumerate(lookups):
+            if not cols:
+                values[:, j] = 1.0
+                continue
+            values[:, j] = data[cols[0]].to_numpy(dtype=float)
+            for c in cols[1:]:
+                values[:, j] *= data[c].to_numpy(dtype=float)
+    else:
+        if lookups is not None:  # unexpected layout: encode everything with formulaic
+            mm = parsed.get_model_matrix(
+                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+            )
+            names = [str(c) for c in mm.columns]
+        values, names = _as_float_frame(mm)
     if values.shape[0] != len(data):
         raise DataError(f"the {what} '{formula}' gave {values.shape[0]} rows for {len(data)}")
     if not np.all(np.isfinite(values)):
@@ -65,16 +109,28 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     """Indices of columns that are (numerically) linear combinations of earlier columns.
 
     Column j is aliased when its distance from the span of columns 0..j-1, |R_jj| of a QR
-    decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R.
+    decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R. A
+    Cholesky factor of the scaled X'X screens the clear full-rank case cheaply; the QR of X
+    decides whenever some column comes anywhere near the tolerance.
     """
-    if X.shape[1] == 0:
+    k = X.shape[1]
+    if k == 0:
         return []
-    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    XtX = X.T @ X
+    norms = np.sqrt(np.diag(XtX))
+    if np.all(norms > 0):
+        C = XtX / np.outer(norms, norms)
+        try:
+            ratio = np.diag(np.linalg.cholesky(C))  # |R_jj| / |x_j|
+            if np.all(ratio > 1e-4):
+                return []
+        except np.linalg.LinAlgError:
+            pass
     R = np.linalg.qr(X, mode="r")
-    diag = np.abs(np.diag(R)) if R.shape[0] >= X.shape[1] else np.zeros(X.shape[1])
-    if R.shape[0] < X.shape[1]:
-        diag[: R.shape[0]] = np.abs(np.diag(R))
-    return [j for j in range(X.shape[1]) if norms[j] == 0 or diag[j] <= tol * norms[j]]
+    diag = np.zeros(k)
+    m = min(R.shape)
+    diag[:m] = np.abs(np.diag(R)[:m])
+    return [j for j in range(k) if norms[j] == 0 or diag[j] <= tol * norms[j]]
 
 
 @dataclass(frozen=True)
@@ -106,7 +162,7 @@ def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
     drop = aliased_columns(X)
     keep = [j for j in range(X.shape[1]) if j not in drop]
     return FixedDesign(
-        X=np.ascontiguousarray(X[:, keep]),
+        X=X if not drop else np.asfortranarray(X[:, keep]),
         names=tuple(names[j] for j in keep),
         dropped=tuple(names[j] for j in drop),
         spec=spec,

@@ -22,26 +22,26 @@ from multilevel.design.random import RandomTerm
 
 
 def group_sums(codes: np.ndarray, G: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """sum_{i in j} left_i right_i' for every group j: (G, a, b) from (n, a) and (n, b)."""
+    """sum_{i in j} left_i right_i' for every group j: (a, b, G) from (n, a) and (n, b)."""
     a, b = left.shape[1], right.shape[1]
-    out = np.empty((G, a, b))
+    out = np.empty((a, b, G))
     for r in range(a):
         lr = left[:, r]
         ones = bool(np.all(lr == 1.0))
         for c in range(b):
             w = right[:, c] if ones else lr * right[:, c]
-            out[:, r, c] = np.bincount(codes, weights=w, minlength=G)
+            out[r, c] = np.bincount(codes, weights=w, minlength=G)
     return out
 
 
 def _sym_group_sums(codes: np.ndarray, G: int, Z: np.ndarray) -> np.ndarray:
     """Z_j'Z_j for every group, computing only the lower triangle."""
     q = Z.shape[1]
-    out = np.empty((G, q, q))
+    out = np.empty((q, q, G))
     for r in range(q):
         for c in range(r + 1):
             w = Z[:, r] * Z[:, c]
-            out[:, r, c] = out[:, c, r] = np.bincount(codes, weights=w, minlength=G)
+            out[r, c] = out[c, r] = np.bincount(codes, weights=w, minlength=G)
     return out
 
 
@@ -82,14 +82,19 @@ class CrossProducts:
     Q: int  # random effects per level in the first block
     first_map: ThetaMap  # theta -> first-block Lambda (Q x Q); theta index relative to start
     first_theta: np.ndarray  # indices of theta used by the first block
-    A: np.ndarray  # (G, Q, Q)
-    B: np.ndarray  # (G, Q, p + 1): Z_j'[X y]
+    A: np.ndarray  # (Q, Q, G): Z_j'Z_j, group index last (see smallmat)
+    B: np.ndarray  # (Q, p + 1, G): Z_j'[X y]
     C: np.ndarray  # (P, P) with P = n_rest + p + 1: W'W (dense)
     # rest (other grouping factors), empty when there is one grouping factor
     n_rest: int
     B_rest: sp.csr_matrix | None  # (G*Q, n_rest): Z_1'Z_rest
     rest_map: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, cols, theta index of Lambda_rest
     yy: float
+
+    @property
+    def B_flat(self) -> np.ndarray:
+        """B as a (G*Q, p + 1) matrix, rows ordered group by group."""
+        return np.moveaxis(self.B, 2, 0).reshape(self.G * self.Q, self.B.shape[1])
 
 
 def first_block(design: ModelDesign) -> tuple[list[RandomTerm], list[RandomTerm]]:
@@ -133,7 +138,9 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     first_theta = np.concatenate(
         [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
     )
-    Xy = np.column_stack([design.X, design.y])
+    Xy = np.empty((design.n, design.p + 1), order="F")
+    Xy[:, : design.p] = design.X
+    Xy[:, design.p] = design.y
     A = _sym_group_sums(codes, G, Z1)
     B = group_sums(codes, G, Z1, Xy)
 

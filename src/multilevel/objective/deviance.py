@@ -21,6 +21,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from multilevel.objective import smallmat as sm
 from multilevel.objective.crossprod import CrossProducts
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -37,8 +38,8 @@ class Evaluation:
     beta: np.ndarray
     XtVinvX_inv: np.ndarray  # (R_X'R_X)^-1: Var(beta_hat) / sigma^2
     Lambda1: np.ndarray  # (Q, Q)
-    K: np.ndarray  # (G, Q, Q): (Lambda' A_j Lambda + I)^-1
-    M: np.ndarray  # (G, Q, Q): Lambda K_j Lambda'
+    K: np.ndarray  # (Q, Q, G): (Lambda' A_j Lambda + I)^-1, group index last
+    M: np.ndarray  # (Q, Q, G): Lambda K_j Lambda'
     S: np.ndarray  # Schur complement over [Z_rest X y] (after Lambda_rest scaling)
     R: np.ndarray  # lower Cholesky factor of S
     Lambda_rest: sp.csr_matrix | None
@@ -70,20 +71,15 @@ class ProfiledDeviance:
         xp = self.xp
         theta = np.asarray(theta, dtype=float)
         L1 = self.lambda_first(theta)
-        Q = xp.Q
-        T = np.matmul(np.matmul(L1.T, xp.A), L1)
-        T[:, np.arange(Q), np.arange(Q)] += 1.0
-        if Q == 1:
-            t = T[:, 0, 0]
-            ldL2 = float(np.sum(np.log(t)))
-            K = (1.0 / t)[:, None, None]
-        else:
-            Lc = np.linalg.cholesky(T)
-            ldL2 = float(2.0 * np.sum(np.log(np.diagonal(Lc, axis1=1, axis2=2))))
-            K = np.linalg.inv(T)
-        M = np.matmul(np.matmul(L1, K), L1.T)
-        MB = np.matmul(M, xp.B)
-        BMB = xp.B.reshape(-1, xp.B.shape[2]).T @ MB.reshape(-1, xp.B.shape[2])
+        Q, P = xp.Q, xp.B.shape[1]
+        T = sm.right(sm.left(L1.T, xp.A), L1)
+        T[np.arange(Q), np.arange(Q)] += 1.0
+        K, ldL2 = sm.inv_logdet(T)
+        M = sm.right(sm.left(L1, K), L1.T)
+        MB = sm.mm(M, xp.B)
+        BMB = np.zeros((P, P))
+        for i in range(Q):
+            BMB += xp.B[i] @ MB[i].T
         nr = xp.n_rest
         Lr = None
         if nr == 0:
@@ -92,11 +88,12 @@ class ProfiledDeviance:
             assert xp.B_rest is not None
             Lr = self.lambda_rest(theta)
             Mbsr = sp.bsr_matrix(
-                (M, np.arange(xp.G), np.arange(xp.G + 1)), shape=(xp.G * Q, xp.G * Q)
+                (sm.to_stacked(M), np.arange(xp.G), np.arange(xp.G + 1)),
+                shape=(xp.G * Q, xp.G * Q),
             )
             MBr = (Mbsr @ xp.B_rest).tocsr()
             BrMBr = (xp.B_rest.T @ MBr).toarray()
-            BrMBxy = np.asarray(MBr.T @ xp.B.reshape(-1, xp.B.shape[2]))
+            BrMBxy = np.asarray(MBr.T @ xp.B_flat)
             Qm = xp.C - np.block([[BrMBr, BrMBxy], [BrMBxy.T, BMB]])
             # S = Lt' Qm Lt + [I 0; 0 0], Lt = blockdiag(Lambda_rest, I)
             top = np.asarray(Lr.T @ Qm[:nr, :])
@@ -162,23 +159,24 @@ class ProfiledDeviance:
         if ev.r2 <= 0:
             raise np.linalg.LinAlgError("penalized residual sum of squares is zero")
         Q, p = xp.Q, xp.p
-        eye = np.eye(Q)
-        KLt = np.matmul(ev.K, ev.Lambda1.T)  # K Lambda'
-        N = eye - np.matmul(ev.M, xp.A)
+        KLt = sm.right(ev.K, ev.Lambda1.T)  # K Lambda'
+        N = -sm.mm(ev.M, xp.A)
+        N[np.arange(Q), np.arange(Q)] += 1.0  # N = I - M A
         w = np.append(-ev.beta, 1.0)
-        v = xp.B @ w  # (G, Q)
-        a = np.einsum("gji,gj->gi", N, v)
-        bv = np.einsum("gij,gj->gi", KLt, v)
-        omega = a.T @ bv  # sum_j a_j bv_j'
-        g_logdet = 2.0 * np.matmul(KLt, xp.A).sum(axis=0)  # indexed [c, r]
+        v = np.einsum("iag,a->ig", xp.B, w)  # B_j w, (Q, G)
+        a = sm.mtv(N, v)
+        bv = sm.mv(KLt, v)
+        omega = a @ bv.T  # sum_j a_j bv_j'
+        g_logdet = 2.0 * sm.mm(KLt, xp.A).sum(axis=2)  # indexed [c, r]
         rows, cols, idx = xp.first_map.rows, xp.first_map.cols, xp.first_map.index
         d_r2 = -2.0 * omega[rows, cols]
         grad_first = g_logdet[cols, rows]
         n = xp.n
         if self.reml:
-            Bx = xp.B[:, :, :p]
-            P = np.matmul(np.matmul(Bx, ev.XtVinvX_inv), np.transpose(Bx, (0, 2, 1)))
-            KLPN = np.matmul(np.matmul(KLt, P), N).sum(axis=0)
+            Bx = xp.B[:, :p, :]
+            SB = np.einsum("ab,jbg->jag", ev.XtVinvX_inv, Bx)
+            P = np.einsum("iag,jag->ijg", Bx, SB)
+            KLPN = sm.mm(sm.mm(KLt, P), N).sum(axis=2)
             grad_first = grad_first - 2.0 * KLPN[cols, rows]
             denom = n - p
         else:

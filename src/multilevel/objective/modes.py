@@ -15,6 +15,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from multilevel.design.model import ModelDesign
+from multilevel.objective import smallmat as sm
 from multilevel.objective.crossprod import first_block
 from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 
@@ -36,11 +37,13 @@ def conditional_modes(
     beta = ev.beta
     L1 = ev.Lambda1
     # Lambda1' Z_j'(y - X beta) per group
-    resid_cross = xp.B[:, :, p] - xp.B[:, :, :p] @ beta
+    B = sm.to_stacked(xp.B)  # (G, Q, p + 1)
+    K = sm.to_stacked(ev.K)  # (G, Q, Q)
+    resid_cross = B[:, :, p] - B[:, :, :p] @ beta
     rhs1 = resid_cross @ L1  # (G, Q): rows are (Lambda1' r_j)'
     if nr == 0:
-        u1 = np.einsum("gij,gj->gi", ev.K, rhs1)
-        var_u1 = ev.K
+        u1 = np.einsum("gij,gj->gi", K, rhs1)
+        var_u1 = K
         u_r = np.zeros(0)
         var_ur_full = np.zeros((0, 0))
     else:
@@ -49,7 +52,7 @@ def conditional_modes(
         Lbd1 = sp.block_diag([L1.T] * G, format="csr")
         P1r = (Lbd1 @ xp.B_rest @ Lr).tocsr()  # (G*Q, nr)
         rhs_r = Lr.T @ (xp.C[:nr, -1] - xp.C[:nr, nr : nr + p] @ beta)
-        Kbsr = sp.bsr_matrix((ev.K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
+        Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
         Krhs1 = (Kbsr @ rhs1.ravel())
         Rrr = ev.R[:nr, :nr]
         Rinv = sla.solve_triangular(Rrr, np.eye(nr), lower=True)
@@ -61,13 +64,13 @@ def conditional_modes(
             W = KP @ Srr_inv  # (G*Q, nr)
             extra = np.einsum("ia,ia->i", W, KP) if Q == 1 else None
             if Q == 1:
-                var_u1 = ev.K + extra.reshape(G, 1, 1)
+                var_u1 = K + extra.reshape(G, 1, 1)
             else:
                 W3 = W.reshape(G, Q, nr)
                 KP3 = KP.reshape(G, Q, nr)
-                var_u1 = ev.K + np.einsum("gia,gja->gij", W3, KP3)
+                var_u1 = K + np.einsum("gia,gja->gij", W3, KP3)
         else:  # too large to form densely: conditional on the other factors
-            var_u1 = ev.K
+            var_u1 = K
         var_ur_full = Srr_inv
 
     out: dict[str, TermModes] = {}

@@ -1,0 +1,289 @@
+"""A fitted model written as the lecture writes it: level-1 and level-2 (and level-3) equations,
+the reduced-form equation with its fixed and random parts, and the variance components, as
+plain text (which :func:`multilevel.levels.parse_levels` reads back), Markdown and LaTeX."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from multilevel.levels.notation import SYMBOLS, Notation, Path, notation
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = sum(coef * predictor) + random``; ``terms`` are (coefficient prefix, predictor)."""
+
+    level: int
+    lhs: Path | None  # None: the outcome (level 1)
+    terms: tuple[tuple[Path, str], ...]
+    random: Path | None  # prefix of the random effect in this equation (level >= 2)
+
+
+def _equations(nt: Notation) -> list[Equation]:
+    out = [Equation(1, None, tuple((p, p[0]) for p in nt.prefixes(1)), None)]
+    randoms = {(r.level, r.path) for r in nt.random}
+    for h in range(2, nt.levels + 1):
+        for pre in nt.prefixes(h - 1):
+            terms = tuple((p, p[-1]) for p in nt.prefixes(h) if p[:-1] == pre)
+            out.append(Equation(h, pre, terms, pre if (h, pre) in randoms else None))
+    return out
+
+
+def _group_text(nt: Notation) -> str:
+    if nt.levels == 3:
+        inner, outer = nt.group_factors
+        if inner[1:] == outer and len(inner) == len(outer) + 1:
+            return f"{':'.join(outer)}/{inner[0]}"
+        return ", ".join(nt.groups)
+    return nt.groups[0]
+
+
+def _num(x: float, digits: int) -> str:
+    return f"{x:.{digits}g}"
+
+
+# ---------------------------------------------------------------------- one style per output
+@dataclass(frozen=True)
+class _Style:
+    """How symbols, variables and products are spelled in one output format."""
+
+    name: str
+
+    def coef(self, nt: Notation, prefix: Path) -> str:
+        letters, _, units = SYMBOLS[nt.levels]
+        k = len(prefix)
+        idx = nt.index_of[prefix]
+        sub = units[k] if k < nt.levels else ""
+        if self.name == "text":
+            return nt.coefficient(prefix)
+        return f"\\{letters[k - 1]}_{{{idx}{sub}}}"
+
+    def rand(self, nt: Notation, level: int, prefix: Path = ()) -> str:
+        if self.name == "text":
+            return nt.residual(level, prefix)
+        _, rand, units = SYMBOLS[nt.levels]
+        idx = "" if level == 1 else nt.index_of[prefix]
+        return f"{rand[level - 1]}_{{{idx}{units[level - 1]}}}"
+
+    def var(self, nt: Notation, name: str, level: int, subscripts: bool) -> str:
+        units = SYMBOLS[nt.levels][2]
+        parts = [p for p in name.split(":")]
+        if self.name == "text":
+            return "*".join(f"{p}_{units[level - 1]}" if subscripts else p for p in parts)
+        return r" \times ".join(
+            r"\mathrm{" + _tex(p) + "}" + (f"_{{{units[level - 1]}}}" if subscripts else "")
+            for p in parts
+        )
+
+    def times(self, a: str, b: str) -> str:
+        if not b:
+            return a
+        return f"{a}*{b}" if self.name == "text" else f"{a}\\,{b}"
+
+    def tau(self, symbol: str) -> str:
+        if self.name == "text":
+            return symbol
+        if symbol == "sigma^2":
+            return r"\sigma^2"
+        base, _, idx = symbol.partition("tau")
+        for sub in ("_pi", "_beta"):
+            if idx.startswith(sub):
+                return rf"\tau_{{\{sub[1:]}}}{{}}_{{{idx[len(sub):]}}}"
+        return rf"\tau_{{{idx}}}"
+
+
+def _tex(s: str) -> str:
+    return s.replace("\\", r"\backslash ").replace("_", r"\_").replace("^", r"\^{}")
+
+
+def _level_lines(nt: Notation, st: _Style) -> list[tuple[int, str, str]]:
+    """(level, lhs, rhs) of every equation."""
+    rows = []
+    for eq in _equations(nt):
+        if eq.level == 1:
+            lhs = st.var(nt, nt.outcome, 1, st.name != "text")
+            terms = [st.times(st.coef(nt, p), st.var(nt, x, 1, st.name != "text") if x else "")
+                     for p, x in eq.terms]
+            terms.append(st.rand(nt, 1))
+        else:
+            lhs = st.coef(nt, eq.lhs)
+            terms = [st.times(st.coef(nt, p), st.var(nt, x, eq.level, st.name != "text")
+                              if x else "") for p, x in eq.terms]
+            if eq.random is not None:
+                terms.append(st.rand(nt, eq.level, eq.random))
+            if not terms:
+                terms = ["0"]
+        rows.append((eq.level, lhs, " + ".join(terms)))
+    return rows
+
+
+def _reduced(nt: Notation, st: _Style, fit: Any, digits: int, with_estimates: bool
+             ) -> tuple[str, str, str]:
+    """(outcome, fixed part, random part) of the reduced-form equation."""
+    est = dict(zip(fit.fixed_names, fit.beta, strict=True))
+
+    def product(path: Path) -> str:
+        out = [st.var(nt, p, h, True) for h, p in enumerate(path, start=1) if p]
+        return ("*" if st.name == "text" else r"\,").join(out)
+
+    fixed = []
+    for g in nt.gammas:
+        coef = _num(est[g.name], digits) if with_estimates else st.coef(nt, g.path)
+        fixed.append(st.times(coef, product(g.path)))
+    text = ""
+    for k, term in enumerate(fixed):
+        if k and term.startswith("-"):
+            text += " - " + term[1:]
+        else:
+            text += (" + " if k else "") + term
+    random = [st.times(st.rand(nt, r.level, r.path), product(r.path)) for r in nt.random]
+    random.append(st.rand(nt, 1))
+    return st.var(nt, nt.outcome, 1, True), text or "0", " + ".join(random)
+
+
+@dataclass(frozen=True)
+class LevelEquations:
+    """A fit in the lecture's notation; ``to_text``, ``to_markdown``, ``to_latex``."""
+
+    fit: Any
+    notation: Notation
+    centering: tuple[str, ...] = ()
+    digits: int = 4
+
+    def level_text(self) -> str:
+        """Only the equations, groups and constraints: what ``parse_levels`` reads back."""
+        st = _Style("text")
+        lines = []
+        prev = 0
+        for level, lhs, rhs in _level_lines(self.notation, st):
+            head = f"Level {level}: " if level != prev else " " * len(f"Level {level}: ")
+            lines.append(f"{head}{lhs} = {rhs}")
+            prev = level
+        lines.append(f"Groups: {_group_text(self.notation)}")
+        zero = self._zero_covariances()
+        if zero:
+            lines.append("Constraints: " + "; ".join(f"cov({a}, {b}) = 0" for a, b in zero))
+        return "\n".join(lines)
+
+    def _zero_covariances(self) -> list[tuple[str, str]]:
+        nt = self.notation
+        out = []
+        for t in nt.taus:
+            if t.constrained:
+                a = next(r for r in nt.random if r.term == t.var1 and r.level == t.level)
+                b = next(r for r in nt.random if r.term == t.var2 and r.level == t.level)
+                out.append((a.symbol, b.symbol))
+        return out
+
+    def _variance_rows(self) -> list[tuple[str, str, float, bool]]:
+        """(symbol, what, estimate, constrained) for every tau and sigma^2."""
+        nt = self.notation
+        sym = {(r.level, r.term): r.symbol for r in nt.random}
+        rows = []
+        for t in nt.taus:
+            if t.symbol == "sigma^2":
+                what = f"Var({nt.residual(1)})"
+            elif t.var2 is None:
+                what = f"Var({sym[(t.level, t.var1)]})"
+            else:
+                what = f"Cov({sym[(t.level, t.var1)]}, {sym[(t.level, t.var2)]})"
+            rows.append((t.symbol, what, t.value, t.constrained))
+        return rows
+
+    def to_text(self) -> str:
+        st = _Style("text")
+        out = [self.level_text(), "", "Reduced form:"]
+        y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, False)
+        pad = " " * (len(y) + 5)
+        out += [f"  {y} = {fixed}    (fixed)", f"{pad}+ {random}    (random)"]
+        _, fixed_e, _ = _reduced(self.notation, st, self.fit, self.digits, True)
+        out += [f"  {y} = {fixed_e}", f"{pad}+ {random}"]
+        out += ["", "Fixed effects:"]
+        fe = self.fit.fixed_effects()
+        for g in self.notation.gammas:
+            row = fe.loc[g.name]
+            out.append(f"  {g.symbol:<10} {g.name:<28} {row.estimate:>12.{self.digits}g} "
+                       f"(SE {row.std_error:.{self.digits}g})")
+        out += ["", "Variance components:"]
+        for symbol, what, value, constrained in self._variance_rows():
+            note = "  (fixed at 0: uncorrelated)" if constrained else ""
+            out.append(f"  {symbol:<10} {what:<24} {value:>12.{self.digits}g}{note}")
+        if self.centering:
+            out += ["", "Centering:"] + [f"  {c}" for c in self.centering]
+        return "\n".join(out)
+
+    def to_markdown(self) -> str:
+        st = _Style("tex")
+        out = []
+        prev = 0
+        for level, lhs, rhs in _level_lines(self.notation, st):
+            head = f"**Level {level}:** " if level != prev else ""
+            out.append(f"- {head}${lhs} = {rhs}$")
+            prev = level
+        y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, False)
+        _, fixed_e, _ = _reduced(self.notation, st, self.fit, self.digits, True)
+        out += ["", "**Reduced form**", "",
+                f"$${y} = \\underbrace{{{fixed}}}_{{\\text{{fixed}}}} + "
+                f"\\underbrace{{{random}}}_{{\\text{{random}}}}$$", "",
+                f"$${y} = {fixed_e} + {random}$$", ""]
+        out += ["| gamma | term | estimate | std. error |", "|:--|:--|--:|--:|"]
+        fe = self.fit.fixed_effects()
+        for g in self.notation.gammas:
+            row = fe.loc[g.name]
+            out.append(f"| ${st.coef(self.notation, g.path)}$ | {g.name} | "
+                       f"{row.estimate:.{self.digits}g} | {row.std_error:.{self.digits}g} |")
+        out += ["", "| variance component | | estimate |", "|:--|:--|--:|"]
+        for symbol, what, value, constrained in self._variance_rows():
+            out.append(f"| ${st.tau(symbol)}$ | {what} | "
+                       f"{'0 (fixed)' if constrained else f'{value:.{self.digits}g}'} |")
+        out.append(f"\nGroups: {_group_text(self.notation)}")
+        if self.centering:
+            out += [""] + [f"> Centering: {c}" for c in self.centering]
+        return "\n".join(out)
+
+    def to_latex(self) -> str:
+        st = _Style("tex")
+        out = [r"\begin{align*}"]
+        prev = 0
+        for level, lhs, rhs in _level_lines(self.notation, st):
+            head = rf"\text{{Level {level}:}}" if level != prev else ""
+            out.append(f"{head} && {lhs} &= {rhs} \\\\")
+            prev = level
+        y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, False)
+        _, fixed_e, _ = _reduced(self.notation, st, self.fit, self.digits, True)
+        out.append(rf"\text{{Reduced form:}} && {y} &= \underbrace{{{fixed}}}_{{\text{{fixed}}}}"
+                   rf" + \underbrace{{{random}}}_{{\text{{random}}}} \\")
+        out.append(rf"&& {y} &= {fixed_e} + {random} \\")
+        rows = [f"{st.tau(s)} &= {'0' if c else f'{v:.{self.digits}g}'}"
+                for s, _, v, c in self._variance_rows()]
+        out.append(r"\text{Variance components:} && " + r", \quad ".join(
+            r.replace("&=", "=") for r in rows))
+        out.append(r"\end{align*}")
+        if self.centering:
+            out += [f"% Centering: {c}" for c in self.centering]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+def _centering_notes(fit: Any) -> tuple[str, ...]:
+    attrs = getattr(fit.design.frame.data, "attrs", {}) or {}
+    used = set(fit.design.frame.data.columns)
+    return tuple(c["note"] for c in attrs.get("centering", ()) if c.get("column") in used)
+
+
+def level_equations(fit: Any, digits: int = 4, centering: tuple[str, ...] | None = None
+                    ) -> LevelEquations:
+    """The fit as level equations (one grouping factor, or nested grouping factors)."""
+    notes = _centering_notes(fit) if centering is None else tuple(centering)
+    return LevelEquations(fit, notation(fit), notes, digits)
+
+
+def level_text(fit: Any) -> str:
+    """The level equations of a fit as text that :func:`parse_levels` reads back."""
+    return level_equations(fit).level_text()
