@@ -6,6 +6,10 @@
 
 from multilevel import datasets
 from multilevel.api import FitWarning, fit
+from multilevel import levels
+from multilevel.compare import compare_estimators, simulate_type1
+from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
+from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.result.fit import LmmFit
 
@@ -18,6 +22,17 @@ __all__ = [
     "LmmFit",
     "MultilevelError",
     "UnsafeFormulaError",
+    "compare_estimators",
     "datasets",
     "fit",
+    "fit_levels",
+    "icc",
+    "ladder",
+    "level_equations",
+    "levels",
+    "lrt",
+    "lrt_sequence",
+    "parse_levels",
+    "r2",
+    "simulate_type1",
 ]

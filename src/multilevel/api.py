@@ -6,13 +6,15 @@ import warnings
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from multilevel.design.model import ModelDesign, build_design
 from multilevel.errors import DataError
-from multilevel.inference.satterthwaite import satterthwaite, varpar_info
-from multilevel.objective import ProfiledDeviance, cross_products
+from multilevel.inference.satterthwaite import profiled_hessian, satterthwaite, varpar_info
+from multilevel.objective import CrossProducts, ProfiledDeviance, cross_products
 from multilevel.objective.modes import conditional_modes
 from multilevel.optimize import optimize_theta, singular
+from multilevel.optimize.optimizer import check_convergence
 from multilevel.result.fit import LmmFit, VarianceComponent
 
 
@@ -40,6 +42,13 @@ def fit_design(design: ModelDesign, reml: bool = True, warn: bool = True) -> Lmm
     if reml and design.n <= design.p:
         raise DataError(f"REML needs more observations ({design.n}) than fixed effects ({design.p})")
     xp = cross_products(design)
+    # small dense kernels: BLAS threads only cost synchronisation (badly so on a busy machine)
+    threads = None if xp.n_rest + design.p > 400 else 1
+    with threadpool_limits(limits=threads):
+        return _fit(design, xp, reml, warn)
+
+
+def _fit(design: ModelDesign, xp: CrossProducts, reml: bool, warn: bool) -> LmmFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = design.theta_lower()
     opt = optimize_theta(dev, design.theta_start(), lower)
@@ -62,6 +71,8 @@ def fit_design(design: ModelDesign, reml: bool = True, warn: bool = True) -> Lmm
 
     info = varpar_info(dev, theta, sigma)
     df = satterthwaite(info, np.eye(design.p)) if design.p else np.zeros(0)
+    gradient = dev.value_and_gradient(theta)[1] if dev.has_gradient else info.gradient[:-1]
+    opt = check_convergence(opt, gradient, profiled_hessian(info), lower)
     is_sing = singular(theta, lower)
 
     messages = list(design.warnings)
@@ -73,6 +84,12 @@ def fit_design(design: ModelDesign, reml: bool = True, warn: bool = True) -> Lmm
             + ", ".join(zero)
             + " is estimated as (nearly) zero; a simpler random-effects structure without it "
             "fits the data equally well"
+        )
+    if sigma <= 1e-7 * max(float(np.std(design.y)), 1e-300):
+        messages.append(
+            f"the residual variance is (nearly) zero (sigma = {sigma:.3g}): the outcome is an exact "
+            "function of the predictors and the groups, so the variance components cannot be "
+            "estimated; check that the outcome is not computed from the predictors"
         )
     if not opt.converged:
         messages.extend(opt.notes or ["the optimizer did not converge"])

@@ -38,17 +38,27 @@ cases <- list(
        L = rbind(c(1, 2))),
   list(id = "penicillin_intercept", data = "penicillin",
        formula = "diameter ~ 1 + (1 | plate) + (1 | sample)",
-       L = matrix(1, 1, 1))
+       L = matrix(1, 1, 1)),
+  # kr_singular.csv: 50 simulated rows, y = 1 + x + N(0, 1), no group effects, so the fits
+  # below are singular (a variance estimated as 0); pbkrtest still uses every parameter
+  list(id = "singular_intercept", data = "singular", formula = "y ~ x + (1 | g)", L = diag(2)),
+  list(id = "singular_slope", data = "singular", formula = "y ~ x + (x | g)", L = diag(2)),
+  list(id = "singular_crossed", data = "singular", formula = "y ~ x + (1 | g) + (1 | h)",
+       L = diag(2))
 )
 
 out <- list()
 for (cs in cases) {
-  d <- read.csv(file.path(data_dir, paste0(cs$data, ".csv")))
+  d <- if (cs$data == "singular") read.csv("tests/inference/kr_singular.csv") else
+    read.csv(file.path(data_dir, paste0(cs$data, ".csv")))
   m <- lmer(as.formula(cs$formula), data = d, REML = TRUE, control = ctrl)
   L <- cs$L
   kr <- KRmodcomp(m, L)
   st <- kr$stats
-  PhiA <- as.matrix(vcovAdj(m))
+  PhiA_full <- vcovAdj(m)
+  PhiA <- as.matrix(PhiA_full)
+  E <- diag(length(fixef(m)))
+  df_coef <- sapply(seq_len(nrow(E)), function(i) Lb_ddf(E[i, ], vcov(m), PhiA_full))
   out[[length(out) + 1]] <- list(
     id = cs$id, data = cs$data, formula = cs$formula,
     L = unname(lapply(seq_len(nrow(L)), function(i) L[i, ])),
@@ -56,6 +66,7 @@ for (cs in cases) {
     F = st$Fstat, ndf = st$ndf, ddf = st$ddf, F_scaling = st$F.scaling,
     p_value = st$p.value, F_unscaled = st$FstatU, p_value_unscaled = st$p.valueU,
     A1 = unname(st$aux["A1"]), A2 = unname(st$aux["A2"]),
+    std_error_kenward_roger = unname(sqrt(diag(PhiA))), df_kenward_roger = unname(df_coef),
     vcov_adjusted = unname(lapply(seq_len(nrow(PhiA)), function(i) PhiA[i, ])),
     vcov = unname(lapply(seq_len(nrow(PhiA)), function(i) as.matrix(vcov(m))[i, ]))
   )

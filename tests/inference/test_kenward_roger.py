@@ -5,11 +5,14 @@ the exact Hotelling T^2 test that KR reproduces in a balanced random-slope desig
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import multilevel
 from multilevel.errors import MultilevelError
 from multilevel.inference import kenward_roger as krmod
 from refdata import close, fitted, reference_models
@@ -17,7 +20,16 @@ from refdata import close, fitted, reference_models
 REML_MODELS = [
     (c, m) for c, m in reference_models() if m["fits"]["reml"]["kenward_roger_status"] == "ok"
 ]
-KR_REFERENCE = json.loads((Path(__file__).parent / "kr_reference.json").read_text())["cases"]
+HERE = Path(__file__).parent
+KR_REFERENCE = json.loads((HERE / "kr_reference.json").read_text())["cases"]
+
+
+def _fit(ref: dict) -> multilevel.LmmFit:
+    if ref["data"] != "singular":
+        return fitted(ref["data"], ref["formula"], True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", multilevel.FitWarning)
+        return multilevel.fit(ref["formula"], pd.read_csv(HERE / "kr_singular.csv"))
 
 
 def test_every_reference_model_is_covered():
@@ -44,8 +56,11 @@ def test_fixed_effects_match_lmertest(case, model):
 
 @pytest.mark.parametrize("ref", KR_REFERENCE, ids=[c["id"] for c in KR_REFERENCE])
 def test_f_test_matches_krmodcomp(ref):
-    fit = fitted(ref["data"], ref["formula"], True)
+    """KRmodcomp for multi-row contrasts, incl. singular fits (a variance estimated as 0)."""
+    fit = _fit(ref)
     kr = fit.kenward_roger
+    np.testing.assert_allclose(kr.std_errors, np.atleast_1d(ref["std_error_kenward_roger"]), 1e-4)
+    np.testing.assert_allclose(kr.df, np.atleast_1d(ref["df_kenward_roger"]), 1e-3)
     t = kr.test(np.array(ref["L"], dtype=float))
     assert t.ndf == ref["ndf"]
     assert close(t.F, ref["F"], 1e-4)

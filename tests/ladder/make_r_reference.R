@@ -48,6 +48,15 @@ hsb <- load_case("hsb"); sleep <- load_case("sleepstudy"); exam <- load_case("ex
 hsb$school <- factor(hsb$school); sleep$Subject <- factor(sleep$Subject)
 exam$school <- factor(exam$school)
 
+# LRTs of a one-level-2-predictor ladder (lme4::anova on ML fits), for the CLI test
+lrt_ml <- function(f0, f1, data) {
+  m0 <- lmer(f0, data, REML = FALSE, control = ctrl)
+  m1 <- lmer(f1, data, REML = FALSE, control = ctrl)
+  a <- anova(m0, m1)
+  list(reduced = deparse(f0), full = deparse(f1), npar = a$npar, loglik = a$logLik,
+       chisq = a$Chisq[2], df = a$Df[2], p_value = a$`Pr(>Chisq)`[2])
+}
+
 out <- list(
   generated_by = "tests/ladder/make_r_reference.R",
   software = list(R = R.version.string, lme4 = as.character(packageVersion("lme4"))),
@@ -63,6 +72,12 @@ out <- list(
     r2_by_hand(mathach ~ cses + meanses + catholic + (1 | school), hsb),
     r2_by_hand(mathach ~ cses * meanses + cses * catholic + (1 + cses | school), hsb),
     r2_by_hand(Reaction ~ Days + (Days | Subject), sleep)
+  ),
+  ladder_meanses = list(
+    lrt_ml(mathach ~ 1 + (1 | school), mathach ~ cses + (1 | school), hsb),
+    lrt_ml(mathach ~ cses + (1 | school), mathach ~ cses + meanses + (1 | school), hsb),
+    lrt_ml(mathach ~ cses + meanses + (1 | school),
+           mathach ~ cses * meanses + (1 + cses | school), hsb)
   )
 )
 write_json(out, "tests/ladder/r_reference.json", auto_unbox = TRUE, digits = 15, pretty = TRUE)

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "compare": "compare",
     "simulate": "simulate",
     "report": "report",
+    "plot": "plot",
 }
 
 

@@ -29,14 +29,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", help="CSV or Parquet file, or the name of a built-in data set")
-    p.add_argument("formula", help="lme4 formula with one clustering factor, e.g. "
-                   "'y ~ x + (1 | group)'")
+    p.add_argument(
+        "formula", help="lme4 formula with one clustering factor, e.g. 'y ~ x + (1 | group)'"
+    )
     p.add_argument("--group", help="cluster column, if the formula has no random term")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a forest plot (PNG, PDF, SVG)")
     p.add_argument("--estimators", help="comma-separated estimator names (default: all but CR2)")
-    p.add_argument("--draws", type=int, default=100,
-                   help="draws for the one-row-per-group estimator (default 100)")
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=100,
+        help="draws for the one-row-per-group estimator (default 100)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the draws (default 0)")
     p.add_argument("--ml", action="store_true", help="fit the multilevel model by ML, not REML")
     p.set_defaults(run=run)
@@ -52,8 +57,13 @@ def run(args: argparse.Namespace) -> int:
         names = tuple(n.strip() for n in args.estimators.split(",") if n.strip())
     try:
         comp = compare_estimators(
-            resolve_data(args.data), args.formula, group=args.group, estimators=names,
-            draws=args.draws, seed=args.seed, reml=not args.ml,
+            resolve_data(args.data),
+            args.formula,
+            group=args.group,
+            estimators=names,
+            draws=args.draws,
+            seed=args.seed,
+            reml=not args.ml,
         )
     except ValueError as exc:
         if isinstance(exc, DataError):

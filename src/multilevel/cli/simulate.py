@@ -29,14 +29,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--icc", type=float, default=0.2, help="intraclass correlation (default 0.2)")
     p.add_argument("--groups", type=int, default=50, help="number of groups (default 50)")
     p.add_argument("--group-size", type=int, default=30, help="rows per group (default 30)")
-    p.add_argument("--level", type=int, choices=[1, 2], default=2,
-                   help="level of the null predictor (default 2)")
-    p.add_argument("--x-icc", type=float, default=0.0,
-                   help="ICC of a level-1 predictor (default 0: no between-group part)")
+    p.add_argument(
+        "--level",
+        type=int,
+        choices=[1, 2],
+        default=2,
+        help="level of the null predictor (default 2)",
+    )
+    p.add_argument(
+        "--x-icc",
+        type=float,
+        default=0.0,
+        help="ICC of a level-1 predictor (default 0: no between-group part)",
+    )
     p.add_argument("--alpha", type=float, default=0.05, help="test level (default 0.05)")
     p.add_argument("--estimators", help="comma-separated estimator names (default: all)")
-    p.add_argument("--jobs", "--n-jobs", dest="jobs", type=int, default=-1,
-                   help="worker processes (default -1: all cores)")
+    p.add_argument(
+        "--jobs",
+        "--n-jobs",
+        dest="jobs",
+        type=int,
+        default=-1,
+        help="worker processes (default -1: all cores)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a plot of the rejection rates")
     p.set_defaults(run=run)
@@ -51,9 +66,16 @@ def run(args: argparse.Namespace) -> int:
         names = tuple(n.strip() for n in args.estimators.split(",") if n.strip())
     try:
         res = simulate_type1(
-            level=args.level, icc=args.icc, n_groups=args.groups, group_size=args.group_size,
-            reps=args.reps, alpha=args.alpha, seed=args.seed, x_icc=args.x_icc,
-            estimators=names, n_jobs=args.jobs,
+            level=args.level,
+            icc=args.icc,
+            n_groups=args.groups,
+            group_size=args.group_size,
+            reps=args.reps,
+            alpha=args.alpha,
+            seed=args.seed,
+            x_icc=args.x_icc,
+            estimators=names,
+            n_jobs=args.jobs,
         )
     except ValueError as exc:
         raise DataError(str(exc)) from None

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from multilevel.compare.data import ClusteredData, clustered_data
@@ -39,8 +38,9 @@ DEFAULT_ESTIMATORS = (
 ALL_ESTIMATORS = (*DEFAULT_ESTIMATORS[:4], "ols_cluster_cr2", *DEFAULT_ESTIMATORS[4:])
 
 
-def estimator_functions(draws: int = 100, seed: Any = 0,
-                        reml: bool = True) -> dict[str, Callable[[ClusteredData], EstimatorResult]]:
+def estimator_functions(
+    draws: int = 100, seed: Any = 0, reml: bool = True
+) -> dict[str, Callable[[ClusteredData], EstimatorResult]]:
     """name -> function of :class:`ClusteredData` returning an :class:`EstimatorResult`."""
     return {
         "ols": ols,
@@ -105,8 +105,10 @@ class Comparison:
         }
 
     def to_text(self) -> str:
-        head = (f"{self.formula}\n{self.n_obs} observations in {self.n_clusters} clusters "
-                f"({self.cluster})")
+        head = (
+            f"{self.formula}\n{self.n_obs} observations in {self.n_clusters} clusters "
+            f"({self.cluster})"
+        )
         if self.kish_design_effect is not None:
             head += f"; Kish design effect 1 + (n-1) ICC = {self.kish_design_effect:.3f}"
         notes = [f"  {r.name}: {n}" for r in self.results for n in r.notes]
@@ -172,5 +174,4 @@ def se_ratio(comparison: Comparison, coef: str, name: str, base: str = "multilev
     return float(comparison[name].std_error(coef) / comparison[base].std_error(coef))
 
 
-__all__ = ["Comparison", "compare_estimators", "se_ratio", "DEFAULT_ESTIMATORS",
-           "ALL_ESTIMATORS"]
+__all__ = ["Comparison", "compare_estimators", "se_ratio", "DEFAULT_ESTIMATORS", "ALL_ESTIMATORS"]

@@ -71,6 +71,5 @@ def fixed_effects(data: ClusteredData) -> EstimatorResult:
         n_clusters=G,
         loglik=gaussian_loglik(rss, n),
         notes=tuple(notes),
-        extras={"sigma": float(np.sqrt(sigma2)), "df_residual": df_res,
-                "not_estimable": dropped},
+        extras={"sigma": float(np.sqrt(sigma2)), "df_residual": df_res, "not_estimable": dropped},
     )

@@ -38,8 +38,9 @@ def geepack_moments(resid: np.ndarray, cluster: np.ndarray, G: int) -> tuple[flo
     return scale, alpha
 
 
-def gee(data: ClusteredData, corstr: str = "exchangeable", *, tol: float = 1e-10,
-        maxiter: int = 200) -> EstimatorResult:
+def gee(
+    data: ClusteredData, corstr: str = "exchangeable", *, tol: float = 1e-10, maxiter: int = 200
+) -> EstimatorResult:
     """Gaussian GEE with working correlation ``corstr`` and sandwich SEs."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -47,10 +48,12 @@ def gee(data: ClusteredData, corstr: str = "exchangeable", *, tol: float = 1e-10
     if corstr not in CORSTRS:
         raise ValueError(f"corstr must be one of {CORSTRS}, not {corstr!r}")
     G = data.n_clusters
-    cov_struct = (sm.cov_struct.Exchangeable() if corstr == "exchangeable"
-                  else sm.cov_struct.Independence())
-    model = sm.GEE(data.y, data.X, groups=data.cluster, family=sm.families.Gaussian(),
-                   cov_struct=cov_struct)
+    cov_struct = (
+        sm.cov_struct.Exchangeable() if corstr == "exchangeable" else sm.cov_struct.Independence()
+    )
+    model = sm.GEE(
+        data.y, data.X, groups=data.cluster, family=sm.families.Gaussian(), cov_struct=cov_struct
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -62,8 +65,10 @@ def gee(data: ClusteredData, corstr: str = "exchangeable", *, tol: float = 1e-10
     beta = np.asarray(res.params, dtype=float)
     vcov = np.asarray(res.cov_robust, dtype=float)
     scale, alpha = geepack_moments(data.y - data.X @ beta, data.cluster, G)
-    notes = [f"robust (sandwich) SEs over {G} clusters, normal reference",
-             "marginal (population-averaged) coefficients; no likelihood"]
+    notes = [
+        f"robust (sandwich) SEs over {G} clusters, normal reference",
+        "marginal (population-averaged) coefficients; no likelihood",
+    ]
     if not converged:
         notes.append(f"GEE did not converge in {maxiter} iterations")
     extras = {

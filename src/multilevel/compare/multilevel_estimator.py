@@ -35,9 +35,13 @@ def from_fit(fit: LmmFit, n_clusters: int) -> EstimatorResult:
     """An already fitted :class:`LmmFit` as an :class:`EstimatorResult`."""
     vcov = np.asarray(fit.vcov_beta)
     icc = conditional_icc(fit)
-    extras: dict = {"sigma": fit.sigma, "reml": fit.reml, "converged": fit.converged,
-                    "is_singular": fit.is_singular,
-                    "random_effects": {vc.group: vc.covariance for vc in fit.random_effects}}
+    extras: dict = {
+        "sigma": fit.sigma,
+        "reml": fit.reml,
+        "converged": fit.converged,
+        "is_singular": fit.is_singular,
+        "random_effects": {vc.group: vc.covariance for vc in fit.random_effects},
+    }
     if icc is not None:
         extras["icc"] = icc
     return EstimatorResult(

@@ -22,8 +22,12 @@ from multilevel.compare.protocol import EstimatorResult
 from multilevel.errors import DataError
 
 CLUSTER_TYPES = ("CR0", "HC0", "CR1", "CR2")
-NAMES = {"CR0": "ols_cluster_cr0", "HC0": "ols_cluster_hc0", "CR1": "ols_cluster_cr1",
-         "CR2": "ols_cluster_cr2"}
+NAMES = {
+    "CR0": "ols_cluster_cr0",
+    "HC0": "ols_cluster_hc0",
+    "CR1": "ols_cluster_cr1",
+    "CR2": "ols_cluster_cr2",
+}
 
 
 @dataclass(frozen=True)

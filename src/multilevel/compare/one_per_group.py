@@ -19,14 +19,15 @@ from multilevel.errors import DataError
 
 def draw_one_per_cluster(cluster: np.ndarray, G: int, rng: np.random.Generator) -> np.ndarray:
     """Row indices, one chosen uniformly at random in each cluster (sorted by cluster)."""
-    keys = rng.random(cluster.shape[0])
+    keys = np.asarray(rng.random(cluster.shape[0]))
     order = np.lexsort((keys, cluster))
     first = np.searchsorted(cluster[order], np.arange(G))
     return order[first]
 
 
-def one_per_group(data: ClusteredData, draws: int = 100,
-                  seed: int | np.random.SeedSequence | None = 0) -> EstimatorResult:
+def one_per_group(
+    data: ClusteredData, draws: int = 100, seed: int | np.random.SeedSequence | None = 0
+) -> EstimatorResult:
     """OLS on one random row per cluster, ``draws`` times; mean estimate and spread."""
     if draws < 1:
         raise ValueError("draws must be at least 1")

@@ -23,16 +23,21 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def forest_plot(comparison: Comparison, terms: Sequence[str] | None = None,
-                include_intercept: bool = False, **_: Any) -> Figure:
+def forest_plot(
+    comparison: Comparison,
+    terms: Sequence[str] | None = None,
+    include_intercept: bool = False,
+    **_: Any,
+) -> Figure:
     """Estimate +/- CI per estimator, a panel per coefficient; the multilevel row is highlighted.
 
     Coefficients an estimator cannot estimate are labelled "not estimable" in their row.
     """
     table = comparison.table
     if terms is None:
-        terms = [t for t in dict.fromkeys(table["term"])
-                 if include_intercept or t != "(Intercept)"] or list(dict.fromkeys(table["term"]))
+        terms = [
+            t for t in dict.fromkeys(table["term"]) if include_intercept or t != "(Intercept)"
+        ] or list(dict.fromkeys(table["term"]))
     names = list(comparison.names)
     fig = new_figure(3.2 * len(terms) + 1.8, 0.35 * len(names) + 1.4)
     axes = fig.subplots(1, len(terms), sharey=True, squeeze=False)[0]
@@ -43,8 +48,16 @@ def forest_plot(comparison: Comparison, terms: Sequence[str] | None = None,
             row = part.loc[name]
             color = "C3" if name == "multilevel" else "C0"
             if not np.isfinite(row["estimate"]):
-                ax.text(0.5, y, "not estimable", transform=ax.get_yaxis_transform(),
-                        ha="center", va="center", fontsize=8, color="0.4")
+                ax.text(
+                    0.5,
+                    y,
+                    "not estimable",
+                    transform=ax.get_yaxis_transform(),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="0.4",
+                )
                 continue
             ax.plot([row["ci_lower"], row["ci_upper"]], [y, y], color=color, lw=2)
             ax.plot([row["estimate"]], [y], "o", color=color, ms=5)

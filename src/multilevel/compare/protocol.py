@@ -45,7 +45,9 @@ class EstimatorResult:
         try:
             return self.coef_names.index(coef)
         except ValueError:
-            raise KeyError(f"{self.name} has no coefficient {coef!r}; has {self.coef_names}") from None
+            raise KeyError(
+                f"{self.name} has no coefficient {coef!r}; has {self.coef_names}"
+            ) from None
 
     def estimate(self, coef: str) -> float:
         return float(self.estimates[self.index(coef)])
@@ -56,9 +58,11 @@ class EstimatorResult:
     def quantiles(self, level: float = 0.95) -> np.ndarray:
         """Two-sided critical values: t with ``df`` (normal where df is infinite)."""
         p = 0.5 + level / 2
-        return np.where(np.isfinite(self.df), stats.t.ppf(p, np.where(np.isfinite(self.df),
-                                                                        self.df, 1.0)),
-                        stats.norm.ppf(p))
+        return np.where(
+            np.isfinite(self.df),
+            stats.t.ppf(p, np.where(np.isfinite(self.df), self.df, 1.0)),
+            stats.norm.ppf(p),
+        )
 
     def conf_int(self, level: float = 0.95) -> np.ndarray:
         """(k, 2) array of Wald intervals estimate -/+ quantile x SE."""
@@ -74,6 +78,7 @@ class EstimatorResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: name, coefficients [{name, estimate, std_error, df}], n, G, loglik, notes."""
+
         def num(x: float) -> float | None:
             return float(x) if np.isfinite(x) else None
 

@@ -9,8 +9,18 @@ import pandas as pd
 
 from multilevel.compare.protocol import EstimatorResult
 
-COLUMNS = ["estimator", "term", "estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value",
-           "se_ratio", "design_effect"]
+COLUMNS = [
+    "estimator",
+    "term",
+    "estimate",
+    "std_error",
+    "df",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "se_ratio",
+    "design_effect",
+]
 
 
 def comparison_table(results: Sequence[EstimatorResult], level: float = 0.95) -> pd.DataFrame:
@@ -30,26 +40,27 @@ def comparison_table(results: Sequence[EstimatorResult], level: float = 0.95) ->
             se = r.std_errors[j]
             ml_se = base.std_error(term) if base and term in base.coef_names else np.nan
             ols_se = naive.std_error(term) if naive and term in naive.coef_names else np.nan
-            rows.append({
-                "estimator": r.name,
-                "term": term,
-                "estimate": r.estimates[j],
-                "std_error": se,
-                "df": r.df[j],
-                "ci_lower": ci[j, 0],
-                "ci_upper": ci[j, 1],
-                "p_value": p[j],
-                "se_ratio": se / ml_se,
-                "design_effect": (se / ols_se) ** 2,
-            })
+            rows.append(
+                {
+                    "estimator": r.name,
+                    "term": term,
+                    "estimate": r.estimates[j],
+                    "std_error": se,
+                    "df": r.df[j],
+                    "ci_lower": ci[j, 0],
+                    "ci_upper": ci[j, 1],
+                    "p_value": p[j],
+                    "se_ratio": se / ml_se,
+                    "design_effect": (se / ols_se) ** 2,
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def format_table(table: pd.DataFrame) -> str:
     """A fixed-width text table grouped by term; not-estimable entries shown as '--'."""
     lines = []
-    header = (f"{'estimator':<20} {'estimate':>10} {'SE':>9} {'95% CI':>21} "
-              f"{'SE/ML':>7} {'deff':>7}")
+    header = f"{'estimator':<20} {'estimate':>10} {'SE':>9} {'95% CI':>21} {'SE/ML':>7} {'deff':>7}"
     for term, part in table.groupby("term", sort=False):
         lines.append(f"{term}")
         lines.append(header)

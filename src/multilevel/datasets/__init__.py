@@ -1,4 +1,5 @@
-"""Example data sets shipped with the package (the lme4 reference cases)."""
+"""Example data sets shipped with the package: the lme4 reference cases and a simulated
+ECLS-K-like cross-section (the lecture's running example)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from importlib import resources
 
 import pandas as pd
 
+from multilevel.datasets.eclsk import ECLSK_TRUTH, eclsk
+
 _DESCRIPTIONS = {
     "hsb": "High School and Beyond: 7185 students in 160 schools (mathach, ses, cses, meanses, ...)",
     "sleepstudy": "Reaction times of 18 subjects over 10 days of sleep deprivation",
     "exam": "Exam scores of 4059 students in 65 London schools (normexam, standLRT)",
     "penicillin": "Penicillin potency: 6 samples x 24 plates (crossed)",
     "pastes": "Paste strength: 10 batches, 3 casks each, 2 assays (nested)",
+    "eclsk": "Simulated ECLS-K-like third graders: 15,305 children in 1,000 schools (math, tvhours, "
+    "pctfrl)",
 }
 
 
@@ -28,6 +33,8 @@ def load(name: str) -> pd.DataFrame:
     """Load a built-in data set by name."""
     if name not in _DESCRIPTIONS:
         raise KeyError(f"no data set {name!r}; available: {', '.join(names())}")
+    if name == "eclsk":
+        return eclsk()
     with resources.files(__package__).joinpath("data", f"{name}.csv").open("r") as fh:
         return pd.read_csv(fh)
 

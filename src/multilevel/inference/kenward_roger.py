@@ -8,16 +8,18 @@ adjusted covariance of beta_hat is Phi_A = Phi + 2 Phi [sum_rs W_rs (Q_rs - P_r 
 and a Wald F statistic for L beta gets a scale factor and denominator df (pbkrtest's
 ``vcovAdj`` and ``KRmodcomp``; lmerTest's ``ddf = "Kenward-Roger"`` uses the same).
 
-No N x N matrix is built. V^-1 is applied through Woodbury's identity on [Z X]:
-V^-1 [Z X] = [Z X] T / sigma^2 with T = I - E K [Z'Z Z'X], K = D (sigma^2 I + Z'Z D)^-1, so every
-quantity above is a function of the cross-products [Z X]'[Z X]. With one grouping factor V is
-block diagonal and this is done for all groups at once with q x q blocks; otherwise (crossed or
-nested factors) it is done once on all random effects together.
+No N x N matrix is built. With V = sigma^2 I + Z D Z', Woodbury's identity gives
+V^-1 [Z X] = [Z X] T / sigma^2, where T is the identity minus K Z'[Z X] in its Z rows and
+K = D (sigma^2 I + Z'Z D)^-1, so every quantity above is a function of the cross-products
+[Z X]'[Z X]. With one grouping factor V is block diagonal and this is done for all groups at
+once with (q + p) x (q + p) blocks; otherwise (crossed or nested factors) it is done once on all
+random effects together, which limits it to MAX_JOINT_RANDOM_EFFECTS of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +27,11 @@ from scipy import stats
 
 from multilevel.errors import MultilevelError
 
-MAX_JOINT_RANDOM_EFFECTS = 4000  # crossed/nested designs: dense (q + p)^2 work on all effects
+if TYPE_CHECKING:
+    from multilevel.design.random import RandomTerm
+    from multilevel.result.fit import LmmFit
+
+MAX_JOINT_RANDOM_EFFECTS = 3000  # crossed/nested: O(q^3) time, a few (q + p)^2 arrays
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class KRTest:
     p_value_unscaled: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KenwardRoger:
     """Kenward-Roger adjusted covariance of beta_hat, per-coefficient df, and F tests.
 
@@ -92,7 +98,7 @@ class KenwardRoger:
         )
 
 
-def kenward_roger(fit) -> KenwardRoger:  # fit: multilevel.result.fit.LmmFit
+def kenward_roger(fit: LmmFit) -> KenwardRoger:
     """Kenward-Roger inference for a REML fit (an ML fit raises: KR is defined for REML)."""
     if not fit.reml:
         raise MultilevelError(
@@ -121,38 +127,46 @@ def kenward_roger(fit) -> KenwardRoger:  # fit: multilevel.result.fit.LmmFit
 # ----------------------------------------------------------------------------- blocks
 @dataclass(frozen=True)
 class _Blocks:
-    """Cross-products of [Z X] per block of V (g blocks, q random effects each)."""
+    """Cross-products of [Z X] per block of V (g blocks, q random effects each).
+
+    Each random-effects parameter sigma_r enters D = Var(b) through dD/dsigma_r = E_r, a 0/1
+    symmetric matrix kept as the index pairs (rows, cols) of its ones.
+    """
 
     G: np.ndarray  # (g, q + p, q + p): [Z_j X_j]'[Z_j X_j]
     n: np.ndarray  # (g,) rows per block
-    D: np.ndarray  # (q, q) covariance of the random effects of one block
-    E: list[np.ndarray]  # (q, q) dD/dsigma_r for each random-effects parameter
+    D: np.ndarray | sp.spmatrix  # (q, q) covariance of the random effects of one block
+    E: list[tuple[np.ndarray, np.ndarray]]
     q: int
     param_names: tuple[str, ...]
 
 
-def _component(fit, name: str) -> np.ndarray:
+def _component(fit: LmmFit, name: str) -> np.ndarray:
     for vc in fit.random_effects:
         if vc.group == name:
             return np.asarray(vc.covariance, float)
     raise MultilevelError(f"no variance component named {name!r} in the fit")
 
 
-def _block_params(term, offset: int, size: int) -> tuple[list[np.ndarray], list[str]]:
-    """One indicator matrix E_r per variance/covariance of ``term`` (lower triangle, by column),
-    placed at ``offset`` in a ``size`` x ``size`` matrix."""
+def _block_params(
+    term: RandomTerm, offset: int, n_levels: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
+    """E_r for each variance/covariance of ``term`` (lower triangle, by column, as pbkrtest):
+    ``n_levels`` consecutive q x q blocks starting at ``offset``."""
     E, names = [], []
+    base = offset + term.q * np.arange(n_levels)
     for c in range(term.q):
         for r in range(c, term.q):
-            e = np.zeros((size, size))
-            e[offset + r, offset + c] = e[offset + c, offset + r] = 1.0
-            E.append(e)
-            label = term.term_names[r] if r == c else f"{term.term_names[r]}.{term.term_names[c]}"
-            names.append(f"{term.name}.{label}")
+            if r == c:
+                E.append((base + r, base + r))
+                names.append(f"{term.name}.{term.term_names[r]}")
+            else:
+                E.append((np.r_[base + r, base + c], np.r_[base + c, base + r]))
+                names.append(f"{term.name}.{term.term_names[r]}.{term.term_names[c]}")
     return E, names
 
 
-def _single_factor_blocks(fit) -> _Blocks:
+def _single_factor_blocks(fit: LmmFit) -> _Blocks:
     """One block per level of the single grouping factor; Z_j joins all its terms' columns."""
     design = fit.design
     terms = design.terms
@@ -160,12 +174,12 @@ def _single_factor_blocks(fit) -> _Blocks:
     g = terms[0].n_levels
     q = sum(t.q for t in terms)
     D = np.zeros((q, q))
-    E: list[np.ndarray] = []
+    E: list[tuple[np.ndarray, np.ndarray]] = []
     names: list[str] = []
     off = 0
     for t in terms:
         D[off : off + t.q, off : off + t.q] = _component(fit, t.name)
-        e, nm = _block_params(t, off, q)
+        e, nm = _block_params(t, off, 1)
         E += e
         names += nm
         off += t.q
@@ -179,7 +193,7 @@ def _single_factor_blocks(fit) -> _Blocks:
     return _Blocks(G, n, D, E, q, tuple(names) + ("Residual",))
 
 
-def _joint_blocks(fit) -> _Blocks:
+def _joint_blocks(fit: LmmFit) -> _Blocks:
     """All random effects of crossed or nested factors in one block (sparse Z, dense Z'Z)."""
     design = fit.design
     q_total = sum(t.q * t.n_levels for t in design.terms)
@@ -191,8 +205,8 @@ def _joint_blocks(fit) -> _Blocks:
         )
     n = design.n
     rows, cols, vals = [], [], []
-    D = np.zeros((q_total, q_total))
-    E: list[np.ndarray] = []
+    D: list[sp.spmatrix] = []
+    E: list[tuple[np.ndarray, np.ndarray]] = []
     names: list[str] = []
     off = 0
     for t in design.terms:
@@ -201,13 +215,9 @@ def _joint_blocks(fit) -> _Blocks:
             rows.append(np.arange(n))
             cols.append(off + t.codes * t.q + c)
             vals.append(t.Z[:, c])
-        eye = np.eye(t.n_levels)
-        D[off : off + size, off : off + size] = np.kron(eye, _component(fit, t.name))
-        e_small, nm = _block_params(t, 0, t.q)
-        for e in e_small:
-            big = np.zeros((q_total, q_total))
-            big[off : off + size, off : off + size] = np.kron(eye, e)
-            E.append(big)
+        D.append(sp.kron(sp.identity(t.n_levels), _component(fit, t.name)))
+        e, nm = _block_params(t, off, t.n_levels)
+        E += e
         names += nm
         off += size
     Z = sp.csr_matrix(
@@ -216,50 +226,66 @@ def _joint_blocks(fit) -> _Blocks:
     X = design.X
     ZX = np.asarray(Z.T @ X)
     G = np.block([[(Z.T @ Z).toarray(), ZX], [ZX.T, X.T @ X]])[None]
-    return _Blocks(G, np.array([float(n)]), D, E, q_total, tuple(names) + ("Residual",))
+    Dj = sp.block_diag(D, format="csr")
+    return _Blocks(G, np.array([float(n)]), Dj, E, q_total, tuple(names) + ("Residual",))
 
 
 # ----------------------------------------------------------------------------- the algebra
 def _kr_matrices(blocks: _Blocks, s2: float) -> tuple[np.ndarray, ...]:
-    """Phi, P (k, p, p), Q (k, k, p, p) and Ktrace_rs = tr(V^-1 G_r V^-1 G_s) (k, k)."""
+    """Phi, P (k, p, p), Q (k, k, p, p) and Ktrace_rs = tr(V^-1 G_r V^-1 G_s) (k, k).
+
+    With G_r = Z E_r Z' per block: P_r = -C'E_r C, Q_rs = C'E_r S E_s C, Q_r,res = C'E_r F,
+    tr(V^-1G_rV^-1G_s) = tr(S E_r S E_s) and tr(V^-1G_rV^-1) = tr(E_r Z'V^-2Z), where
+    S = Z'V^-1Z, C = Z'V^-1X, F = Z'V^-2X, summed over blocks.
+    """
     G, q, D = blocks.G, blocks.q, blocks.D
     g, m, _ = G.shape
-    A = G[:, :q, :q]
-    Kmat = np.linalg.solve(s2 * np.eye(q) + D @ A, np.broadcast_to(D, (g, q, q)))
-    T = np.broadcast_to(np.eye(m), (g, m, m)).copy()
-    T[:, :q, :] -= Kmat @ G[:, :q, :]
-    H1 = G @ T / s2  # [Z X]' V^-1 [Z X]
+    DA = _times_D(D, G[:, :q, :q])
+    SC = np.linalg.solve(s2 * np.eye(q) + DA.transpose(0, 2, 1), G[:, :q, :])  # Z'V^-1 [Z X]
+    KG = _times_D(D, SC)  # K Z'[Z X], K = D (s2 I + Z'Z D)^-1
+    T = np.broadcast_to(np.eye(m), (g, m, m)).copy()  # V^-1 [Z X] = [Z X] T / s2
+    T[:, :q, :] -= KG
+    H1 = np.concatenate([SC, (G[:, q:, :] - G[:, q:, :q] @ KG) / s2], axis=1)  # [Z X]'V^-1[Z X]
     H1 = (H1 + H1.transpose(0, 2, 1)) / 2
-    H2 = T.transpose(0, 2, 1) @ H1 / s2  # [Z X]' V^-2 [Z X]
-    Tx = T[:, :, q:]
-    XV3X = (Tx.transpose(0, 2, 1) @ H1 @ Tx).sum(0) / s2**2
+    Tt = T.transpose(0, 2, 1)
+    H1x = H1[:, :, q:]
     S, C = H1[:, :q, :q], H1[:, :q, q:]
-    T2, F = H2[:, :q, :q], H2[:, :q, q:]
-    KA = Kmat @ A
+    F = Tt[:, :q, :q] @ C / s2  # Z' V^-2 X
+    XV2X = (Tt[:, q:, :] @ H1x).sum(0) / s2
+    XV3X = (Tt[:, q:, :] @ H1 @ T[:, :, q:]).sum(0) / s2**2
+    KA = KG[:, :, :q]
     trV2 = (blocks.n - 2 * np.trace(KA, axis1=1, axis2=2) + np.einsum("gab,gba->g", KA, KA)) / s2**2
 
     Phi = np.linalg.inv(H1[:, q:, q:].sum(0))
     Phi = (Phi + Phi.T) / 2
     nr = len(blocks.E)
     k, p = nr + 1, Phi.shape[0]
-    EC = [E @ C for E in blocks.E]  # (g, q, p) each
-    SE = [S @ E for E in blocks.E]
     P = np.empty((k, p, p))
     Q = np.empty((k, k, p, p))
     K = np.empty((k, k))
-    for r in range(nr):
-        P[r] = -(C.transpose(0, 2, 1) @ EC[r]).sum(0)
-        for s in range(nr):
-            Q[r, s] = (EC[r].transpose(0, 2, 1) @ S @ EC[s]).sum(0)
-            K[r, s] = np.einsum("gab,gba->", SE[r], SE[s])
-        Q[r, nr] = (EC[r].transpose(0, 2, 1) @ F).sum(0)
+    for r, (ri, ci) in enumerate(blocks.E):
+        ECr = C[:, ci, :]  # the rows ri of E_r C
+        P[r] = -(C[:, ri, :].transpose(0, 2, 1) @ ECr).sum(0)
+        for s, (rj, cj) in enumerate(blocks.E):
+            Srs = S[:, ri[:, None], rj[None, :]]
+            Q[r, s] = (ECr.transpose(0, 2, 1) @ Srs @ C[:, cj, :]).sum(0)
+            K[r, s] = np.sum(S[:, cj[:, None], ri[None, :]] * S[:, rj[:, None], ci[None, :]])
+        Q[r, nr] = (ECr.transpose(0, 2, 1) @ F[:, ri, :]).sum(0)
         Q[nr, r] = Q[r, nr].T
-        K[r, nr] = K[nr, r] = np.einsum("ab,gba->", blocks.E[r], T2)
-    P[nr] = -H2[:, q:, q:].sum(0)
+        # tr(E_r Z'V^-2 Z) = sum over the ones (i, j) of E_r of (T'H1)[j, i] / s2
+        K[r, nr] = K[nr, r] = np.sum(T[:, :, ci] * H1[:, :, ri]) / s2
+    P[nr] = -XV2X
     Q[nr, nr] = XV3X
     K[nr, nr] = trV2.sum()
     P = (P + P.transpose(0, 2, 1)) / 2
     return Phi, P, Q, K
+
+
+def _times_D(D: np.ndarray | sp.spmatrix, M: np.ndarray) -> np.ndarray:
+    """D @ M_j for each block j (D sparse only for the one-block crossed/nested case)."""
+    if sp.issparse(D):
+        return np.stack([np.asarray(D @ Mj) for Mj in M])
+    return D @ M
 
 
 def _adjusted_vcov(

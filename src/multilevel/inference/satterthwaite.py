@@ -26,21 +26,23 @@ class VarParInfo:
     vcov_varpar: np.ndarray  # A = 2 H^-1
     vcov_beta: np.ndarray
     jacobian: np.ndarray  # (k, p, p): d Var(beta) / d phi_k
+    gradient: np.ndarray  # (k,): d deviance / d phi (central differences; ~0 at the optimum)
 
 
-def deviance_vp(dev: ProfiledDeviance, varpar: np.ndarray) -> float:
-    """-2 log L (or the REML criterion) at theta = varpar[:-1], sigma = varpar[-1]."""
+def _at(dev: ProfiledDeviance, varpar: np.ndarray) -> tuple[float, np.ndarray]:
+    """-2 log L (or the REML criterion) and Var(beta) at theta = varpar[:-1], sigma = varpar[-1]."""
     theta, sigma2 = varpar[:-1], varpar[-1] ** 2
     ev = dev.evaluate(theta)
     n, p = dev.xp.n, dev.xp.p
     value = ev.ldL2 + ev.r2 / sigma2 + n * (LOG_2PI + np.log(sigma2))
     if dev.reml:
         value += ev.ldRX2 - p * (LOG_2PI + np.log(sigma2))
-    return float(value)
+    return float(value), sigma2 * ev.XtVinvX_inv
 
 
-def vcov_vp(dev: ProfiledDeviance, varpar: np.ndarray) -> np.ndarray:
-    return varpar[-1] ** 2 * dev.evaluate(varpar[:-1]).XtVinvX_inv
+def deviance_vp(dev: ProfiledDeviance, varpar: np.ndarray) -> float:
+    """lmerTest's ``devfun_vp``: the deviance with beta profiled out and sigma not."""
+    return _at(dev, varpar)[0]
 
 
 def _steps(x: np.ndarray, rel: float) -> np.ndarray:
@@ -48,17 +50,18 @@ def _steps(x: np.ndarray, rel: float) -> np.ndarray:
 
 
 def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarParInfo:
-    """Hessian of the deviance and Jacobian of Var(beta) at (theta, sigma)."""
+    """Hessian of the deviance and Jacobian of Var(beta) at (theta, sigma), by central
+    differences (step 1e-3 relative: smaller steps drown second differences in rounding)."""
     x = np.append(np.asarray(theta, float), sigma)
     k = x.size
-    h = _steps(x, 1e-3)  # second differences: 1e-4 is already in the rounding noise
-    f0 = deviance_vp(dev, x)
+    h = _steps(x, 1e-3)
+    f0, V0 = _at(dev, x)
     H = np.empty((k, k))
     E = np.diag(h)
-    fp = [deviance_vp(dev, x + E[i]) for i in range(k)]
-    fm = [deviance_vp(dev, x - E[i]) for i in range(k)]
+    plus = [_at(dev, x + E[i]) for i in range(k)]
+    minus = [_at(dev, x - E[i]) for i in range(k)]
     for i in range(k):
-        H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
+        H[i, i] = (plus[i][0] - 2 * f0 + minus[i][0]) / h[i] ** 2
         for j in range(i):
             fpp = deviance_vp(dev, x + E[i] + E[j])
             fpm = deviance_vp(dev, x + E[i] - E[j])
@@ -69,8 +72,16 @@ def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarPa
         A = 2 * np.linalg.inv(H)
     except np.linalg.LinAlgError:
         A = 2 * np.linalg.pinv(H)
-    J = np.stack([(vcov_vp(dev, x + E[i]) - vcov_vp(dev, x - E[i])) / (2 * h[i]) for i in range(k)])
-    return VarParInfo(x, H, A, vcov_vp(dev, x), J)
+    J = np.stack([(plus[i][1] - minus[i][1]) / (2 * h[i]) for i in range(k)])
+    grad = np.array([(plus[i][0] - minus[i][0]) / (2 * h[i]) for i in range(k)])
+    return VarParInfo(x, H, A, V0, J, grad)
+
+
+def profiled_hessian(info: VarParInfo) -> np.ndarray:
+    """Hessian of the profiled deviance d(theta) = min_sigma D(theta, sigma): the Schur
+    complement H_tt - H_ts H_ss^-1 H_st (exact at the profiled sigma)."""
+    H = info.hessian
+    return H[:-1, :-1] - np.outer(H[:-1, -1], H[-1, :-1]) / H[-1, -1]
 
 
 def satterthwaite(info: VarParInfo, L: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from multilevel.api import FitWarning, fit
@@ -184,27 +185,38 @@ def check_levels(data: pd.DataFrame, group: str, level1: list[str], level2: list
     """Level-2 predictors must be constant within groups; warn on level-1 ones that are."""
     for col in [group, *level1, *level2]:
         if col not in data.columns:
-            raise DataError(f"column {col!r} is not in the data; columns: {', '.join(data.columns)}")
+            shown = ", ".join(map(str, data.columns))
+            raise DataError(f"column {col!r} is not in the data; columns: {shown}")
     grouped = data.groupby(group, sort=True, dropna=True)
     for col in level2:
-        counts = grouped[col].nunique(dropna=False)
-        varying = counts[counts > 1]
-        if len(varying):
-            g = varying.index[0]
+        spread = _spread(grouped, data[col])
+        if (spread > 0).any():
+            g = spread.index[int(np.argmax(spread.to_numpy()))]
+            g = g.item() if hasattr(g, "item") else g
             values = data.loc[data[group] == g, col].drop_duplicates().head(3).tolist()
             raise DataError(
                 f"level-2 predictor {col!r} varies within {group} {g!r} (values {values}); a "
                 f"level-2 predictor must be constant within each {group}. Use it at level 1, "
-                "or use its group mean"
+                "or use its group mean (center='group')"
             )
     for col in level1:
-        if (grouped[col].nunique(dropna=True) <= 1).all():
+        if not (_spread(grouped, data[col]) > 0).any():
             warnings.warn(
                 f"level-1 predictor {col!r} never varies within {group}: it is a level-2 "
                 "variable, and its random slope cannot be estimated",
                 LadderWarning,
                 stacklevel=3,
             )
+
+
+def _spread(grouped, column: pd.Series) -> pd.Series:
+    """Per group: range of a numeric column beyond rounding (1e-10 of its scale), else the
+    number of distinct values minus one."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        scale = float(np.nanmax(np.abs(column.to_numpy(dtype=float)), initial=0.0))
+        spread = (grouped[column.name].max() - grouped[column.name].min()).astype(float)
+        return spread.where(spread > 1e-10 * max(scale, 1.0), 0.0).fillna(0.0)
+    return (grouped[column.name].nunique(dropna=False) - 1).astype(float)
 
 
 def _sum(terms: list[str]) -> str:
@@ -235,7 +247,7 @@ def _center(data: pd.DataFrame, level1: list[str], level2: list[str], group: str
         raise DataError(f"center must be None, 'group' or 'grand', not {how!r}")
     centred = center(data, list(level1), group, how)
     if how == "group":
-        level2 = level2 + [f"{c}_mean" for c in level1 if f"{c}_mean" not in level2]
+        level2 = [f"{c}_mean" for c in level1 if f"{c}_mean" not in level2] + level2
     return centred, level2
 
 
@@ -291,6 +303,7 @@ def ladder(
         ))
     names = list(fits)
     tests = tuple(
-        lrt(fits[a], fits[b], names=(a, b), refit=refit) for a, b in zip(names, names[1:])
+        lrt(fits[a], fits[b], names=(a, b), refit=refit)
+        for a, b in zip(names[:-1], names[1:], strict=True)
     )
     return Ladder(outcome, group, tuple(level1), tuple(level2), center, tuple(steps), tests)

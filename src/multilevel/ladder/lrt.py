@@ -52,6 +52,14 @@ class LrtResult:
     mixture_df: tuple[int, int] | None = None  # (df - 1, df): the two 50:50 components
     refitted: bool = False
 
+    def __str__(self) -> str:
+        mix = "" if self.p_value_mixture is None else (
+            f", boundary mixture p = {self.p_value_mixture:.4g}")
+        return (
+            f"LRT {self.model_reduced} vs {self.model_full} ({self.fits_used}): "
+            f"chisq = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.4g}{mix}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["mixture_df"] = None if self.mixture_df is None else list(self.mixture_df)

@@ -8,7 +8,7 @@ from multilevel.levels.equations import (
     fit_levels,
     parse_levels,
 )
-from multilevel.levels.notation import Notation, notation
+from multilevel.levels.notation import Notation, gamma_table, notation, tau_table
 from multilevel.levels.render import LevelEquations, level_equations, level_text
 
 __all__ = [
@@ -19,8 +19,10 @@ __all__ = [
     "center",
     "check_levels",
     "fit_levels",
+    "gamma_table",
     "level_equations",
     "level_text",
     "notation",
     "parse_levels",
+    "tau_table",
 ]

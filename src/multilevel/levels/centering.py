@@ -30,7 +30,9 @@ def center(data: Any, columns: str | Sequence[str], group: str | None = None,
     if how not in ("group", "grand"):
         raise DataError(f"how must be 'group' or 'grand', not {how!r}")
     if how == "group" and group is None:
-        raise DataError("group-mean centering needs the grouping column: center(..., group='school')")
+        raise DataError(
+            "group-mean centering needs the grouping column: center(..., group='school')"
+        )
     for c in [*cols, *([group] if how == "group" else [])]:
         if c not in df.columns:
             raise DataError(f"column {c!r} is not in the data")

@@ -118,10 +118,11 @@ def _parse_term(text: str, where: str) -> _Term:
         a, b = text.split(None, 1)
     else:
         a, b = text, ""
-    if _coef_key(a):
-        return _Term("coef", _coef_key(a), a.strip(), _predictor(b, where) if b else "")
-    if b and _top_star(b) < 0 and _coef_key(b):
-        return _Term("coef", _coef_key(b), b.strip(), _predictor(a, where))
+    ka, kb = _coef_key(a), _coef_key(b) if b and _top_star(b) < 0 else None
+    if ka:
+        return _Term("coef", ka, a.strip(), _predictor(b, where) if b else "")
+    if kb:
+        return _Term("coef", kb, b.strip(), _predictor(a, where))
     rk = _rand_key(text)
     if rk and not b:
         return _Term("random", rk[0] + rk[1], text.strip())
@@ -262,7 +263,9 @@ def _group_spec(found: list[str], group: Any, n_levels: int) -> tuple[str, ...]:
         candidates.append(("the Groups line", _resolve_groups(", ".join(plain))))
     if by_level:
         if sorted(by_level) != list(range(2, n_levels + 1)):
-            raise FormulaError("name the group of every level in the headings, e.g. 'Level 2 (school):'")
+            raise FormulaError(
+                "name the group of every level in the headings, e.g. 'Level 2 (school):'"
+            )
         candidates.append(("the Level headings", tuple(by_level[h] for h in sorted(by_level))))
     if not candidates:
         raise FormulaError(
@@ -289,7 +292,9 @@ def _strip_subscript(name: str, data: Any) -> str:
     return base if base in data.columns else name
 
 
-def parse_levels(text: str, group: str | Sequence[str] | None = None, data: Any = None) -> LevelModel:
+def parse_levels(
+    text: str, group: str | Sequence[str] | None = None, data: Any = None
+) -> LevelModel:
     """Parse level equations into a :class:`LevelModel` (``.formula`` is the lme4 formula).
 
     ``group`` names the grouping variable(s) unless the text has a ``Groups:`` line; ``data``
@@ -388,7 +393,8 @@ def _build(outcome, groups, fixed, random, constraints, L) -> LevelModel:
         k = frozenset(c for c in cols if c)
         if k in seen:
             raise FormulaError(
-                f"the fixed effect {':'.join(cols) or '1'} arises twice (paths {seen[k]} and {path})"
+                f"the fixed effect {':'.join(cols) or '1'} arises twice "
+                f"(paths {seen[k]} and {path})"
             )
         seen[k] = path
     ordered = sorted(fixed, key=lambda ps: key(ps[0]))
@@ -462,12 +468,12 @@ def _constraint_pair(c: str, level: int, L: int, letter: str) -> tuple[str, str]
     if lv != level:
         return None
     if "," in digits:
-        a, b = digits.split(",", 1)
+        i, j = digits.split(",", 1)
     elif len(digits) % 2 == 0:
-        a, b = digits[: len(digits) // 2], digits[len(digits) // 2 :]
+        i, j = digits[: len(digits) // 2], digits[len(digits) // 2 :]
     else:
         raise FormulaError(f"cannot split the indices of {c!r}; write e.g. tau01 = 0")
-    return letter + a, letter + b
+    return letter + i, letter + j
 
 
 # ---------------------------------------------------------------------- data checks
@@ -498,7 +504,8 @@ def check_levels(data: Any, model: LevelModel) -> None:
         dup = pairs["i"].duplicated()
         if dup.any():
             raise DataError(
-                f"groups {g_in!r} are not nested in {g_out!r}: {g_in} {lab_in[pairs['i'][dup].iloc[0]]!r} "
+                f"groups {g_in!r} are not nested in {g_out!r}: {g_in} "
+                f"{lab_in[pairs['i'][dup].iloc[0]]!r} "
                 f"occurs in several {g_out} groups; use 'Groups: {g_out}/{g_in}' if {g_in} labels "
                 "repeat across groups"
             )

@@ -18,6 +18,7 @@ predictors of each equation in order of appearance (lme4's column order, then th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,7 @@ def hierarchy(design) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], lis
 
     Returns (names, factors, codes). Crossed factors cannot be written as level equations.
     """
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
     for t in design.terms:
         seen.setdefault(t.grouping_factor, t)
     terms = sorted(seen.values(), key=lambda t: -t.n_levels)
@@ -159,7 +160,7 @@ def hierarchy(design) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], lis
 
 
 def _level(v: np.ndarray, codes: list[np.ndarray]) -> int:
-    """1 if ``v`` varies within level-2 groups, else the highest level within which it is constant."""
+    """1 if ``v`` varies within level-2 groups, else the highest level it is constant within."""
     level = 1
     for h, c in enumerate(codes, start=2):
         if _constant_within(v, c):
@@ -229,7 +230,8 @@ def _random_path(design, term_name: str, level: int, codes: list[np.ndarray]) ->
 
 
 def _fmt(indices: list[int]) -> str:
-    return "".join(map(str, indices)) if all(i < 10 for i in indices) else "_".join(map(str, indices))
+    sep = "" if all(i < 10 for i in indices) else "_"
+    return sep.join(map(str, indices))
 
 
 def _index_prefixes(paths: list[Path]) -> dict[Path, str]:
@@ -318,3 +320,16 @@ def notation(fit) -> Notation:
                                 ra.group if same else None, ra.term, rb.term, value, not same))
     taus.append(Tau("sigma^2", 1, None, None, None, float(fit.sigma**2)))
     return Notation(L, groups, factors, fit.response, gammas, randoms, tuple(taus), index_of)
+
+
+def gamma_table(fit, ddf: str = "satterthwaite") -> pd.DataFrame:
+    """``fit.fixed_effects()`` with the gamma name of each term as its first column."""
+    nt = notation(fit)
+    table = fit.fixed_effects(ddf)
+    table.insert(0, "gamma", [nt.gamma_of(n) for n in table.index])
+    return table
+
+
+def tau_table(fit) -> pd.DataFrame:
+    """Variance components by their lecture names (tau00, tau11, tau01, sigma^2)."""
+    return notation(fit).variance_table()

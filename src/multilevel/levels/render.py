@@ -107,6 +107,7 @@ def _level_lines(nt: Notation, st: _Style) -> list[tuple[int, str, str]]:
                      for p, x in eq.terms]
             terms.append(st.rand(nt, 1))
         else:
+            assert eq.lhs is not None
             lhs = st.coef(nt, eq.lhs)
             terms = [st.times(st.coef(nt, p), st.var(nt, x, eq.level, st.name != "text")
                               if x else "") for p, x in eq.terms]
@@ -179,7 +180,7 @@ class LevelEquations:
     def _variance_rows(self) -> list[tuple[str, str, float, bool]]:
         """(symbol, what, estimate, constrained) for every tau and sigma^2."""
         nt = self.notation
-        sym = {(r.level, r.term): r.symbol for r in nt.random}
+        sym: dict[tuple[int, str | None], str] = {(r.level, r.term): r.symbol for r in nt.random}
         rows = []
         for t in nt.taus:
             if t.symbol == "sigma^2":
