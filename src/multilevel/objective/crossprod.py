@@ -21,6 +21,10 @@ from multilevel.design.model import ModelDesign
 from multilevel.design.random import RandomTerm
 
 
+#: above this many random effects outside the first block, their part of the system stays sparse
+DENSE_REST_LIMIT = 3000
+
+
 def group_sums(codes: np.ndarray, G: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """sum_{i in j} left_i right_i' for every group j: (a, b, G) from (n, a) and (n, b)."""
     a, b = left.shape[1], right.shape[1]
@@ -84,12 +88,19 @@ class CrossProducts:
     first_theta: np.ndarray  # indices of theta used by the first block
     A: np.ndarray  # (Q, Q, G): Z_j'Z_j, group index last (see smallmat)
     B: np.ndarray  # (Q, p + 1, G): Z_j'[X y]
-    C: np.ndarray  # (P, P) with P = n_rest + p + 1: W'W (dense)
+    C: np.ndarray  # (p + 1, p + 1): [X y]'[X y]
     # rest (other grouping factors), empty when there is one grouping factor
     n_rest: int
     B_rest: sp.csr_matrix | None  # (G*Q, n_rest): Z_1'Z_rest
     rest_map: tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, cols, theta index of Lambda_rest
     yy: float
+    C_rr: np.ndarray | sp.csr_matrix | None = None  # Z_rest'Z_rest: dense, or sparse when large
+    C_rw: np.ndarray | None = None  # Z_rest'[X y]
+
+    @property
+    def rest_is_sparse(self) -> bool:
+        """Many levels in the other factors: keep Z_rest'Z_rest sparse and factor it by sparse LU."""
+        return sp.issparse(self.C_rr)
 
     @property
     def B_flat(self) -> np.ndarray:
@@ -160,9 +171,9 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     cols = (codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
-    ZrW = (Zr.T @ Xy)
-    ZrZr = (Zr.T @ Zr).toarray()
-    C = np.block([[ZrZr, ZrW], [ZrW.T, Xy.T @ Xy]])
+    C_rw = np.asarray(Zr.T @ Xy)
+    ZrZr = (Zr.T @ Zr).tocsr()
+    C_rr = ZrZr if nr > DENSE_REST_LIMIT else ZrZr.toarray()
     r_rows, r_cols, r_idx = [], [], []
     for t, off in zip(rest, offsets, strict=True):
         tr, tc = t.tril
@@ -174,7 +185,8 @@ def cross_products(design: ModelDesign) -> CrossProducts:
             r_idx.append(np.full(t.n_levels, base + k))
     return CrossProducts(
         n=design.n, p=design.p, G=G, Q=Q, first_map=fmap, first_theta=first_theta,
-        A=A, B=B, C=C, n_rest=nr, B_rest=B_rest,
+        A=A, B=B, C=Xy.T @ Xy, n_rest=nr, B_rest=B_rest,
         rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
+        C_rr=C_rr, C_rw=C_rw,
         yy=float(design.y @ design.y),
     )

@@ -16,10 +16,12 @@ the denominator n - p and the log|R_X|^2 term, applied in :meth:`ProfiledDevianc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from multilevel.objective import smallmat as sm
 from multilevel.objective.crossprod import CrossProducts
@@ -43,6 +45,17 @@ class Evaluation:
     S: np.ndarray  # Schur complement over [Z_rest X y] (after Lambda_rest scaling)
     R: np.ndarray  # lower Cholesky factor of S
     Lambda_rest: sp.csr_matrix | None
+    rest_lu: Any = None  # sparse LU of the random-effects part of S (sparse path only)
+    S_zw: np.ndarray | None = None  # its coupling to [X y] (sparse path only)
+
+
+def _beta_and_vcov(Lxx: np.ndarray, lyx: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """beta_hat and (X'V^-1X)^-1 from the X-y block of the Cholesky factor: R_X' beta = c_beta."""
+    if not p:
+        return np.zeros(0), np.zeros((0, 0))
+    beta = sla.solve_triangular(Lxx, lyx, lower=True, trans="T", check_finite=False)
+    Linv = sla.solve_triangular(Lxx, np.eye(p), lower=True, check_finite=False)
+    return beta, Linv.T @ Linv
 
 
 class ProfiledDeviance:
@@ -85,16 +98,19 @@ class ProfiledDeviance:
         if nr == 0:
             S = xp.C - BMB
         else:
-            assert xp.B_rest is not None
+            assert xp.B_rest is not None and xp.C_rr is not None and xp.C_rw is not None
             Lr = self.lambda_rest(theta)
             Mbsr = sp.bsr_matrix(
                 (sm.to_stacked(M), np.arange(xp.G), np.arange(xp.G + 1)),
                 shape=(xp.G * Q, xp.G * Q),
             )
             MBr = (Mbsr @ xp.B_rest).tocsr()
-            BrMBr = (xp.B_rest.T @ MBr).toarray()
+            BrMBr = xp.B_rest.T @ MBr
             BrMBxy = np.asarray(MBr.T @ xp.B_flat)
-            Qm = xp.C - np.block([[BrMBr, BrMBxy], [BrMBxy.T, BMB]])
+            if xp.rest_is_sparse:
+                return self._evaluate_sparse(theta, L1, K, M, xp.C - BMB, BrMBr, BrMBxy, Lr, ldL2)
+            Qm = np.block([[xp.C_rr - BrMBr.toarray(), xp.C_rw - BrMBxy],
+                           [(xp.C_rw - BrMBxy).T, xp.C - BMB]])
             # S = Lt' Qm Lt + [I 0; 0 0], Lt = blockdiag(Lambda_rest, I)
             top = np.asarray(Lr.T @ Qm[:nr, :])
             S = np.empty_like(Qm)
@@ -109,17 +125,33 @@ class ProfiledDeviance:
         ldL2 += float(2.0 * np.sum(np.log(d[:nr])))
         ldRX2 = float(2.0 * np.sum(np.log(d[nr : nr + p])))
         r2 = float(d[-1] ** 2)
-        Lxx = R[nr : nr + p, nr : nr + p]
-        lyx = R[-1, nr : nr + p]
-        if p:
-            beta = sla.solve_triangular(Lxx, lyx, lower=True, trans="T")
-            Linv = sla.solve_triangular(Lxx, np.eye(p), lower=True)
-            XtVinvX_inv = Linv.T @ Linv
-        else:
-            beta = np.zeros(0)
-            XtVinvX_inv = np.zeros((0, 0))
+        beta, XtVinvX_inv = _beta_and_vcov(R[nr : nr + p, nr : nr + p], R[-1, nr : nr + p], p)
         self.evaluations += 1
         return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, S, R, Lr)
+
+    def _evaluate_sparse(self, theta, L1, K, M, Sww, BrMBr, BrMBxy, Lr, ldL2) -> Evaluation:
+        """The same pieces when the other factors have many levels: the random-effects part of
+        S is sparse (block diagonal for nested factors) and is factored by a sparse LU with a
+        fill-reducing symmetric ordering; X and y enter through a dense Schur complement."""
+        xp = self.xp
+        nr, p = xp.n_rest, xp.p
+        Szz = (Lr.T @ (xp.C_rr - BrMBr) @ Lr + sp.identity(nr)).tocsc()
+        Szw = np.asarray(Lr.T @ (xp.C_rw - BrMBxy))
+        lu = spla.splu(Szz, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options={"SymmetricMode": True})
+        u = lu.U.diagonal()
+        if np.any(u <= 0):
+            raise np.linalg.LinAlgError("sparse part of the system is not positive definite")
+        ldL2 += float(np.sum(np.log(u)))
+        Sc = Sww - Szw.T @ lu.solve(Szw)
+        R = np.linalg.cholesky(Sc)
+        d = np.diag(R)
+        ldRX2 = float(2.0 * np.sum(np.log(d[:p])))
+        r2 = float(d[-1] ** 2)
+        beta, XtVinvX_inv = _beta_and_vcov(R[:p, :p], R[-1, :p], p)
+        self.evaluations += 1
+        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, Sc, R, Lr,
+                          rest_lu=lu, S_zw=Szw)
 
     def criterion(self, ev: Evaluation) -> float:
         """-2 log-likelihood (ML) or the REML criterion at an evaluation."""

@@ -47,31 +47,33 @@ def conditional_modes(
         u_r = np.zeros(0)
         var_ur_full = np.zeros((0, 0))
     else:
-        assert xp.B_rest is not None and ev.Lambda_rest is not None
+        assert xp.B_rest is not None and ev.Lambda_rest is not None and xp.C_rw is not None
         Lr = ev.Lambda_rest
         Lbd1 = sp.block_diag([L1.T] * G, format="csr")
         P1r = (Lbd1 @ xp.B_rest @ Lr).tocsr()  # (G*Q, nr)
-        rhs_r = Lr.T @ (xp.C[:nr, -1] - xp.C[:nr, nr : nr + p] @ beta)
+        rhs_r = Lr.T @ (xp.C_rw[:, -1] - xp.C_rw[:, :p] @ beta)
         Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
-        Krhs1 = (Kbsr @ rhs1.ravel())
-        Rrr = ev.R[:nr, :nr]
-        Rinv = sla.solve_triangular(Rrr, np.eye(nr), lower=True)
-        Srr_inv = Rinv.T @ Rinv
-        u_r = Srr_inv @ (rhs_r - P1r.T @ Krhs1)
+        Krhs1 = Kbsr @ rhs1.ravel()
+        solve = _rest_solver(ev, nr)
+        u_r = solve(rhs_r - P1r.T @ Krhs1)
         u1 = (Kbsr @ (rhs1.ravel() - P1r @ u_r)).reshape(G, Q)
-        KP = np.asarray((Kbsr @ P1r).todense()) if nr * G * Q < 5e7 else None
-        if KP is not None:
-            W = KP @ Srr_inv  # (G*Q, nr)
-            extra = np.einsum("ia,ia->i", W, KP) if Q == 1 else None
+        # Var(u_1j) = K_j + (K P1r S_rr^-1 P1r' K)_jj, computed in chunks of rows
+        KP = (Kbsr @ P1r).tocsr()
+        extra = np.empty((G, Q, Q))
+        chunk = max(1, (2_000_000 // max(nr, 1)) // Q) * Q
+        for start in range(0, G * Q, chunk):
+            rows = KP[start : start + chunk]
+            W = solve(rows.T.toarray()).T  # rows @ S_rr^-1
+            block = np.asarray(rows.multiply(W).sum(axis=1)).ravel() if Q == 1 else None
+            g0, g1 = start // Q, min(G, (start + chunk) // Q)
             if Q == 1:
-                var_u1 = K + extra.reshape(G, 1, 1)
+                extra[g0:g1, 0, 0] = block
             else:
-                W3 = W.reshape(G, Q, nr)
-                KP3 = KP.reshape(G, Q, nr)
-                var_u1 = K + np.einsum("gia,gja->gij", W3, KP3)
-        else:  # too large to form densely: conditional on the other factors
-            var_u1 = K
-        var_ur_full = Srr_inv
+                W3 = W.reshape(g1 - g0, Q, nr)
+                R3 = rows.toarray().reshape(g1 - g0, Q, nr)
+                extra[g0:g1] = np.einsum("gia,gja->gij", W3, R3)
+        var_u1 = K + extra
+        var_ur_full = _rest_inverse(ev, solve, nr)
 
     out: dict[str, TermModes] = {}
     first, rest = first_block(design)
@@ -94,6 +96,38 @@ def conditional_modes(
         out[t.name] = TermModes(b=ut @ Lt.T, cond_var=sigma2 * np.matmul(np.matmul(Lt, Vu), Lt.T))
         off += size
     return out
+
+
+def _rest_solver(ev: Evaluation, nr: int):
+    """x -> S_rr^-1 x for the random-effects part outside the first block."""
+    if ev.rest_lu is not None:
+        lu = ev.rest_lu
+        return lambda x: lu.solve(np.asarray(x, dtype=float))
+    Rrr = ev.R[:nr, :nr]
+
+    def solve(x: np.ndarray) -> np.ndarray:
+        y = sla.solve_triangular(Rrr, x, lower=True, check_finite=False)
+        return sla.solve_triangular(Rrr, y, lower=True, trans="T", check_finite=False)
+
+    return solve
+
+
+def _rest_inverse(ev: Evaluation, solve, nr: int) -> np.ndarray:
+    """S_rr^-1 (dense; only its diagonal blocks are used). NaN when too large to form."""
+    if nr > MAX_DENSE_INVERSE:
+        return _NanBlocks()  # type: ignore[return-value]
+    return solve(np.eye(nr))
+
+
+class _NanBlocks:
+    """Stands in for an inverse too large to form: every block reads as NaN."""
+
+    def __getitem__(self, key):
+        rows, cols = key
+        return np.full((rows.stop - rows.start, cols.stop - cols.start), np.nan)
+
+
+MAX_DENSE_INVERSE = 12_000
 
 
 def dev_theta_slice(design: ModelDesign, theta: np.ndarray, name: str) -> np.ndarray:
