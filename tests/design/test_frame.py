@@ -82,3 +82,10 @@ def test_csv_and_parquet_paths(tmp_path):
 def test_no_random_term():
     with pytest.raises(multilevel.FormulaError, match="no random-effects terms"):
         multilevel.fit("y ~ x", _data())
+
+
+def test_unused_categories_are_dropped_as_in_r():
+    df = _data()
+    df["dose"] = pd.Categorical(np.tile(["low", "mid", "high"], 20), categories=["none", "low", "mid", "high"])
+    fit = multilevel.fit("y ~ dose + (1 | g)", df)
+    assert fit.fixed_names == ("(Intercept)", "dosemid", "dosehigh")

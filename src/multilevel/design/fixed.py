@@ -3,7 +3,6 @@ and drop aliased (linearly dependent) columns as lme4's ``chkRank.drop.cols`` do
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,22 +13,10 @@ from formulaic.errors import FormulaicError
 
 from multilevel.design.frame import python_expr
 from multilevel.errors import DataError, FormulaError
+from multilevel.formula.rnames import lme4_name
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
-_LEVEL = re.compile(r"\[(?:T\.)?(.*?)\]")
 RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
-
-
-def lme4_name(name: str) -> str:
-    """formulaic's column name -> lme4's: ``Intercept`` -> ``(Intercept)``, ``f[T.b]`` -> ``fb``,
-    ``I(x ** 2)`` -> ``I(x^2)``."""
-    if name == "Intercept":
-        return "(Intercept)"
-    parts = []
-    for part in name.split(":"):
-        part = _LEVEL.sub(lambda m: m.group(1), part)
-        parts.append(part.replace(" ** ", "^").replace("**", "^"))
-    return ":".join(parts)
 
 
 def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:

@@ -162,6 +162,9 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
                     "remove or recode them"
                 )
     kept = frame.loc[keep]
+    for name in kept.columns:  # as R's drop.unused.levels: categories no row uses are dropped
+        if isinstance(kept[name].dtype, pd.CategoricalDtype):
+            kept = kept.assign(**{name: kept[name].cat.remove_unused_categories()})
     n_dropped = int(len(frame) - len(kept))
     if len(kept) == 0:
         raise DataError(

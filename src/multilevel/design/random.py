@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from formulaic import ModelSpec
 
-from multilevel.design.fixed import _as_float_frame, encode, lme4_name
+from multilevel.design.fixed import _as_float_frame, encode
+from multilevel.formula.rnames import lme4_name
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
 from multilevel.formula.safety import SAFE_FUNCTIONS
@@ -101,10 +102,11 @@ class RandomTerm:
         rows, cols = self.tril
         out = []
         for r, c in zip(rows, cols, strict=True):
+            # lme4 names theta by grouping factor, also for the blocks of (x || g)
             if r == c:
-                out.append(f"{self.name}.{self.term_names[r]}")
+                out.append(f"{self.grouping_factor}.{self.term_names[r]}")
             else:
-                out.append(f"{self.name}.{self.term_names[r]}.{self.term_names[c]}")
+                out.append(f"{self.grouping_factor}.{self.term_names[r]}.{self.term_names[c]}")
         return out
 
     def Lambda(self, theta: np.ndarray) -> np.ndarray:

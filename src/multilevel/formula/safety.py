@@ -23,10 +23,18 @@ def _identity(x: Any) -> Any:
     return x
 
 
+def factor(x: Any) -> Any:
+    """R's ``factor(x)``: treat a column as categorical (levels sorted, as R does)."""
+    import pandas as pd
+
+    return pd.Categorical(x)
+
+
 #: Functions a formula may call. formulaic's own stateful transforms (C, center, scale, poly, bs)
 #: are resolved by formulaic itself and allowed by name.
 SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "I": _identity,
+    "factor": factor,
     "log": np.log,
     "log10": np.log10,
     "log2": np.log2,

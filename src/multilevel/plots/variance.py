@@ -1,0 +1,85 @@
+"""Variance partition: how the outcome's variance splits into parts, per fit or ladder step.
+
+Three stacked parts (Nakagawa & Schielzeth 2013; Johnson 2014 for random slopes):
+``fixed`` = Var(X beta), explained by the predictors; ``between`` = mean_i z_i' T z_i, the
+random-effects (between-group) variance, tau00 in a random-intercept model; ``within`` =
+sigma^2, the residual (within-group) variance. For the null model between / (between + within)
+is the ICC. Along the ladder the bars show where the predictors take their variance from.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from multilevel.plots._common import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+PARTS = ("fixed", "between", "within")
+LABELS = {
+    "fixed": "explained by predictors (fixed)",
+    "between": "between groups (random effects)",
+    "within": "within groups (residual)",
+}
+COLORS = {"fixed": "C2", "between": "C1", "within": "C0"}
+
+
+def variance_parts(fit: Any) -> dict[str, float]:
+    """{"fixed": Var(X beta), "between": mean z' T z summed over terms, "within": sigma^2}."""
+    eta = fit.design.X @ fit.beta
+    fixed = float(np.var(eta, ddof=1)) if eta.size > 1 else 0.0
+    between = 0.0
+    for term, vc in zip(fit.design.terms, fit.random_effects, strict=True):
+        between += float(np.mean(np.einsum("ij,jk,ik->i", term.Z, vc.covariance, term.Z)))
+    return {"fixed": fixed, "between": between, "within": float(fit.sigma**2)}
+
+
+def _models(obj: Any) -> list[tuple[str, Any]]:
+    """(label, fit) pairs from a fit, a ladder (``.steps`` with ``.step``/``.fit``) or a list."""
+    if hasattr(obj, "steps"):
+        return [(s.step, s.fit) for s in obj.steps]
+    if hasattr(obj, "design"):
+        return [("model", obj)]
+    return [(str(label), f) for label, f in obj]
+
+
+def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Figure:
+    """Stacked bars (each rectangle has gid ``<part>``; one bar per model) of the variance parts of each model.
+
+    ``obj`` is a fit, a ladder, or a list of (label, fit). Each segment is labelled with its
+    share of the model's total; ``proportions=True`` draws the shares instead of variances.
+    """
+    models = _models(obj)
+    parts = np.array([[variance_parts(f)[p] for p in PARTS] for _, f in models])
+    totals = parts.sum(axis=1)
+    heights = parts / totals[:, None] if proportions else parts
+    fig = new_figure(max(4.0, 1.5 * len(models) + 2.5), 4.4)
+    ax = fig.subplots()
+    x = np.arange(len(models))
+    bottom = np.zeros(len(models))
+    for k, p in enumerate(PARTS):
+        if not np.any(parts[:, k] > 0):
+            continue
+        bars = ax.bar(x, heights[:, k], bottom=bottom, color=COLORS[p], label=LABELS[p],
+                      width=0.6)
+        for patch in bars.patches:
+            patch.set_gid(p)
+        for xi, b, h, share in zip(x, bottom, heights[:, k], parts[:, k] / totals,
+                                   strict=True):
+            if share >= 0.04:
+                ax.text(xi, b + h / 2, f"{100 * share:.1f}%", ha="center", va="center",
+                        fontsize=8, color="white", fontweight="bold")
+        bottom = bottom + heights[:, k]
+    ax.set_xticks(x)
+    ax.set_xticklabels([label.replace("_", " ") for label, _ in models], fontsize=8,
+                       rotation=15 if len(models) > 2 else 0)
+    ax.set_ylabel("share of the total variance" if proportions else "variance")
+    ax.set_title(f"Variance partition of {models[0][1].response}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1,
+              frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,325 @@
+"""One self-contained HTML report for a fit, a ladder or an estimator comparison.
+
+Everything is inline: CSS in a <style> element, figures as base64 PNG data URIs, no scripts. A
+Content-Security-Policy forbids any network access, so the file opens the same offline, in an
+e-mail attachment or years later. Sections: data summary, the model (formula, level and
+reduced-form equations when :mod:`multilevel.levels` is available), tables, plots, likelihood-
+ratio tests (ladder) and plain-language notes (ICC, convergence, singular fits, dropped rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multilevel.report import tables as tb
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;border-bottom:2px solid #345;padding-bottom:.2em}
+h2{font-size:1.25em;margin-top:1.8em;color:#234;border-bottom:1px solid #ccd}
+h3{font-size:1.05em;color:#345}
+pre{background:#f5f6f8;border:1px solid #dde;padding:.8em;overflow-x:auto;font-size:.85em}
+table.apa{border-collapse:collapse;margin:1em 0 .3em;font-size:.9em}
+table.apa caption{text-align:left;font-style:italic;padding-bottom:.4em}
+table.apa thead th{border-top:2px solid #222;border-bottom:1px solid #222;padding:.3em .7em}
+table.apa tbody tr:last-child td{border-bottom:2px solid #222}
+table.apa td{padding:.2em .7em}
+.l{text-align:left}.r{text-align:right}
+.table-note{font-size:.85em;margin-top:0}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.88em;color:#444}
+.notes li{margin:.35em 0}.warn{color:#8a3b00}
+.meta{color:#666;font-size:.85em}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
+"""
+
+
+# ------------------------------------------------------------------ building blocks
+def figure_data_uri(fig: Any, dpi: int = 96) -> str:
+    """A matplotlib Figure as a ``data:image/png;base64,...`` URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(fig: Any, alt: str, caption: str, fid: str) -> str:
+    e = html.escape
+    return (f'<figure id="fig-{e(fid)}"><img src="{figure_data_uri(fig)}" alt="{e(alt)}">'
+            f"<figcaption>{e(caption)}</figcaption></figure>")
+
+
+def _section(sid: str, title: str, body: list[str]) -> str:
+    return f'<section id="{sid}">\n<h2>{html.escape(title)}</h2>\n' + "\n".join(body) + \
+        "\n</section>"
+
+
+def _page(title: str, sections: list[str]) -> str:
+    e = html.escape
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from multilevel import __version__ as version
+
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        f"<h1>{e(title)}</h1>",
+        f'<p class="meta">Made by multilevel {e(str(version))} on {stamp}.</p>',
+        *sections, "</body>", "</html>", ""])
+
+
+def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Figures for a fit (each kind that applies) and the reasons for those skipped."""
+    from multilevel import plots
+    from multilevel.errors import MultilevelError
+
+    captions = {
+        "caterpillar": "Each group's conditional mode (its estimated deviation from the "
+                       "average) with a 95% interval, sorted. Red: interval excludes 0.",
+        "spaghetti": "One regression line per group over the data; the thick black line is "
+                     "the population (fixed-effects) line.",
+        "shrinkage": "Each group's own OLS estimate joined to its multilevel estimate (BLUP): "
+                     "small and noisy groups are pulled furthest toward the population value.",
+        "residuals": "Residual checks: points near the red line in the QQ plots mean roughly "
+                     "normal residuals; residuals vs fitted should show no pattern.",
+        "variance": "How the variance of the outcome splits into a part explained by the "
+                    "predictors, a between-group part and a within-group part.",
+    }
+    out, skipped = [], []
+    for kind in kinds:
+        try:
+            fig = plots.KINDS[kind](fit)
+        except (MultilevelError, ValueError, np.linalg.LinAlgError) as exc:
+            skipped.append(f"{kind} plot not drawn: {exc}")
+            continue
+        out.append(_figure(fig, f"{kind} plot", captions[kind], kind))
+    return out, skipped
+
+
+def _equations(fit: Any) -> str:
+    """Level and reduced-form equations as preformatted text, or a short reason why not."""
+    try:
+        from multilevel.levels import level_equations
+    except ImportError:
+        return ""
+    try:
+        text = level_equations(fit).to_text()
+    except Exception as exc:  # noqa: BLE001 - the report must not fail on an optional section
+        return f"<p class=\"meta\">Level equations not available for this model ({html.escape(str(exc))}).</p>"
+    return f'<pre class="equations">{html.escape(text)}</pre>'
+
+
+# ------------------------------------------------------------------ plain-language notes
+def fit_notes(fit: Any) -> list[str]:
+    """Notes a student understands: ICC, singular fit, convergence, dropped rows, small groups."""
+    from multilevel.plots.variance import variance_parts
+
+    notes = []
+    g = fit.random_effects[0].grouping_factor
+    if fit.icc is not None:
+        for grp, v in fit.icc.items():
+            notes.append(
+                f"ICC = {v:.3f}: {100 * v:.1f}% of the variance in {fit.response} lies between "
+                f"the {grp} groups and {100 * (1 - v):.1f}% within them. Two observations from the "
+                f"same {grp} are correlated about {v:.2f}; this is why their rows cannot be "
+                "treated as independent.")
+    else:
+        parts = variance_parts(fit)
+        cond = parts["between"] / (parts["between"] + parts["within"])
+        notes.append(
+            f"Conditional ICC = {cond:.3f}: after accounting for the predictors, {100 * cond:.1f}% "
+            f"of the remaining (unexplained) variance in {fit.response} lies between the {g} "
+            "groups." + _null_icc(fit))
+    if fit.is_singular:
+        zero = [vc.group + ": " + ", ".join(t for t, v in zip(vc.terms, vc.variances, strict=True)
+                                            if v < 1e-6 * max(fit.sigma**2, 1e-300))
+                for vc in fit.random_effects]
+        which = "; ".join(z for z in zero if not z.endswith(": ")) or "a random effect"
+        notes.append(
+            "Singular fit: the model estimated a variance as (nearly) zero or a correlation as "
+            f"+/-1 ({which}). The data cannot tell that part of the random effects apart from "
+            "noise. The other estimates are still usable, but a simpler model without that "
+            "random effect fits just as well and is easier to interpret.")
+    if not fit.converged:
+        notes.append(
+            "The optimizer did not confirm that it found the best estimates (it did not "
+            "converge). Treat the numbers with caution: centring or rescaling the predictors, or "
+            "a simpler random part, usually fixes this.")
+    if fit.n_dropped:
+        by = fit.design.frame.dropped_by
+        detail = ", ".join(f"{k}: {v}" for k, v in by.items()) if by else ""
+        notes.append(f"{fit.n_dropped} rows had missing values in the model's variables and were "
+                     f"left out" + (f" ({detail})." if detail else "."))
+    for name, k in fit.n_groups.items():
+        if k < 10:
+            notes.append(f"Only {k} {name} groups: between-group variances are estimated "
+                         "imprecisely from so few groups.")
+    for t in fit.design.terms:
+        singles = int(np.sum(np.bincount(t.codes) == 1))
+        if singles and t.q > 1:
+            notes.append(f"{singles} {t.grouping_factor} groups have a single row: they inform "
+                         "the intercepts but not the random slopes.")
+    notes += [f"Message from the fit: {w}" for w in fit.warnings
+              if not w.startswith("boundary (singular)")]
+    return notes
+
+
+def _null_icc(fit: Any) -> str:
+    """The unconditional ICC from the null model refitted on the same rows ('' if not simple)."""
+    from multilevel.api import fit as fit_model
+
+    if len(fit.design.terms) != 1 or fit.design.terms[0].term_names[0] != "(Intercept)":
+        return " The unconditional ICC comes from the null model (random-effects ANOVA)."
+    g = fit.design.terms[0].grouping_factor
+    try:
+        null = fit_model(f"{fit.response} ~ 1 + (1 | {g})", fit.design.frame.data,
+                         reml=fit.reml, warn=False)
+    except Exception:  # noqa: BLE001 - an optional note must not break the report
+        return ""
+    v = next(iter(null.icc.values()))
+    return (f" Without predictors (the null model, same rows) the ICC = {v:.3f}: {100 * v:.1f}% "
+            f"of the variance in {fit.response} lies between the {g} groups; two observations "
+            f"from the same {g} are correlated about {v:.2f}.")
+
+
+def ladder_notes(ld: Any) -> list[str]:
+    """The ICC of the null model, each LRT in words, and variance explained at each level."""
+    null = ld.steps[0]
+    notes = fit_notes(null.fit)[:1]
+    words = {"random_intercept": "adding the level-1 predictors",
+             "intercepts_as_outcomes": "adding the level-2 predictors",
+             "slopes_as_outcomes": "letting the level-1 slopes vary between groups "
+                                   "(with cross-level interactions)"}
+    for t in ld.tests:
+        p = t.p_value_mixture if t.p_value_mixture is not None else t.p_value
+        verdict = "improved the fit significantly" if p < 0.05 else \
+            "did not improve the fit significantly"
+        notes.append(f"{words.get(t.model_full, t.model_full).capitalize()} "
+                     f"({t.model_reduced} -> {t.model_full}) {verdict}: chi-square({t.df}) = "
+                     f"{t.chisq:.2f}, p {_p_words(p)}.")
+    for s in ld.steps[1:]:
+        ve = s.variance_explained
+        l1, l2 = ve.get("level1", math.nan), ve.get("level2", math.nan)
+        if math.isfinite(l1) and math.isfinite(l2):
+            notes.append(f"{s.step.replace('_', ' ')}: the predictors explain {100 * l1:.1f}% of "
+                         f"the within-group (level-1) and {100 * l2:.1f}% of the between-group "
+                         "(level-2) variance of the null model."
+                         + (" A negative share means that variance grew when the predictors "
+                            "were added; this happens, e.g., when a level-1 predictor differs "
+                            "in its mean between groups." if min(l1, l2) < 0 else ""))
+    for s in ld.steps:
+        for n in fit_notes(s.fit)[1:]:
+            notes.append(f"{s.step.replace('_', ' ')}: {n}")
+    return notes
+
+
+def _p_words(p: float) -> str:
+    return "< .001" if p < 0.001 else f"= {tb.fmt_p(p)}"
+
+
+def _notes_html(notes: list[str]) -> str:
+    e = html.escape
+    items = "".join(
+        f'<li class="{"warn" if n.split(":")[0].startswith(("Singular", "The optimizer")) else ""}">'
+        f"{e(n)}</li>" for n in notes)
+    return f'<ul class="notes">{items}</ul>'
+
+
+# ------------------------------------------------------------------ the three reports
+def fit_report(fit: Any, title: str | None = None) -> str:
+    """Report for one fit."""
+    e = html.escape
+    summary = tb.data_summary_table(fit)
+    model = [f"<p>Formula: <code>{e(fit.formula)}</code> ({fit.method})</p>", _equations(fit)]
+    figs, skipped = _plots(fit, ("caterpillar", "spaghetti", "shrinkage", "residuals",
+                                 "variance"))
+    sections = [
+        _section("data", "Data", [summary.to_html()]),
+        _section("model", "Model", model),
+        _section("tables", "Tables", [tb.fixed_effects_table(fit).to_html(),
+                                      tb.random_effects_table(fit).to_html()]),
+        _section("plots", "Plots", figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
+        _section("notes", "Notes", [_notes_html(fit_notes(fit))]),
+    ]
+    return _page(title or f"Multilevel model for {fit.response}", sections)
+
+
+def ladder_report(ld: Any, title: str | None = None) -> str:
+    """Report for a ladder: comparison and LRTs, variance partition, each step, last-step plots."""
+    from multilevel.plots.variance import variance_partition_plot
+
+    e = html.escape
+    last = ld.steps[-1].fit
+    steps = []
+    for s in ld.steps:
+        steps.append(f"<details{' open' if s is ld.steps[-1] else ''}><summary>"
+                     f"{e(s.step.replace('_', ' '))}: <code>{e(s.fit.formula)}</code></summary>"
+                     + _equations(s.fit) + tb.fixed_effects_table(s.fit).to_html()
+                     + tb.random_effects_table(s.fit).to_html() + "</details>")
+    figs, skipped = _plots(last, ("caterpillar", "spaghetti", "shrinkage", "residuals"))
+    variance = _figure(variance_partition_plot(ld), "variance partition plot",
+                       "Variance of the outcome at each step: explained by predictors, between "
+                       "groups and within groups. The null model's between share is the ICC.",
+                       "variance")
+    sections = [
+        _section("data", "Data", [tb.data_summary_table(last).to_html()]),
+        _section("model", "Models", steps),
+        _section("lrt", "Model comparison and likelihood-ratio tests",
+                 [tb.model_comparison_table(ld).to_html()]),
+        _section("plots", "Plots",
+                 [variance, f"<h3>Last model: {e(ld.steps[-1].step.replace('_', ' '))}</h3>"]
+                 + figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
+        _section("notes", "Notes", [_notes_html(ladder_notes(ld))]),
+    ]
+    return _page(title or f"Model ladder for {ld.outcome} in {ld.group}", sections)
+
+
+def comparison_report(comp: Any, title: str | None = None) -> str:
+    """Report for an estimator comparison: the table, the forest plot and what it means."""
+    from multilevel.compare.plot import forest_plot
+
+    e = html.escape
+    data = (f"<p>{comp.n_obs} rows in {comp.n_clusters} clusters ({e(comp.cluster)}).</p>")
+    notes = []
+    if comp.kish_design_effect is not None:
+        notes.append(
+            f"Kish design effect = {comp.kish_design_effect:.2f}: clustering makes the sampling "
+            f"variance of a mean about {comp.kish_design_effect:.2f} times what it would be if "
+            "the rows were independent, so naive OLS standard errors are too small.")
+    notes += [f"{r.name}: {n}" for r in comp.results for n in r.notes]
+    sections = [
+        _section("data", "Data", [data]),
+        _section("model", "Model", [f"<p>Mean model: <code>{e(comp.formula)}</code></p>"]),
+        _section("tables", "Tables", [tb.estimator_comparison_table(comp).to_html()]),
+        _section("plots", "Plots", [_figure(forest_plot(comp), "forest plot",
+                                            "Each estimator's estimate and confidence interval; "
+                                            "the multilevel model in red.", "forest")]),
+        _section("notes", "Notes", [_notes_html(notes)]),
+    ]
+    return _page(title or f"Estimators compared: {comp.formula}", sections)
+
+
+def report_html(obj: Any, title: str | None = None) -> str:
+    """The report for a fit, a ladder or a comparison, as one HTML string."""
+    if hasattr(obj, "steps") and hasattr(obj, "tests"):
+        return ladder_report(obj, title)
+    if hasattr(obj, "results") and hasattr(obj, "table"):
+        return comparison_report(obj, title)
+    return fit_report(obj, title)
+
+
+def write_report(obj: Any, path: str | Path, title: str | None = None) -> Path:
+    """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8) and return the path."""
+    p = Path(path)
+    p.write_text(report_html(obj, title), encoding="utf-8")
+    return p
