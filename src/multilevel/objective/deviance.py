@@ -42,11 +42,44 @@ class Evaluation:
     Lambda1: np.ndarray  # (Q, Q)
     K: np.ndarray  # (Q, Q, G): (Lambda' A_j Lambda + I)^-1, group index last
     M: np.ndarray  # (Q, Q, G): Lambda K_j Lambda'
-    S: np.ndarray  # Schur complement over [Z_rest X y] (after Lambda_rest scaling)
-    R: np.ndarray  # lower Cholesky factor of S
+    R: np.ndarray  # lower Cholesky factor of S, the Schur complement over [Z_rest X y]
     Lambda_rest: sp.csr_matrix | None
     rest_lu: Any = None  # sparse LU of the random-effects part of S (sparse path only)
     S_zw: np.ndarray | None = None  # its coupling to [X y] (sparse path only)
+
+
+def pair_map(B: sp.csr_matrix, max_pairs: int = 40_000_000) -> sp.csr_matrix | None:
+    """W with (B' diag(m) B).ravel() = W m for any m: the pairs of columns each row of B couples.
+
+    With one random effect per level of the first factor, B_rest' M B_rest is a weighted sum of
+    outer products of the rows of B_rest; precomputing which entries each row feeds turns the
+    per-evaluation sparse product into one sparse matrix-vector product. None if too large.
+    """
+    B = B.tocsr()
+    B.sum_duplicates()
+    counts = np.diff(B.indptr)
+    total = int(np.sum(counts.astype(np.int64) ** 2))
+    if total > max_pairs:
+        return None
+    G, nr = B.shape
+    row_of = np.repeat(np.arange(G), counts)  # row of every stored entry
+    reps = counts[row_of]  # each entry pairs with every entry of its row
+    a = np.repeat(np.arange(B.nnz), reps)
+    start = np.repeat(B.indptr[row_of], reps)
+    offset = np.arange(a.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    b = start + offset
+    key = B.indices[a].astype(np.int64) * nr + B.indices[b]
+    W = sp.csr_matrix((B.data[a] * B.data[b], (key, row_of[a])), shape=(nr * nr, G))
+    W.sum_duplicates()
+    return W
+
+
+def _cholesky_inplace(S: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor, overwriting S; numpy.linalg.LinAlgError if S is not PD."""
+    try:
+        return sla.cholesky(S, lower=True, overwrite_a=True, check_finite=False)
+    except sla.LinAlgError as exc:
+        raise np.linalg.LinAlgError(str(exc)) from None
 
 
 def _beta_and_vcov(Lxx: np.ndarray, lyx: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +101,13 @@ class ProfiledDeviance:
             max(xp.first_theta.max(initial=-1), xp.rest_map[2].max(initial=-1)) + 1
         )
         self.evaluations = 0
+        rows, cols, _ = xp.rest_map
+        self._rest_diagonal = bool(np.all(rows == cols)) and np.array_equal(rows, np.arange(xp.n_rest))
+        self._pair_map = (
+            pair_map(xp.B_rest)
+            if xp.n_rest and xp.Q == 1 and not xp.rest_is_sparse and xp.B_rest is not None
+            else None
+        )
 
     # ---------------------------------------------------------------- evaluation
     def lambda_first(self, theta: np.ndarray) -> np.ndarray:
@@ -105,21 +145,13 @@ class ProfiledDeviance:
                 shape=(xp.G * Q, xp.G * Q),
             )
             MBr = (Mbsr @ xp.B_rest).tocsr()
-            BrMBr = xp.B_rest.T @ MBr
             BrMBxy = np.asarray(MBr.T @ xp.B_flat)
             if xp.rest_is_sparse:
+                BrMBr = xp.B_rest.T @ MBr
                 return self._evaluate_sparse(theta, L1, K, M, xp.C - BMB, BrMBr, BrMBxy, Lr, ldL2)
-            Qm = np.block([[xp.C_rr - BrMBr.toarray(), xp.C_rw - BrMBxy],
-                           [(xp.C_rw - BrMBxy).T, xp.C - BMB]])
-            # S = Lt' Qm Lt + [I 0; 0 0], Lt = blockdiag(Lambda_rest, I)
-            top = np.asarray(Lr.T @ Qm[:nr, :])
-            S = np.empty_like(Qm)
-            S[:nr, :nr] = np.asarray((Lr.T @ top[:, :nr].T).T)
-            S[:nr, nr:] = top[:, nr:]
-            S[nr:, :nr] = top[:, nr:].T
-            S[nr:, nr:] = Qm[nr:, nr:]
-            S[np.arange(nr), np.arange(nr)] += 1.0
-        R = np.linalg.cholesky(S)
+            S = self._dense_schur(theta, M, MBr, BrMBxy, BMB, Lr)
+        # the factor replaces S in memory (S is not needed again)
+        R = np.linalg.cholesky(S) if nr == 0 else _cholesky_inplace(S)
         d = np.diag(R)
         p = xp.p
         ldL2 += float(2.0 * np.sum(np.log(d[:nr])))
@@ -127,7 +159,33 @@ class ProfiledDeviance:
         r2 = float(d[-1] ** 2)
         beta, XtVinvX_inv = _beta_and_vcov(R[nr : nr + p, nr : nr + p], R[-1, nr : nr + p], p)
         self.evaluations += 1
-        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, S, R, Lr)
+        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, R, Lr)
+
+    def _dense_schur(self, theta, M, MBr, BrMBxy, BMB, Lr) -> np.ndarray:
+        """S = Lt'(W'W - B'MB)Lt + [I 0; 0 0] over W = [Z_rest X y], Lt = blockdiag(Lambda_rest, I),
+        assembled in place (it is the largest object of a crossed fit)."""
+        xp = self.xp
+        nr = xp.n_rest
+        size = nr + BMB.shape[0]
+        S = np.empty((size, size))
+        if self._pair_map is not None:  # one random effect per first-block level: W m
+            S[:nr, :nr] = xp.C_rr - (self._pair_map @ M[0, 0]).reshape(nr, nr)
+        else:
+            S[:nr, :nr] = xp.C_rr - (xp.B_rest.T @ MBr).toarray()
+        S[:nr, nr:] = xp.C_rw - BrMBxy
+        S[nr:, :nr] = S[:nr, nr:].T
+        S[nr:, nr:] = xp.C - BMB
+        if self._rest_diagonal:
+            lam = theta[xp.rest_map[2]]  # Lambda_rest is diagonal: scale rows and columns
+            S[:nr, :] *= lam[:, None]
+            S[:, :nr] *= lam[None, :]
+        else:
+            top = np.asarray(Lr.T @ S[:nr, :])
+            S[:nr, :nr] = np.asarray((Lr.T @ top[:, :nr].T).T)
+            S[:nr, nr:] = top[:, nr:]
+            S[nr:, :nr] = top[:, nr:].T
+        S[np.arange(nr), np.arange(nr)] += 1.0
+        return S
 
     def _evaluate_sparse(self, theta, L1, K, M, Sww, BrMBr, BrMBxy, Lr, ldL2) -> Evaluation:
         """The same pieces when the other factors have many levels: the random-effects part of
@@ -150,7 +208,7 @@ class ProfiledDeviance:
         r2 = float(d[-1] ** 2)
         beta, XtVinvX_inv = _beta_and_vcov(R[:p, :p], R[-1, :p], p)
         self.evaluations += 1
-        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, Sc, R, Lr,
+        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, R, Lr,
                           rest_lu=lu, S_zw=Szw)
 
     def criterion(self, ev: Evaluation) -> float:
