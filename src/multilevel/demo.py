@@ -5,7 +5,7 @@
    ladder with likelihood-ratio tests, the final model as level-1/level-2/reduced-form equations,
    and the alternatives the lecture contrasts (naive OLS, cluster-robust SEs, fixed effects, GEE,
    one child per school) side by side.
-3. A self-contained HTML report of the ECLS-K ladder (when the report module is available).
+3. A self-contained HTML report of the ECLS-K ladder (tables, plots, tests, plain-language notes).
 """
 
 from __future__ import annotations
@@ -54,12 +54,10 @@ def eclsk_lecture(report_path: Path | None) -> None:
     comparison = multilevel.compare_estimators(data, "math ~ tvhours + (1 + tvhours | schoolid)")
     print(comparison.to_text())
     if report_path is not None:
-        try:
-            from multilevel.report import ladder_report
-        except ImportError:
-            return
-        report_path.write_text(ladder_report(ladder), encoding="utf-8")
-        print(f"\nHTML report of the ECLS-K ladder written to {report_path}")
+        from multilevel.report import write_report
+
+        write_report(ladder, report_path, title="ECLS-K-like data: the multilevel model ladder")
+        print(f"\nSelf-contained HTML report of the ECLS-K ladder written to {report_path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         obj = build(args)
-    for w in caught:
+    notes = []
+    for w in caught:  # the ladder's own warnings (fits record theirs in the result)
         if issubclass(w.category, UserWarning) and "Ladder" in w.category.__name__:
             print(f"warning: {w.message}", file=sys.stderr)
+            notes.append(f"Message from the ladder: {w.message}")
     from multilevel.report import export_csv, tables_for, write_report
 
     if args.format:
@@ -131,6 +133,6 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            write_report(obj, args.output, title=args.title)
+            write_report(obj, args.output, title=args.title, notes=notes)
         print(f"report written to {args.output}", file=sys.stderr)
     return 0

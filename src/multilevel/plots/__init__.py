@@ -5,14 +5,17 @@ scripts, servers and tests; save them with ``fig.savefig(path)``. Every artist t
 has a ``gid`` (e.g. ``"modes"``, ``"intervals"``) so that its content can be checked.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from multilevel.plots.caterpillar import caterpillar_plot
 from multilevel.plots.residuals import residual_plot
 from multilevel.plots.shrinkage import shrinkage_estimates, shrinkage_plot
 from multilevel.plots.spaghetti import spaghetti_plot
-from multilevel.plots.variance import variance_parts, variance_partition_plot
+from multilevel.plots.variance import variance_partition_plot, variance_parts
 
 #: plot kinds for a single fit (CLI ``multilevel plot --kind``) -> function of the fit
-KINDS = {
+KINDS: dict[str, Callable[..., Any]] = {
     "caterpillar": caterpillar_plot,
     "spaghetti": spaghetti_plot,
     "residuals": residual_plot,

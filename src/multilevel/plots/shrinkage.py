@@ -6,6 +6,8 @@ In a random-intercept model b_j = lambda_j d_j with lambda_j = tau00 / (tau00 + 
 small or noisy groups are pulled furthest toward the population value. When every random term
 is also a fixed effect both are shown as coefficients (beta_k + d_j and beta_k + b_j, population
 beta_k); otherwise as deviations from the group's fixed-part prediction (population 0).
+With level-2 predictors the coefficients are net of them: beta_k + d_j is the group's estimate
+minus what its level-2 values predict, so both points share the population reference.
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def enters_linearly(fit: Any, x: str) -> bool:
+    """True if ``x`` is a column of X itself or a factor of an interaction ('x', 'x:w')."""
+    return any(x in name.split(":") for name in fit.fixed_names)
+
+
 def level1_predictor(fit: Any, term_codes: np.ndarray) -> str:
     """The one numeric fixed-part variable that varies within groups (else a DataError)."""
     from multilevel.design.frame import formula_variables
@@ -29,7 +34,7 @@ def level1_predictor(fit: Any, term_codes: np.ndarray) -> str:
     varying = []
     for v in names:
         col = data[v]
-        if not pd.api.types.is_numeric_dtype(col):
+        if not pd.api.types.is_numeric_dtype(col) or not enters_linearly(fit, v):
             continue
         spread = col.groupby(term_codes).agg(lambda s: s.max() - s.min())
         if (spread > 1e-12).any():
@@ -69,18 +74,20 @@ def spaghetti_plot(
     ax = fig.subplots()
     ax.scatter(xs, y, s=6, color="0.6", alpha=0.35, lw=0, gid="data")
     first = pd.Series(np.arange(len(data))).groupby(term.codes).first().to_numpy()
+    linear = enters_linearly(fit, x)  # else (e.g. factor(x)) predict at the observed values
     grids = []
     for j in chosen:  # one prediction call for all groups: model matrices are built once
         rows = term.codes == j
         lo, hi = np.min(xs[rows]), np.max(xs[rows])
-        grids.append(np.linspace(lo, hi, points if hi > lo else 1))
+        grids.append(np.linspace(lo, hi, points if hi > lo else 1) if linear
+                     else np.unique(xs[rows]))
     new = data.iloc[np.repeat(first[chosen], [len(g) for g in grids])].copy()
     new[x] = np.concatenate(grids)
     preds = np.split(fit.predict(new, random=True), np.cumsum([len(g) for g in grids])[:-1])
     for j, g, p in zip(chosen, grids, preds, strict=True):
         line = ax.plot(g, p, lw=0.9, alpha=0.6, marker="o" if len(g) == 1 else None, ms=3)[0]
         line.set_gid(f"group:{term.levels[j]}")
-    grid = np.linspace(np.min(xs), np.max(xs), points)
+    grid = np.linspace(np.min(xs), np.max(xs), points) if linear else np.unique(xs)
     ax.plot(grid, population_line(fit, x, grid, term.codes), color="black", lw=3,
             label="population (fixed effects)", gid="population")
     shown = f"{len(chosen)} of {term.n_levels}" if len(chosen) < term.n_levels else "all"

@@ -47,7 +47,7 @@ def _models(obj: Any) -> list[tuple[str, Any]]:
 
 
 def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Figure:
-    """Stacked bars (each rectangle has gid ``<part>``; one bar per model) of the variance parts of each model.
+    """Stacked bars of the variance parts, one bar per model (each rectangle has gid ``<part>``).
 
     ``obj`` is a fit, a ladder, or a list of (label, fit). Each segment is labelled with its
     share of the model's total; ``proportions=True`` draws the shares instead of variances.
@@ -70,7 +70,7 @@ def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Fi
         for xi, b, h, share in zip(x, bottom, heights[:, k], parts[:, k] / totals,
                                    strict=True):
             if share >= 0.04:
-                ax.text(xi, b + h / 2, f"{100 * share:.1f}%", ha="center", va="center",
+                ax.text(float(xi), b + h / 2, f"{100 * share:.1f}%", ha="center", va="center",
                         fontsize=8, color="white", fontweight="bold")
         bottom = bottom + heights[:, k]
     ax.set_xticks(x)

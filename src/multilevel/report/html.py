@@ -14,6 +14,7 @@ import datetime as _dt
 import html
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def _section(sid: str, title: str, body: list[str]) -> str:
 
 def _page(title: str, sections: list[str]) -> str:
     e = html.escape
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     from multilevel import __version__ as version
 
     return "\n".join([
@@ -99,8 +100,11 @@ def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
     for kind in kinds:
         try:
             fig = plots.KINDS[kind](fit)
-        except (MultilevelError, ValueError, np.linalg.LinAlgError) as exc:
+        except MultilevelError as exc:
             skipped.append(f"{kind} plot not drawn: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - one failed figure must not lose the report
+            skipped.append(f"{kind} plot not drawn ({type(exc).__name__}): {exc}")
             continue
         out.append(_figure(fig, f"{kind} plot", captions[kind], kind))
     return out, skipped
@@ -115,7 +119,8 @@ def _equations(fit: Any) -> str:
     try:
         text = level_equations(fit).to_text()
     except Exception as exc:  # noqa: BLE001 - the report must not fail on an optional section
-        return f"<p class=\"meta\">Level equations not available for this model ({html.escape(str(exc))}).</p>"
+        why = html.escape(str(exc))
+        return f'<p class="meta">Level equations not available for this model ({why}).</p>'
     return f'<pre class="equations">{html.escape(text)}</pre>'
 
 
@@ -186,6 +191,8 @@ def _null_icc(fit: Any) -> str:
                          reml=fit.reml, warn=False)
     except Exception:  # noqa: BLE001 - an optional note must not break the report
         return ""
+    if null.icc is None:
+        return ""
     v = next(iter(null.icc.values()))
     return (f" Without predictors (the null model, same rows) the ICC = {v:.3f}: {100 * v:.1f}% "
             f"of the variance in {fit.response} lies between the {g} groups; two observations "
@@ -198,15 +205,17 @@ def ladder_notes(ld: Any) -> list[str]:
     notes = fit_notes(null.fit)[:1]
     words = {"random_intercept": "adding the level-1 predictors",
              "intercepts_as_outcomes": "adding the level-2 predictors",
-             "slopes_as_outcomes": "letting the level-1 slopes vary between groups "
-                                   "(with cross-level interactions)"}
+             "slopes_as_outcomes": "letting the level-1 slopes vary between groups and "
+                                   "adding cross-level interactions"}
     for t in ld.tests:
         p = t.p_value_mixture if t.p_value_mixture is not None else t.p_value
         verdict = "improved the fit significantly" if p < 0.05 else \
             "did not improve the fit significantly"
         notes.append(f"{words.get(t.model_full, t.model_full).capitalize()} "
                      f"({t.model_reduced} -> {t.model_full}) {verdict}: chi-square({t.df}) = "
-                     f"{t.chisq:.2f}, p {_p_words(p)}.")
+                     f"{t.chisq:.2f}, p {_p_words(p)}"
+                     + (" (50:50 chi-square mixture, because a variance cannot be below 0)."
+                        if t.p_value_mixture is not None else "."))
     for s in ld.steps[1:]:
         ve = s.variance_explained
         l1, l2 = ve.get("level1", math.nan), ve.get("level2", math.nan)
@@ -229,15 +238,15 @@ def _p_words(p: float) -> str:
 
 def _notes_html(notes: list[str]) -> str:
     e = html.escape
+    warn = ("Singular", "The optimizer")
     items = "".join(
-        f'<li class="{"warn" if n.split(":")[0].startswith(("Singular", "The optimizer")) else ""}">'
-        f"{e(n)}</li>" for n in notes)
+        f'<li class="{"warn" if n.startswith(warn) else ""}">{e(n)}</li>' for n in notes)
     return f'<ul class="notes">{items}</ul>'
 
 
 # ------------------------------------------------------------------ the three reports
-def fit_report(fit: Any, title: str | None = None) -> str:
-    """Report for one fit."""
+def fit_report(fit: Any, title: str | None = None, notes: Sequence[str] = ()) -> str:
+    """Report for one fit; ``notes`` are added to the plain-language notes."""
     e = html.escape
     summary = tb.data_summary_table(fit)
     model = [f"<p>Formula: <code>{e(fit.formula)}</code> ({fit.method})</p>", _equations(fit)]
@@ -249,12 +258,12 @@ def fit_report(fit: Any, title: str | None = None) -> str:
         _section("tables", "Tables", [tb.fixed_effects_table(fit).to_html(),
                                       tb.random_effects_table(fit).to_html()]),
         _section("plots", "Plots", figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
-        _section("notes", "Notes", [_notes_html(fit_notes(fit))]),
+        _section("notes", "Notes", [_notes_html(fit_notes(fit) + list(notes))]),
     ]
     return _page(title or f"Multilevel model for {fit.response}", sections)
 
 
-def ladder_report(ld: Any, title: str | None = None) -> str:
+def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) -> str:
     """Report for a ladder: comparison and LRTs, variance partition, each step, last-step plots."""
     from multilevel.plots.variance import variance_partition_plot
 
@@ -272,31 +281,35 @@ def ladder_report(ld: Any, title: str | None = None) -> str:
                        "groups and within groups. The null model's between share is the ICC.",
                        "variance")
     sections = [
-        _section("data", "Data", [tb.data_summary_table(last).to_html()]),
+        _section("data", "Data", [tb.data_summary_table(last).to_html(),
+                                  '<p class="meta">Rows with a missing value in any variable of '
+                                  "the ladder are left out before fitting, so that every model "
+                                  "uses the same rows (see the notes).</p>"]),
         _section("model", "Models", steps),
         _section("lrt", "Model comparison and likelihood-ratio tests",
                  [tb.model_comparison_table(ld).to_html()]),
         _section("plots", "Plots",
                  [variance, f"<h3>Last model: {e(ld.steps[-1].step.replace('_', ' '))}</h3>"]
                  + figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
-        _section("notes", "Notes", [_notes_html(ladder_notes(ld))]),
+        _section("notes", "Notes", [_notes_html(ladder_notes(ld) + list(notes))]),
     ]
     return _page(title or f"Model ladder for {ld.outcome} in {ld.group}", sections)
 
 
-def comparison_report(comp: Any, title: str | None = None) -> str:
+def comparison_report(comp: Any, title: str | None = None, notes: Sequence[str] = ()
+                      ) -> str:
     """Report for an estimator comparison: the table, the forest plot and what it means."""
     from multilevel.compare.plot import forest_plot
 
     e = html.escape
     data = (f"<p>{comp.n_obs} rows in {comp.n_clusters} clusters ({e(comp.cluster)}).</p>")
-    notes = []
+    extra, notes = list(notes), []
     if comp.kish_design_effect is not None:
         notes.append(
             f"Kish design effect = {comp.kish_design_effect:.2f}: clustering makes the sampling "
             f"variance of a mean about {comp.kish_design_effect:.2f} times what it would be if "
             "the rows were independent, so naive OLS standard errors are too small.")
-    notes += [f"{r.name}: {n}" for r in comp.results for n in r.notes]
+    notes += [f"{r.name}: {n}" for r in comp.results for n in r.notes] + extra
     sections = [
         _section("data", "Data", [data]),
         _section("model", "Model", [f"<p>Mean model: <code>{e(comp.formula)}</code></p>"]),
@@ -309,17 +322,19 @@ def comparison_report(comp: Any, title: str | None = None) -> str:
     return _page(title or f"Estimators compared: {comp.formula}", sections)
 
 
-def report_html(obj: Any, title: str | None = None) -> str:
-    """The report for a fit, a ladder or a comparison, as one HTML string."""
+def report_html(obj: Any, title: str | None = None, notes: Sequence[str] = ()) -> str:
+    """The report for a fit, a ladder or a comparison, as one HTML string; ``notes`` (e.g.
+    warnings met while fitting) are added to its plain-language notes."""
     if hasattr(obj, "steps") and hasattr(obj, "tests"):
-        return ladder_report(obj, title)
+        return ladder_report(obj, title, notes)
     if hasattr(obj, "results") and hasattr(obj, "table"):
-        return comparison_report(obj, title)
-    return fit_report(obj, title)
+        return comparison_report(obj, title, notes)
+    return fit_report(obj, title, notes)
 
 
-def write_report(obj: Any, path: str | Path, title: str | None = None) -> Path:
+def write_report(obj: Any, path: str | Path, title: str | None = None,
+                 notes: Sequence[str] = ()) -> Path:
     """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8) and return the path."""
     p = Path(path)
-    p.write_text(report_html(obj, title), encoding="utf-8")
+    p.write_text(report_html(obj, title, notes), encoding="utf-8")
     return p

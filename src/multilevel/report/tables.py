@@ -248,7 +248,7 @@ def model_comparison_table(models: Any) -> ApaTable:
 
 def data_summary_table(fit: Any) -> ApaTable:
     """Groups per grouping factor and their sizes (min, median, max)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t in fit.design.terms:
         if any(r["group"] == t.grouping_factor for r in rows):
             continue
@@ -272,11 +272,14 @@ def data_summary_table(fit: Any) -> ApaTable:
 def estimator_comparison_table(comparison: Any) -> ApaTable:
     """The estimator comparison: estimate, SE, CI, p, SE ratio and design effect per row."""
     data = comparison.table.copy()
+    order = {t: i for i, t in enumerate(dict.fromkeys(data["term"]))}
+    data = data.sort_values("term", key=lambda c: c.map(order), kind="stable")  # term-major
     pct = f"{100 * comparison.level:g}%"
     note = ("SE ratio = SE / multilevel SE; deff = (SE / naive OLS SE)², the variance "
             "inflation relative to treating rows as independent.")
     if comparison.kish_design_effect is not None:
-        note += f" Kish design effect 1 + (n̄ - 1) ICC = {comparison.kish_design_effect:.2f}."
+        deff = comparison.kish_design_effect
+        note += f" Kish design effect 1 + (mean cluster size - 1) ICC = {deff:.2f}."
     return ApaTable(
         "estimator_comparison", f"Estimators compared: {comparison.formula}", data,
         (Column("Term", "term", "text", "l"), Column("Estimator", "estimator", "text", "l"),

@@ -1,0 +1,107 @@
+"""``multilevel report`` and ``multilevel plot`` from the command line."""
+
+import argparse
+import re
+
+import pandas as pd
+import pytest
+
+from multilevel.cli import main
+
+
+def test_fit_report_with_csv_and_latex(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    rc = main(["report", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "-o", str(out),
+               "--csv", str(tmp_path / "csv"), "--format", "latex", "--title", "Sleep"])
+    assert rc == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<title>Sleep</title>" in text
+    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 5
+    stdout = capsys.readouterr().out
+    assert stdout.count(r"\begin{table}") == 3 and r"\toprule" in stdout
+    fe = pd.read_csv(tmp_path / "csv" / "fixed_effects.csv")
+    assert fe["term"].tolist() == ["(Intercept)", "Days"]
+    assert fe["estimate"].iloc[1] == pytest.approx(10.467286, abs=1e-5)  # lme4: 10.467286
+
+
+def test_ladder_report(tmp_path):
+    pytest.importorskip("multilevel.ladder")
+    out = tmp_path / "ladder.html"
+    rc = main(["report", "hsb", "--ladder", "--outcome", "mathach", "--group", "school",
+               "--level1", "cses", "--level2", "meanses", "-o", str(out), "--csv",
+               str(tmp_path / "t")])
+    assert rc == 0
+    text = out.read_text(encoding="utf-8")
+    assert 'id="lrt"' in text and "random_intercept" in text
+    names = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert "model_comparison.csv" in names and "null_fixed_effects.csv" in names
+
+
+def test_compare_report_markdown(tmp_path, capsys):
+    out = tmp_path / "c.html"
+    rc = main(["report", "hsb", "mathach ~ cses + (1 | school)", "--compare", "-o", str(out),
+               "--format", "markdown"])
+    assert rc == 0
+    assert "**Estimators compared" in capsys.readouterr().out
+    assert 'id="fig-forest"' in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "hsb", "mathach ~ cses + (1 | school)"], "nothing to write"),
+        (["report", "hsb", "--ladder", "--format", "csv"], "--outcome and --group"),
+        (["report", "hsb", "--format", "csv"], "a formula is needed"),
+        (["report", "hsb", "mathach ~ nope + (1 | school)", "--format", "csv"], "nope"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def _plot_args(argv):
+    from multilevel.cli import plot
+
+    parser = argparse.ArgumentParser(prog="multilevel")
+    plot.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("kind", ["caterpillar", "spaghetti", "residuals", "shrinkage",
+                                  "variance"])
+def test_plot_writes_an_image(kind, tmp_path):
+    out = tmp_path / f"{kind}.png"
+    args = _plot_args(["plot", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "--kind", kind,
+                       "-o", str(out), "--dpi", "50"])
+    assert args.run(args) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_svg_and_help_examples(tmp_path, capsys):
+    out = tmp_path / "c.svg"
+    args = _plot_args(["plot", "hsb", "mathach ~ cses + (1 | school)", "--kind", "caterpillar",
+                       "-o", str(out)])
+    args.run(args)
+    assert out.read_text().lstrip().startswith("<?xml")
+    with pytest.raises(SystemExit):
+        _plot_args(["plot", "--help"])
+    assert "examples:" in capsys.readouterr().out
+
+
+def test_ladder_rows_dropped_are_noted_in_the_report(tmp_path, capsys):
+    pytest.importorskip("multilevel.ladder")
+    from multilevel.datasets import hsb
+
+    data = hsb()
+    data.loc[[0, 5, 9], "cses"] = None
+    csv_in = tmp_path / "hsb.csv"
+    data.to_csv(csv_in, index=False)
+    out = tmp_path / "ladder.html"
+    rc = main(["report", str(csv_in), "--ladder", "--outcome", "mathach", "--group", "school",
+               "--level1", "cses", "-o", str(out)])
+    assert rc == 0
+    assert "3 of 7185 rows dropped" in capsys.readouterr().err
+    notes = re.search(r'<section id="notes">(.*?)</section>', out.read_text(), re.S).group(1)
+    assert "Message from the ladder: 3 of 7185 rows dropped" in notes
