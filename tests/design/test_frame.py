@@ -89,3 +89,21 @@ def test_unused_categories_are_dropped_as_in_r():
     df["dose"] = pd.Categorical(np.tile(["low", "mid", "high"], 20), categories=["none", "low", "mid", "high"])
     fit = multilevel.fit("y ~ dose + (1 | g)", df)
     assert fit.fixed_names == ("(Intercept)", "dosemid", "dosehigh")
+
+
+def test_strings_and_logicals_become_factors_as_in_r():
+    df = _data()
+    df["arm"] = np.tile(["Drug A", "control", "Drug B"], 20)
+    df["flag"] = np.tile([True, False], 30)
+    fit = multilevel.fit("y ~ arm + flag + (1 | g)", df)
+    # R's collation puts "control" first (case-insensitive); logicals are factors FALSE/TRUE
+    assert fit.fixed_names == ("(Intercept)", "armDrug A", "armDrug B", "flagTRUE")
+
+
+def test_transformed_outcome():
+    df = _data().assign(pos=lambda d: np.exp(d.y))
+    fit = multilevel.fit("log(pos) ~ x + (1 | g)", df)
+    ref = multilevel.fit("y ~ x + (1 | g)", df)
+    assert fit.loglik == pytest.approx(ref.loglik, abs=1e-8)
+    with pytest.raises(DataError, match="'nope'"):
+        multilevel.fit("log(nope) ~ x + (1 | g)", df)

@@ -5,14 +5,17 @@
 # Writes tests/extra_reference/<case>.json and the simulated data under
 # tests/extra_reference/data/. Every model is fitted to the CSV *as read back*, with
 # lme4 + lmerTest, REML and ML, by nloptwrap (NLopt BOBYQA) with tight tolerances and
-# cross-checked with minqa::bobyqa (rhoend 1e-12); the better optimum is kept as reference.
+# cross-checked with minqa::bobyqa (rhoend 1e-12); the better optimum is kept and then polished
+# by bobyqa restarts from it until the criterion stops improving (optimizer.name says which).
 # The JSON fields follow tests/reference/README.md ("Fit object"), plus per model:
 #   data_file        "package:<name>" (multilevel.datasets.load) or "data/<file>.csv"
 #   python_formula   formula for multilevel.fit when it differs from the R one (C(k) vs factor(k))
 #   name_map         {R name: expected multilevel name} where the spelling legitimately differs
 #   categorical      {column: [levels in order]} columns to pass as pandas Categorical
-#   dropped_fixed    names of aliased columns lme4 dropped (attr(X, "col.dropped"))
-#   ranef            conditional modes of the REML fit (grpvar, term, grp, condval, condsd), or null
+#   ranef            conditional modes of the REML fit (group, term, level, condval, condsd), or null
+# and per fit, beside the README fields: n_obs, n_groups, dropped_fixed (aliased columns lme4
+# dropped, attr(X, "col.dropped")), icc (null unless the fixed part is the intercept alone and all
+# random terms are intercepts), optimizer.crosscheck_* (the other optimizer against the kept one).
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -104,6 +107,9 @@ fit_object <- function(formula, data, reml) {
   }
   if (polished > 0) primary_name <- paste0(primary_name, " + ", polished, " bobyqa restart(s) from its optimum")
   m <- primary$model
+  # Conditional modes before anything else evaluates the deviance (lmerTest's numerical
+  # derivatives move the model's internal state away from the optimum).
+  re_rows <- if (reml) ranef_rows(m) else NULL
 
   sat_warn <- character(0)
   co <- withCallingHandlers(
@@ -157,7 +163,7 @@ fit_object <- function(formula, data, reml) {
   conv <- m@optinfo$conv$lme4$messages
   theta_diff <- max(abs(getME(other$model, "theta") - th))
   vc_diff <- max(abs(varcomps(other$model) - varcomps(m)) / pmax(abs(varcomps(m)), 1e-8))
-  list(
+  obj <- list(
     method = if (reml) "REML" else "ML",
     reml = reml,
     n_obs = n,
@@ -178,6 +184,11 @@ fit_object <- function(formula, data, reml) {
     theta_names = as.list(names(th)),
     beta = as.list(unname(beta)),
     is_singular = isSingular(m),
+    icc = if (identical(colnames(getME(m, "X")), "(Intercept)") &&
+              all(vapply(cnms, function(cn) identical(cn, "(Intercept)"), TRUE))) {
+      tau <- vapply(vc, function(s) s[1, 1], 0)
+      as.list(tau / (sum(tau) + sigma(m)^2))
+    } else NULL,
     dropped_fixed = as.list(if (is.null(dropped)) character(0) else names(dropped)),
     optimizer = list(
       name = primary_name,
@@ -194,11 +205,11 @@ fit_object <- function(formula, data, reml) {
       crosscheck_max_rel_varcomp_diff = vc_diff
     )
   )
+  attr(obj, "ranef") <- re_rows
+  obj
 }
 
-ranef_rows <- function(formula, data) {
-  m <- suppressMessages(suppressWarnings(
-    lmer(as.formula(formula), data = data, REML = TRUE, control = ctrl_nl, na.action = na.omit)))
+ranef_rows <- function(m) {
   r <- as.data.frame(ranef(m, condVar = TRUE))
   lapply(seq_len(nrow(r)), function(i) list(
     group = as.character(r$grpvar[i]), term = as.character(r$term[i]),
@@ -211,6 +222,8 @@ model_entry <- function(model_id, label, formula, data, data_file, python_formul
   cat("  ", model_id, ":", formula, "\n")
   fits <- list()
   for (reml in methods) fits[[if (reml) "reml" else "ml"]] <- fit_object(formula, data, reml)
+  ranef <- if (with_ranef) attr(fits$reml, "ranef") else NULL
+  for (k in names(fits)) attr(fits[[k]], "ranef") <- NULL
   list(
     model_id = model_id,
     label = label,
@@ -219,7 +232,7 @@ model_entry <- function(model_id, label, formula, data, data_file, python_formul
     data_file = data_file,
     name_map = if (is.null(name_map)) structure(list(), names = character(0)) else name_map,
     categorical = if (is.null(categorical)) structure(list(), names = character(0)) else categorical,
-    ranef = if (with_ranef) ranef_rows(formula, data) else NULL,
+    ranef = ranef,
     fits = fits
   )
 }
@@ -254,6 +267,14 @@ write_case("sleep_factor",
                 sl, "data/sleep_factor.csv", with_ranef = TRUE),
     model_entry("sleep_dbin_noint", "0 + factor: one column per level", "Reaction ~ 0 + dbin + (1 | Subject)",
                 sl, "data/sleep_factor.csv"),
+    model_entry("sleep_zero_slope_only", "random slope without intercept (0 + Days | Subject)",
+                "Reaction ~ Days + (0 + Days | Subject)", sl, "data/sleep_factor.csv"),
+    model_entry("sleep_log_slope", "a transform inside the random term",
+                "Reaction ~ log(Days + 1) + (log(Days + 1) | Subject)", sl, "data/sleep_factor.csv",
+                with_ranef = TRUE),
+    model_entry("sleep_log_slope_compact", "the same model written without spaces in Python",
+                "Reaction ~ log(Days + 1) + (log(Days + 1) | Subject)", sl, "data/sleep_factor.csv",
+                python_formula = "Reaction~log(Days+1)+(log(Days+1)|Subject)"),
     model_entry("sleep_dbin_x_days", "factor x numeric interaction, random slope",
                 "Reaction ~ dbin * Days + (Days | Subject)", sl, "data/sleep_factor.csv")
   ))
@@ -267,6 +288,8 @@ write_case("hsb_formulas",
     model_entry("hsb_interact_transform", "interaction, I(ses^2), log(size), correlated slope",
                 "mathach ~ ses * female + I(ses^2) + log(size) + (1 + ses | school)", hsb, "package:hsb",
                 with_ranef = TRUE),
+    model_entry("hsb_three_way", "three-way interaction of numeric predictors, R term order",
+                "mathach ~ ses * female * catholic + (1 | school)", hsb, "package:hsb"),
     model_entry("hsb_zero_plus", "no intercept via 0 +", "mathach ~ 0 + ses + female + (1 | school)",
                 hsb, "package:hsb"),
     model_entry("hsb_minus_one", "no intercept via - 1", "mathach ~ ses + female - 1 + (1 | school)",
@@ -290,6 +313,10 @@ u <- rnorm(n_site, 0, 1.2)
 eff <- c(low = 0, mid = 0.8, high = 1.5)
 d3$y <- 10 + eff[d3$dose] + 0.5 * (d3$sex == "m") + 0.3 * (d3$dose == "high") * (d3$sex == "m") +
   c(0, -0.4, 0.6)[d3$k] + u[match(d3$site, site_lab)] + rnorm(nrow(d3), 0, 1)
+d3$w <- runif(nrow(d3), 0.5, 3)  # drawn after y: a continuous covariate for transforms
+d3$kk <- c(1, 2, 10)[d3$k]                                          # numeric codes 1, 2, 10
+d3$flag <- runif(nrow(d3)) < 0.4                                    # logical column
+d3$arm <- sample(c("control", "Drug A", "Drug B"), nrow(d3), replace = TRUE)  # mixed case, spaces
 d3 <- write_back(d3, "categorical.csv")
 dose_levels <- c("none", "low", "mid", "high")  # "none" is never observed
 d3$dose <- factor(d3$dose, levels = dose_levels)
@@ -305,7 +332,30 @@ write_case("categorical",
     model_entry("cat_C_numeric", "numeric column as a factor: R factor(k), Python C(k)",
                 "y ~ factor(k) + (1 | site)", d3, "data/categorical.csv",
                 python_formula = "y ~ C(k) + (1 | site)",
-                name_map = list(`factor(k)2` = "C(k)2", `factor(k)3` = "C(k)3"))
+                name_map = list(`factor(k)2` = "C(k)2", `factor(k)3` = "C(k)3")),
+    model_entry("cat_C_numeric_order", "C() of numeric codes 1, 2, 10: numeric level order",
+                "y ~ factor(kk) + (1 | site)", d3, "data/categorical.csv",
+                python_formula = "y ~ C(kk) + (1 | site)",
+                name_map = list(`factor(kk)2` = "C(kk)2", `factor(kk)10` = "C(kk)10")),
+    model_entry("cat_logical", "logical TRUE/FALSE column: lme4 name flagTRUE",
+                "y ~ flag + w + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_mixed_case_levels",
+                "levels 'control', 'Drug A', 'Drug B': R sorts them by locale collation (control first), not by code point",
+                "y ~ arm + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_log_response", "transformed response log(y)",
+                "log(y) ~ sex + w + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_factor_slope", "a factor as a random slope: terms (Intercept), sexm",
+                "y ~ sex + (1 + sex | site)", d3, "data/categorical.csv", with_ranef = TRUE),
+    model_entry("cat_transforms", "sqrt, I(^), exp, and factor:numeric without the main effect",
+                "y ~ sqrt(w) + I(w^2) + exp(w/3) + sex:w + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_transform_spacing", "R deparse spacing in names: 'log(w + 1)', 'I(w/2 - 1)', 'I((w - 1)^2)'",
+                "y ~ log(w+1) + I(w/2-1) + I((w-1)^2) + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_transforms_aliased", "k has 3 values: sqrt(k), I(k^2), exp(k/3) aliased; lme4 drops 2",
+                "y ~ sqrt(k) + I(k^2) + exp(k/3) + sex:k + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_scale", "scale() (R: centred, divided by the n-1 SD)",
+                "y ~ scale(k) + sex + (1 | site)", d3, "data/categorical.csv"),
+    model_entry("cat_poly", "orthogonal polynomial poly(k, 2)",
+                "y ~ poly(k, 2) + (1 | site)", d3, "data/categorical.csv")
   ), rng = RNG(303))
 
 # ================================================================ 4. nested with slopes
@@ -329,7 +379,11 @@ write_case("nested",
     model_entry("nested_slope", "random slope for school, intercept for class within school",
                 "y ~ x + (1 + x | school) + (1 | school:class)", d4, "data/nested.csv", with_ranef = TRUE),
     model_entry("nested_slash", "nested intercepts via /", "y ~ x + (1 | school/class)", d4,
-                "data/nested.csv", with_ranef = TRUE)
+                "data/nested.csv", with_ranef = TRUE),
+    model_entry("nested_null", "three-level null model: ICC per level", "y ~ 1 + (1 | school/class)",
+                d4, "data/nested.csv"),
+    model_entry("nested_slash_slope", "nested with slopes at both levels via /",
+                "y ~ x + (1 + x | school/class)", d4, "data/nested.csv")
   ), rng = RNG(404))
 
 # ================================================================ 5. crossed with slopes
@@ -345,7 +399,11 @@ d5 <- write_back(d5, "crossed.csv")
 write_case("crossed", "Simulated 30 subjects x 20 items, fully crossed, within-subject x",
   list(
     model_entry("crossed_slope", "crossed with a correlated random slope",
-                "y ~ x + (1 + x | subj) + (1 | item)", d5, "data/crossed.csv", with_ranef = TRUE)
+                "y ~ x + (1 + x | subj) + (1 | item)", d5, "data/crossed.csv", with_ranef = TRUE),
+    model_entry("crossed_null", "crossed null model: ICC per factor", "y ~ 1 + (1 | subj) + (1 | item)",
+                d5, "data/crossed.csv"),
+    model_entry("crossed_double_bar", "crossed, uncorrelated slope via ||",
+                "y ~ x + (x || subj) + (1 | item)", d5, "data/crossed.csv")
   ), rng = RNG(505))
 
 # ================================================================ 6. missing values
@@ -363,6 +421,9 @@ d6$x[idx[11:18]] <- NA
 d6$g[idx[19:23]] <- NA
 d6$unused[idx[24:40]] <- NA   # not in any formula: those rows must be kept
 d6$x[idx[1:3]] <- NA          # overlap with missing y
+d6$arm <- sample(c("control", "treated"), nrow(d6), replace = TRUE)  # drawn last: y unchanged
+d6$arm[sample(nrow(d6), 7)] <- NA
+d6$gid <- 100L * match(d6$g, sprintf("g%02d", 1:40))  # integer ids 100..4000, NA where g is NA
 d6 <- write_back(d6, "missing.csv")
 write_case("missing",
   "Simulated, with NAs (empty fields) in y, x, the grouping column g, and an unused column; lme4 drops rows with NA in the model's variables only (na.omit)",
@@ -370,7 +431,11 @@ write_case("missing",
     model_entry("missing_intercept", "NA in outcome, predictor and group", "y ~ x + z + (1 | g)", d6,
                 "data/missing.csv", with_ranef = TRUE),
     model_entry("missing_slope", "NA with a random slope", "y ~ x + z + (1 + x | g)", d6,
-                "data/missing.csv")
+                "data/missing.csv"),
+    model_entry("missing_integer_ids", "integer group ids with NAs (pandas reads them as float)",
+                "y ~ x + (1 | gid)", d6, "data/missing.csv", with_ranef = TRUE),
+    model_entry("missing_factor", "NA also in a string factor arm", "y ~ x + arm + (1 | g)", d6,
+                "data/missing.csv", with_ranef = TRUE)
   ), rng = RNG(606))
 
 # ================================================================ 7. hard cases

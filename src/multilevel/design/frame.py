@@ -91,6 +91,34 @@ def formula_variables(expr: str, term: str | None = None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def r_collation_key(label: str) -> tuple[str, str]:
+    """Sort key close to R's (ICU / locale) collation of factor levels: case-insensitive first,
+    lower case before upper case on ties ("control" < "Drug A"; "a" < "A")."""
+    return label.casefold(), label.swapcase()
+
+
+def as_r_factors(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
+    """Encode predictors as R's model.frame would: strings become factors with levels sorted by
+    R's collation, logicals become factors FALSE/TRUE, and unused categories are dropped
+    (drop.unused.levels = TRUE)."""
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if name in skip:
+            continue
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            out[name] = col.cat.remove_unused_categories()
+        elif pd.api.types.is_bool_dtype(col):
+            out[name] = pd.Categorical(
+                np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE"), categories=["FALSE", "TRUE"]
+            )
+        elif pd.api.types.is_string_dtype(col) or col.dtype == object:
+            labels = col.astype(str)
+            levels = sorted(pd.unique(labels), key=r_collation_key)
+            out[name] = pd.Categorical(labels, categories=levels)
+    return frame.assign(**out) if out else frame
+
+
 @dataclass(frozen=True)
 class ModelFrame:
     """The rows a model is fitted to and how they were chosen."""
@@ -126,7 +154,13 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
     if len(data) == 0:
         raise DataError("the data has no rows")
 
-    needed: dict[str, str] = {spec.response: "the outcome"}
+    response_is_column = spec.response in data.columns
+    needed: dict[str, str] = {}
+    if response_is_column:
+        needed[spec.response] = "the outcome"
+    else:  # an expression such as log(y), as lme4 allows
+        for name in formula_variables(f"0 + {spec.response}", f"outcome '{spec.response}'"):
+            needed.setdefault(name, f"the outcome '{spec.response}'")
     for name in formula_variables(spec.fixed, "fixed part"):
         needed.setdefault(name, f"fixed part '{spec.fixed}'")
     for r in spec.random:
@@ -139,13 +173,17 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
             raise _missing_column(name, columns, where)
 
     frame = data[list(needed)]
-    y = frame[spec.response]
-    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-        sample = y.dropna().astype(str).head(3).tolist()
-        raise DataError(
-            f"the outcome {spec.response!r} is not numeric (dtype {y.dtype}; values like {sample}); "
-            "a linear mixed model needs a numeric outcome"
-        )
+    outcome_columns = [spec.response] if response_is_column else [
+        n for n, w in needed.items() if w.startswith("the outcome")
+    ]
+    for name in outcome_columns:
+        y = frame[name]
+        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+            sample = y.dropna().astype(str).head(3).tolist()
+            raise DataError(
+                f"the outcome {name!r} is not numeric (dtype {y.dtype}; values like {sample}); "
+                "a linear mixed model needs a numeric outcome"
+            )
 
     missing = frame.isna()
     dropped_by = {c: int(v) for c, v in missing.sum().items() if v > 0}
@@ -162,9 +200,7 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
                     "remove or recode them"
                 )
     kept = frame.loc[keep]
-    for name in kept.columns:  # as R's drop.unused.levels: categories no row uses are dropped
-        if isinstance(kept[name].dtype, pd.CategoricalDtype):
-            kept = kept.assign(**{name: kept[name].cat.remove_unused_categories()})
+    kept = as_r_factors(kept, skip=set(outcome_columns))
     n_dropped = int(len(frame) - len(kept))
     if len(kept) == 0:
         raise DataError(

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multilevel.design.fixed import FixedDesign, fixed_design
+from multilevel.design.fixed import FixedDesign, encode, fixed_design
 from multilevel.design.frame import ModelFrame, build_frame, load_data
 from multilevel.design.random import RandomTerm, order_terms, random_term
 from multilevel.errors import DataError, FormulaError
@@ -101,6 +101,19 @@ def _check_terms(terms: list[RandomTerm], n: int) -> None:
             )
 
 
+def response_values(response: str, data: pd.DataFrame) -> np.ndarray:
+    """The outcome: a column, or an expression of columns such as ``log(y)`` (as lme4 allows)."""
+    if response in data.columns:
+        return pd.to_numeric(data[response]).to_numpy(dtype=float)
+    values, names, _ = encode(f"0 + {response}", data, f"outcome '{response}'")
+    if values.shape[1] != 1:
+        raise FormulaError(
+            f"the outcome '{response}' gives {values.shape[1]} columns ({', '.join(names)}); "
+            "it must be one numeric column or expression"
+        )
+    return values[:, 0].copy()
+
+
 def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
     """Parse, select rows, encode, and check: the first step of the pipeline."""
     spec = parse_formula(formula) if isinstance(formula, str) else formula
@@ -111,7 +124,7 @@ def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
         )
     df = load_data(data)
     frame = build_frame(spec, df)
-    y = pd.to_numeric(frame.data[spec.response]).to_numpy(dtype=float)
+    y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
     _check_terms(terms, len(y))
