@@ -12,6 +12,7 @@ from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.result.fit import LmmFit
+from multilevel.sources import LargeFit, fit_large
 
 __version__ = "0.1.0"
 
@@ -19,12 +20,14 @@ __all__ = [
     "DataError",
     "FitWarning",
     "FormulaError",
+    "LargeFit",
     "LmmFit",
     "MultilevelError",
     "UnsafeFormulaError",
     "compare_estimators",
     "datasets",
     "fit",
+    "fit_large",
     "fit_levels",
     "icc",
     "ladder",

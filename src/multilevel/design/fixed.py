@@ -25,7 +25,7 @@ def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
     return np.asfortranarray(values), names
 
 
-def _numeric_lookups(formula: Formula, data: pd.DataFrame) -> list[list[str]] | None:
+def numeric_lookups(formula: Formula, data: pd.DataFrame) -> list[list[str]] | None:
     """Each term's columns if every factor is a plain numeric column (the common, fast case)."""
     terms = []
     for term in formula:
@@ -54,7 +54,7 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
     """
     try:
         parsed = Formula(python_expr(formula))
-        lookups = _numeric_lookups(parsed, data) if len(data) > 10_000 else None
+        lookups = numeric_lookups(parsed, data) if len(data) > 10_000 else None
         sample = data.head(50) if lookups is not None else data
         mm = parsed.get_model_matrix(
             sample, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"

@@ -21,7 +21,7 @@ from multilevel.formula.parse import RandomSpec
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
 
-def _level_label(value: object) -> str:
+def level_label(value: object) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
@@ -31,13 +31,13 @@ def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and sorted level labels of one grouping column (as R's ``factor``)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy()
-        cats = [_level_label(c) for c in column.cat.categories]
+        cats = [level_label(c) for c in column.cat.categories]
         used = np.unique(codes)
         remap = np.full(len(cats), -1)
         remap[used] = np.arange(len(used))
         return remap[codes].astype(np.int64), [cats[i] for i in used]
     codes, uniques = pd.factorize(column, sort=True)
-    return codes.astype(np.int64), [_level_label(u) for u in uniques]
+    return codes.astype(np.int64), [level_label(u) for u in uniques]
 
 
 def group_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -270,14 +270,14 @@ class LmmFit:
 
 
 def _labels_for(df: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:
-    from multilevel.design.random import _level_label
+    from multilevel.design.random import level_label
 
     for f in factors:
         if f not in df.columns:
             from multilevel.errors import DataError
 
             raise DataError(f"new data has no column {f!r} (a grouping factor of the model)")
-    cols = [df[f].map(_level_label).astype(str) for f in factors]
+    cols = [df[f].map(level_label).astype(str) for f in factors]
     out = cols[0]
     for c in cols[1:]:
         out = out + ":" + c

@@ -1,0 +1,109 @@
+"""Fit from a Dask DataFrame: partial statistics per partition, combined by a tree reduction.
+
+Each partition is reduced where it lives to its sufficient statistics (a few arrays of size
+G x q x p, see :mod:`multilevel.sources.stats`), with the encoding learned once on the client;
+the partials are merged pairwise in a tree (``split_every`` at a time), so no worker ever holds
+more than a partition and a few partials. The total is fitted as :func:`fit_large` does. Runs on
+whatever scheduler is active: a ``dask.distributed`` Client (local or a real scheduler address,
+whose workers need ``multilevel`` installed) or Dask's default local scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from multilevel.errors import DataError
+from multilevel.formula.parse import parse_formula
+from multilevel.sources.chunks import complete_rows
+from multilevel.sources.encoding import (
+    SAMPLE_ROWS,
+    Encoding,
+    check_supported,
+    factor_values,
+    learn_encoding,
+    needed_columns,
+    order_levels,
+)
+from multilevel.sources.fit_large import fit_statistics
+from multilevel.sources.result import LargeFit
+from multilevel.sources.stats import PartialStats, merge, partial_stats
+
+
+def _merge_all(parts: list[PartialStats]) -> PartialStats:
+    out = parts[0]
+    for p in parts[1:]:
+        out = merge(out, p)
+    return out
+
+
+def tree_reduce(parts: list[Any], split_every: int = 8,
+                combine: Callable[[list[Any]], Any] = _merge_all) -> Any:
+    """Combine delayed partials ``split_every`` at a time until one remains (a delayed object):
+    log_{split_every}(partitions) rounds, no task holding more than ``split_every`` partials."""
+    from dask import delayed
+
+    step = delayed(combine, pure=True)
+    split_every = max(2, int(split_every))
+    while len(parts) > 1:
+        parts = [step(parts[i : i + split_every]) for i in range(0, len(parts), split_every)]
+    return parts[0]
+
+
+def _partition_levels(df: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
+    complete = df.loc[complete_rows(df)]
+    return {c: list(pd.unique(factor_values(complete[c], k))) for c, k in kinds.items()}
+
+
+def _levels(ddf: Any, columns: list[str], kinds: dict[str, str]) -> dict[str, list[Any]]:
+    """Levels of factor columns among complete rows: unique values per partition on the
+    cluster, merged here (they are small), ordered as R's ``factor`` orders them."""
+    import dask
+    from dask import delayed
+
+    per_part = dask.compute(*[delayed(_partition_levels, pure=True)(p, kinds)
+                              for p in ddf[columns].to_delayed()])
+    out = {}
+    for c, kind in kinds.items():
+        values = list(dict.fromkeys(v for part in per_part for v in part[c]))
+        dtype = ddf[c].dtype
+        known = isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None
+        out[c] = order_levels(values, kind, list(dtype.categories) if known else None)
+    return out
+
+
+def dask_statistics(ddf: Any, enc: Encoding, split_every: int = 8) -> PartialStats:
+    """The statistics of all rows of a Dask DataFrame (computed on the active scheduler)."""
+    import dask
+    from dask import delayed
+
+    part = delayed(partial_stats, pure=True)
+    parts = [part(p, enc) for p in ddf[list(enc.columns)].to_delayed()]
+    if not parts:
+        raise DataError("the Dask DataFrame has no partitions")
+    (total,) = dask.compute(tree_reduce(parts, split_every))
+    return total
+
+
+def fit_dask(
+    formula: str,
+    ddf: Any,
+    reml: bool = True,
+    group_levels: Any = None,
+    categories: dict[str, Any] | None = None,
+    split_every: int = 8,
+    warn: bool = True,
+) -> LargeFit:
+    """Fit ``formula`` (one grouping factor) to a Dask DataFrame; same result as ``fit_large``."""
+    spec = parse_formula(formula)
+    check_supported(spec)
+    available = [str(c) for c in ddf.columns]
+    needed, _ = needed_columns(spec, available)
+    sample = ddf[list(needed)].partitions[0].compute().head(SAMPLE_ROWS)
+    enc = learn_encoding(spec, None, 0, group_levels, categories, sample=sample,
+                         levels_of=lambda cols, kinds: _levels(ddf, cols, kinds),
+                         available=available)
+    total = dask_statistics(ddf, enc, split_every)
+    return fit_statistics(total, enc, reml=reml, warn=warn)

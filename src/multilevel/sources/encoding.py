@@ -1,0 +1,372 @@
+"""How every chunk is encoded: learned once from a sample plus the levels of the factors.
+
+The model frame is built as ``multilevel.design.frame.build_frame`` builds it in memory: text
+columns become factors with levels in R's collation order, logicals factors FALSE/TRUE, pandas
+categoricals keep their categories' order (unused ones dropped); numeric columns used inside
+``C()``/``factor()`` are factors too. Since a level may first occur in any chunk, the levels of
+every factor are fixed before the statistics pass (declared, or found by a first pass over the
+data), so every chunk is encoded to the same columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+
+from multilevel.design.fixed import numeric_lookups, encode
+from multilevel.design.frame import formula_variables, python_expr, r_collation_key
+from multilevel.design.model import response_values
+from multilevel.errors import DataError, FormulaError, MultilevelError
+from multilevel.formula.parse import FormulaSpec
+from multilevel.formula.rnames import lme4_name
+from multilevel.sources.chunks import (
+    Source,
+    is_number,
+    iter_chunks,
+    missing_and_infinite,
+    ordered_levels,
+    sorted_levels,
+)
+
+STATEFUL = re.compile(r"\b(center|scale|standardize|poly|bs|cr|cs)\s*\(")
+SAMPLE_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class TermInfo:
+    """One random term on the grouping factor: lme4 name, its columns, and its theta layout."""
+
+    name: str
+    grouping_factor: str
+    expr: str
+    term_names: tuple[str, ...]
+    raw_names: tuple[str, ...]
+
+    @property
+    def q(self) -> int:
+        return len(self.term_names)
+
+    @property
+    def tril(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = [r for c in range(self.q) for r in range(c, self.q)]
+        cols = [c for c in range(self.q) for _ in range(c, self.q)]
+        return np.array(rows, int), np.array(cols, int)
+
+    @property
+    def theta_lower(self) -> np.ndarray:
+        r, c = self.tril
+        return np.where(r == c, 0.0, -np.inf)
+
+    @property
+    def theta_start(self) -> np.ndarray:
+        r, c = self.tril
+        return np.where(r == c, 1.0, 0.0)
+
+    @property
+    def theta_names(self) -> list[str]:
+        t, g = self.term_names, self.grouping_factor
+        return [f"{g}.{t[r]}" if r == c else f"{g}.{t[r]}.{t[c]}" for r, c in zip(*self.tril,
+                                                                                 strict=True)]
+
+    def Lambda(self, theta: np.ndarray) -> np.ndarray:
+        L = np.zeros((self.q, self.q))
+        L[self.tril] = theta
+        return L
+
+
+
+
+def factor_kind(col: pd.Series) -> str | None:
+    """How a column becomes a factor: 'category', 'bool', 'string', or None (numeric)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(col):
+        return "bool"
+    if pd.api.types.is_string_dtype(col) or col.dtype == object:
+        return "string"
+    return None
+
+
+def factor_values(col: pd.Series, kind: str) -> np.ndarray:
+    """The labels R's model frame gives a column of this kind (complete rows only)."""
+    if kind == "string":
+        return col.astype(str).to_numpy(dtype=object)
+    if kind == "bool":
+        return np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE").astype(object)
+    return col.to_numpy(dtype=object)
+
+
+def order_levels(values: list[Any], kind: str, categories: list[Any] | None = None) -> list[Any]:
+    """Levels as R's factor orders them: FALSE/TRUE for logicals (both, always), R's collation
+    for text, the categories' order for a categorical, numeric order otherwise."""
+    values = list(dict.fromkeys(values))
+    if kind == "bool":
+        return ["FALSE", "TRUE"]
+    if kind == "string":
+        return sorted({str(v) for v in values}, key=r_collation_key)
+    if kind == "category":
+        return ordered_levels(values, categories)
+    return sorted_levels(values)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How every chunk is encoded: learned once, so all chunks give the same columns."""
+
+    formula: FormulaSpec
+    columns: tuple[str, ...]  # the columns the model reads
+    outcome_columns: tuple[str, ...]  # those the outcome (a column or expression) reads
+    group: str  # the grouping column
+    categories: dict[str, list[Any]]  # factor columns and their levels
+    kinds: dict[str, str]  # factor columns: 'category', 'bool', 'string' or 'numeric'
+    fixed_raw: tuple[str, ...] = ()  # formulaic names of X's columns (before aliasing)
+    terms: tuple[TermInfo, ...] = ()
+    group_order: tuple[Any, ...] | None = None  # declared (or categorical) order of the groups
+    #: per formula part whose columns are products of numeric columns: those columns (fast path)
+    lookups: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    @property
+    def Q(self) -> int:
+        return sum(t.q for t in self.terms)
+
+    def outcome(self, rows: pd.DataFrame) -> np.ndarray:
+        """y: the outcome column, or the outcome expression (e.g. log(y)) evaluated."""
+        return response_values(self.formula.response, rows)
+
+    def prepare(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Factor columns as Categoricals with their fixed levels; a value outside them is an
+        error (complete rows only)."""
+        if not self.categories:
+            return chunk
+        out = {}
+        for c, levels in self.categories.items():
+            values = factor_values(chunk[c], self.kinds[c])
+            codes = pd.Index(levels).get_indexer(values)
+            if (codes < 0).any():
+                bad = values[codes < 0][0]
+                raise DataError(
+                    f"column {c!r} has value {bad!r} not among its levels "
+                    f"{levels[:10]}{'...' if len(levels) > 10 else ''} (declared or found in the "
+                    "first pass over the data)"
+                )
+            out[c] = pd.Series(pd.Categorical.from_codes(codes, categories=levels),
+                               index=chunk.index)
+        return chunk.assign(**out)
+
+    def matrix(self, part: str, rows: pd.DataFrame, names: tuple[str, ...], what: str,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """The model matrix of one formula part (into ``out`` if given): filled directly when
+        its columns are products of numeric columns (as ``encode`` does on large data), else
+        encoded by formulaic. Non-finite products are caught by the caller (on the sums)."""
+        if out is None:
+            out = np.empty((len(rows), len(names)), order="F")
+        lookups = self.lookups.get(part)
+        if lookups is not None and all(is_number(rows[c]) for cols in lookups for c in cols):
+            for j, cols in enumerate(lookups):
+                if not cols:
+                    out[:, j] = 1.0
+                    continue
+                out[:, j] = rows[cols[0]].to_numpy(dtype=float)
+                for c in cols[1:]:
+                    out[:, j] *= rows[c].to_numpy(dtype=float)
+            return out
+        values, got, _ = encode(part, rows, what)
+        if tuple(got) != names:
+            raise MultilevelError(
+                f"a chunk encoded the {what} to columns {got}, not {list(names)}; declare the "
+                "levels of categorical predictors (categories=...) or use multilevel.fit"
+            )
+        out[:] = values
+        return out
+
+    def matrices(self, rows: pd.DataFrame, y: np.ndarray
+                 ) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]]]:
+        """[X y] (all raw columns of X) and the columns of Z, each with a key naming what it
+        is (None for the intercept, the column name otherwise; a Z column that is also a
+        column of X is not computed twice)."""
+        P = len(self.fixed_raw)
+        Xy = np.empty((len(rows), P + 1), order="F")
+        self.matrix(self.formula.fixed, rows, self.fixed_raw, "fixed-effects model matrix",
+                    out=Xy[:, :P])
+        Xy[:, P] = y
+        where = {name: j for j, name in enumerate(self.fixed_raw)}
+        zcols: list[tuple[str | None, np.ndarray]] = []
+        for t in self.terms:
+            if all(n in where for n in t.raw_names):
+                zcols += [(column_key(n), Xy[:, where[n]]) for n in t.raw_names]
+                continue
+            Z = self.matrix(t.expr, rows, t.raw_names, f"random-effects matrix of '{t.name}'")
+            keys = [column_key(n) if n in where or n == "Intercept" else f"{t.name}|{n}"
+                    for n in t.raw_names]
+            zcols += [(key, Z[:, k]) for k, key in enumerate(keys)]
+        return Xy, zcols
+
+
+def column_key(name: str) -> str | None:
+    return None if name == "Intercept" else name
+
+
+def needed_columns(spec: FormulaSpec, available: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The columns a formula reads, each with where it is used, and those of the outcome (a
+    column, or the columns of an expression such as log(y)), as ``build_frame`` finds them."""
+    needed: dict[str, str] = {}
+    if spec.response in available:
+        needed[spec.response] = "the outcome"
+        outcome = [spec.response]
+    else:
+        outcome = formula_variables(f"0 + {spec.response}", f"outcome '{spec.response}'")
+        for name in outcome:
+            needed.setdefault(name, f"the outcome '{spec.response}'")
+    for name in formula_variables(spec.fixed, "fixed part"):
+        needed.setdefault(name, f"fixed part '{spec.fixed}'")
+    for r in spec.random:
+        for name in formula_variables(r.expr, r.source):
+            needed.setdefault(name, f"random term '{r.source}'")
+        for f in r.factors:
+            needed.setdefault(f, f"grouping factor in '{r.source}'")
+    for name, where in needed.items():
+        if name not in available:
+            shown = ", ".join(available[:20])
+            raise DataError(f"column {name!r} ({where}) is not in the data. Columns: {shown}")
+    return needed, outcome
+
+
+def check_supported(spec: FormulaSpec) -> str:
+    """The grouping column of a model with one grouping factor; MultilevelError otherwise."""
+    if not spec.random:
+        raise FormulaError(f"no random-effects terms in '{spec.text}'; add one such as (1 | group)")
+    factors = {r.factors for r in spec.random}
+    if len(factors) > 1 or len(next(iter(factors))) != 1:
+        names = ", ".join(":".join(f) for f in sorted(factors))
+        raise MultilevelError(
+            f"fitting from chunks supports one grouping factor given by one column; '{spec.text}' "
+            f"has {names}. Use multilevel.fit (in memory) for crossed, nested or interaction "
+            "grouping factors"
+        )
+    for part in [spec.fixed] + [r.expr for r in spec.random]:
+        m = STATEFUL.search(part)
+        if m:
+            raise MultilevelError(
+                f"'{m.group(1)}(...)' in '{part}' learns its state from the whole data, which "
+                "a chunked fit cannot do exactly; transform the column beforehand or use "
+                "multilevel.fit"
+            )
+    return spec.random[0].factors[0]
+
+
+
+
+def _factor_kinds(spec: FormulaSpec, sample: pd.DataFrame, skip: set[str]) -> dict[str, str]:
+    """The factor columns: text, logical and categorical ones, and numeric ones used inside
+    C(...) or factor(...) (formulaic tells which, from the sample)."""
+    kinds = {c: k for c in sample.columns if c not in skip
+             and (k := factor_kind(sample[c])) is not None}
+    as_factors = {c: pd.Categorical(factor_values(sample[c], k),
+                                    categories=order_levels(list(factor_values(sample[c], k)), k,
+                                                            _categories(sample[c])))
+                  for c, k in kinds.items()}
+    sample = sample.assign(**as_factors)
+    numeric_use: set[str] = set()
+    for part in [spec.fixed] + [r.expr for r in spec.random]:
+        _, _, mspec = encode(part, sample, "sample model matrix")
+        for expr, (kind, _state) in mspec.encoder_state.items():
+            used = formula_variables(str(expr))
+            if getattr(kind, "value", str(kind)) == "categorical":
+                for c in used:
+                    kinds.setdefault(c, "numeric")
+            else:
+                numeric_use.update(used)
+    both = [c for c in kinds if c in numeric_use and kinds[c] == "numeric"]
+    if both:
+        raise MultilevelError(
+            f"column(s) {both} are used both as numbers and as factors; a chunked fit cannot "
+            "encode that; make a separate factor column or use multilevel.fit"
+        )
+    return {c: k for c, k in kinds.items() if c not in skip}
+
+
+def _categories(col: pd.Series) -> list[Any] | None:
+    return list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else None
+
+
+LevelsOf = Callable[[list[str], dict[str, str]], dict[str, list[Any]]]
+
+
+def learn_encoding(
+    spec: FormulaSpec,
+    source: Source | None,
+    chunk_rows: int,
+    group_levels: Any = None,
+    categories: dict[str, Any] | None = None,
+    sample: pd.DataFrame | None = None,
+    levels_of: LevelsOf | None = None,
+    available: list[str] | None = None,
+) -> Encoding:
+    """Learn the encoding from a sample of the source plus the levels of its factors (declared
+    in ``categories``, or found by a first pass over the data: ``levels_of``, by default
+    :func:`multilevel.sources.chunks.scan_levels` on ``source``)."""
+    group = check_supported(spec)
+    if available is None:
+        if source is None:
+            raise DataError("give a source or the list of available columns")
+        available = source.columns
+    needed, outcome = needed_columns(spec, available)
+    columns = list(needed)
+    if sample is None and source is not None:
+        sample = next(iter_chunks(source, columns, SAMPLE_ROWS), None)
+    if sample is None or len(sample) == 0:
+        raise DataError("the data has no rows")
+    sample = sample[columns]
+    _, keep, infinite = missing_and_infinite(sample)
+    for inf in infinite.values():
+        keep &= ~inf
+    sample = sample.loc[keep]
+    if len(sample) == 0:
+        raise DataError("the first rows of the data all have missing values; cannot learn the "
+                        "encoding (declare categories or reorder the data)")
+    for name in outcome:
+        y = sample[name]
+        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+            raise DataError(f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
+                            "mixed model needs a numeric outcome")
+    kinds = _factor_kinds(spec, sample, skip=set(outcome) | {group})
+    declared = {k: list(v) for k, v in (categories or {}).items()}
+    todo = {c: k for c, k in kinds.items() if c not in declared}
+    if todo:
+        if levels_of is None:
+            if source is None:
+                raise DataError(f"declare the levels of {sorted(todo)} (categories=...)")
+            from multilevel.sources.chunks import scan_levels
+
+            levels_of = lambda cols, kinds_: scan_levels(source, cols, kinds_, chunk_rows)  # noqa: E731
+        declared.update(levels_of(columns, todo))
+    cats = {c: declared[c] for c in kinds}
+    order = None
+    if group_levels is not None:
+        order = tuple(group_levels)
+    elif isinstance(sample[group].dtype, pd.CategoricalDtype):
+        order = tuple(sample[group].cat.categories)
+    base = Encoding(spec, tuple(columns), tuple(outcome), group, cats, kinds)
+    rows = base.prepare(sample)
+    _, fixed_raw, _ = encode(spec.fixed, rows, "fixed-effects model matrix")
+    terms = []
+    for k, r in enumerate(spec.random):
+        _, raw, _ = encode(r.expr, rows, f"random-effects matrix of '{r.source}'")
+        if not raw:
+            raise DataError(f"random term '{r.source}' has no random effects (did you write 0?)")
+        name = r.group_name if k == 0 else f"{r.group_name}.{k}"
+        terms.append(TermInfo(name, r.group_name, r.expr, tuple(lme4_name(n) for n in raw),
+                              tuple(raw)))
+    lookups = {}
+    for part, names in [(spec.fixed, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
+        found = numeric_lookups(Formula(python_expr(part)), rows)
+        if found is not None and len(found) == len(names):
+            lookups[part] = tuple(tuple(c) for c in found)
+    return Encoding(spec, tuple(columns), tuple(outcome), group, cats, kinds, tuple(fixed_raw),
+                    tuple(terms), order, lookups)

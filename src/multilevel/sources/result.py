@@ -1,0 +1,148 @@
+"""The result of a fit from sufficient statistics: the numbers of an ``LmmFit``, without the rows.
+
+``to_dict()`` gives the same fields as ``LmmFit.to_dict()`` (it is the same serializer). Fitted
+values and residuals need the rows again: :meth:`LargeFit.predict_chunks` streams them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sst
+
+from multilevel.objective.modes import TermModes
+from multilevel.optimize.optimizer import OptSummary
+from multilevel.result.fit import VarianceComponent
+from multilevel.sources.encoding import Encoding
+from multilevel.sources.stats import Totals
+
+
+@dataclass(frozen=True, eq=False)
+class LargeFit:
+    """A one-grouping-factor linear mixed model fitted from chunked data (REML or ML)."""
+
+    formula: str
+    reml: bool
+    fixed_names: tuple[str, ...]
+    beta: np.ndarray
+    vcov_beta: np.ndarray
+    df_satterthwaite: np.ndarray
+    theta: np.ndarray
+    theta_names: tuple[str, ...]
+    sigma: float
+    random_effects: tuple[VarianceComponent, ...]
+    loglik: float
+    optimization: OptSummary
+    is_singular: bool
+    n_obs: int
+    n_groups: dict[str, int]
+    n_dropped: int
+    dropped_by: dict[str, int]
+    group_levels: tuple[str, ...]
+    modes: dict[str, TermModes] = field(repr=False)
+    warnings: tuple[str, ...] = ()
+    encoding: Encoding | None = field(default=None, repr=False)
+    totals: Totals | None = field(default=None, repr=False)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
+
+    @property
+    def method(self) -> str:
+        return "REML" if self.reml else "ML"
+
+    @property
+    def converged(self) -> bool:
+        return self.optimization.converged
+
+    @property
+    def n_params(self) -> int:
+        return len(self.beta) + len(self.theta) + 1
+
+    @property
+    def deviance(self) -> float | None:
+        return None if self.reml else -2.0 * self.loglik
+
+    @property
+    def reml_criterion(self) -> float | None:
+        return -2.0 * self.loglik if self.reml else None
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_params
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.vcov_beta))
+
+    @property
+    def icc(self) -> dict[str, float] | None:
+        """tau00 / (tau00 + sigma^2) for the null model (as ``LmmFit.icc``), else None."""
+        null = self.fixed_names == ("(Intercept)",) and all(
+            vc.terms == ("(Intercept)",) for vc in self.random_effects)
+        if not null:
+            return None
+        total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + self.sigma**2
+        return {vc.group: float(vc.covariance[0, 0]) / total for vc in self.random_effects}
+
+    def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Estimate, SE, t, Satterthwaite df and p for each fixed effect."""
+        if ddf.lower() != "satterthwaite":
+            raise ValueError("a fit from chunks has Satterthwaite df only (Kenward-Roger needs "
+                             "the rows: use multilevel.fit)")
+        se = self.std_errors
+        t = self.beta / se
+        p = 2 * sst.t.sf(np.abs(t), self.df_satterthwaite)
+        return pd.DataFrame(
+            {"estimate": self.beta, "std_error": se, "t_value": t, "df": self.df_satterthwaite,
+             "p_value": p},
+            index=pd.Index(self.fixed_names, name="term"),
+        )
+
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes per term: a levels x terms DataFrame (lme4's ``ranef``)."""
+        assert self.encoding is not None
+        return {
+            t.name: pd.DataFrame(self.modes[t.name].b,
+                                 index=pd.Index(self.group_levels, name=t.grouping_factor),
+                                 columns=list(t.term_names))
+            for t in self.encoding.terms
+        }
+
+    def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
+        """The fields of ``LmmFit.to_dict()`` (Satterthwaite inference only)."""
+        from multilevel.result.serialize import fit_to_dict
+
+        if kenward_roger:
+            raise ValueError("Kenward-Roger needs the rows: use multilevel.fit")
+        return fit_to_dict(self)  # type: ignore[arg-type]
+
+    def predict_chunks(self, source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """Second pass: per chunk a DataFrame with ``fitted`` (X beta + Z b) and ``residual``,
+        indexed like the chunk; NaN for rows with a missing value, b = 0 for unseen groups."""
+        from multilevel.sources.chunks import as_source, iter_chunks
+
+        enc, tot = self.encoding, self.totals
+        assert enc is not None and tot is not None
+        b = np.hstack([self.modes[t.name].b for t in enc.terms])
+        index = pd.Index(tot.group_values)
+        for chunk in iter_chunks(as_source(source), list(enc.columns), chunk_rows):
+            fitted = np.full(len(chunk), np.nan)
+            keep = ~chunk.isna().to_numpy().any(axis=1)
+            if keep.any():
+                rows = enc.prepare(chunk.loc[keep])
+                Xy, zcols = enc.matrices(rows, np.zeros(len(rows)))
+                Z = np.column_stack([col for _, col in zcols])
+                f = Xy[:, list(tot.keep)] @ self.beta
+                pos = index.get_indexer(rows[enc.group])
+                seen = pos >= 0
+                f[seen] += np.einsum("ij,ij->i", Z[seen], b[pos[seen]])
+                fitted[keep] = f
+            y = pd.to_numeric(chunk[enc.formula.response], errors="coerce").to_numpy(dtype=float)
+            yield pd.DataFrame({"fitted": fitted, "residual": y - fitted}, index=chunk.index)

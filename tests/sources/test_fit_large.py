@@ -1,0 +1,143 @@
+"""fit_large gives multilevel.fit's answers from every source, and lme4's on hsb."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import multilevel
+from multilevel.errors import MultilevelError
+from multilevel.sources import fit_large
+from multilevel.sources.progress import Progress
+from refdata import reference
+
+FORMULA = "y ~ x + f + (1 + x | g)"
+
+
+def in_memory(formula, data, reml=True):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return multilevel.fit(formula, data, reml=reml)
+
+
+def large(formula, data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_large(formula, data, **kw)
+
+
+def assert_same_fit(got: dict, ref: dict):
+    assert got.keys() == ref.keys()
+    for key in ("formula", "method", "n_obs", "n_groups", "n_dropped", "n_params", "theta_names",
+                "is_singular", "converged"):
+        assert got[key] == ref[key], key
+    assert got["loglik"] == pytest.approx(ref["loglik"], rel=1e-8)
+    np.testing.assert_allclose(got["theta"], ref["theta"], rtol=1e-6, atol=1e-6)
+    for a, b in zip(got["fixed_effects"], ref["fixed_effects"], strict=True):
+        assert a["name"] == b["name"]
+        assert a["estimate"] == pytest.approx(b["estimate"], rel=1e-7, abs=1e-9)
+        assert a["std_error"] == pytest.approx(b["std_error"], rel=1e-7)
+        assert a["df_satterthwaite"] == pytest.approx(b["df_satterthwaite"], rel=1e-5)
+    for a, b in zip(got["random_effects"], ref["random_effects"], strict=True):
+        assert (a["group"], a["terms"]) == (b["group"], b["terms"])
+        np.testing.assert_allclose(a["variances"], b["variances"], rtol=1e-6)
+        np.testing.assert_allclose(a["correlation_matrix"], b["correlation_matrix"], atol=1e-6)
+    assert got["sigma"] == pytest.approx(ref["sigma"], rel=1e-7)
+
+
+def source(kind, frame, files):
+    if kind == "pandas":
+        return frame
+    if kind == "arrow":
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    if kind == "polars":
+        pl = pytest.importorskip("polars")
+        return pl.from_pandas(frame)
+    return files[kind]
+
+
+@pytest.mark.parametrize("kind", ["pandas", "arrow", "polars", "parquet", "folder", "csv"])
+def test_every_source_gives_the_in_memory_fit(kind, frame, files):
+    ref = in_memory(FORMULA, frame).to_dict()
+    got = large(FORMULA, source(kind, frame, files), chunk_rows=700).to_dict()
+    assert_same_fit(got, ref)
+    assert got["n_dropped"] == 8  # rows 5 (x and y), 10, 77, 600, 1200, 1500, 2950, 2999
+
+
+def test_ml_and_chunk_size(frame):
+    ref = in_memory(FORMULA, frame, reml=False).to_dict()
+    for chunk_rows in (97, 1000, 1_000_000):
+        assert_same_fit(large(FORMULA, frame, reml=False, chunk_rows=chunk_rows).to_dict(), ref)
+
+
+def test_several_terms_on_one_factor(frame):
+    formula = "y ~ x * f + (1 | g) + (0 + x | g)"
+    assert_same_fit(large(formula, frame, chunk_rows=500).to_dict(),
+                    in_memory(formula, frame).to_dict())
+
+
+def test_modes_and_second_pass_predictions(frame, files):
+    ref = in_memory(FORMULA, frame)
+    fit = large(FORMULA, files["parquet"], chunk_rows=800)
+    got, want = fit.ranef()["g"], ref.ranef()["g"]
+    assert list(got.index) == list(want.index)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fit.modes["g"].cond_var, ref.modes["g"].cond_var, rtol=1e-6)
+    pred = pd.concat(list(fit.predict_chunks(files["parquet"], chunk_rows=800)),
+                     ignore_index=True)
+    kept = ref.design.frame.row_index
+    np.testing.assert_allclose(pred["fitted"].to_numpy()[kept], ref.fitted, rtol=1e-7)
+    np.testing.assert_allclose(pred["residual"].to_numpy()[kept], ref.residuals, rtol=1e-6,
+                               atol=1e-9)
+    assert pred["fitted"].isna().sum() == ref.n_dropped
+
+
+@pytest.mark.parametrize("model", ["hsb_c_intercepts_as_outcomes", "hsb_d_slopes_as_outcomes"])
+def test_hsb_against_lme4(model, tmp_path):
+    m = next(m for m in reference("hsb")["models"] if m["model_id"] == model)
+    path = tmp_path / "hsb.parquet"
+    multilevel.datasets.load("hsb").to_parquet(path, row_group_size=1000)
+    for method, reml in (("reml", True), ("ml", False)):
+        ref = m["fits"][method]
+        got = large(m["formula"], path, reml=reml, chunk_rows=1500).to_dict()
+        assert got["loglik"] == pytest.approx(ref["loglik"], abs=1e-6)
+        np.testing.assert_allclose(got["beta"], ref["beta"], rtol=1e-5)
+        for a, b in zip(got["fixed_effects"], ref["fixed_effects"], strict=True):
+            assert a["std_error"] == pytest.approx(b["std_error"], rel=1e-4)
+            assert a["df_satterthwaite"] == pytest.approx(b["df_satterthwaite"], rel=1e-3)
+
+
+def test_null_model_icc(frame):
+    got = large("y ~ 1 + (1 | g)", frame, chunk_rows=600).to_dict()
+    ref = in_memory("y ~ 1 + (1 | g)", frame).to_dict()
+    assert got["icc"]["g"] == pytest.approx(ref["icc"]["g"], rel=1e-7)
+
+
+def test_crossed_models_are_rejected(frame):
+    with pytest.raises(MultilevelError, match="multilevel.fit"):
+        fit_large("y ~ x + (1 | g) + (1 | f)", frame)
+
+
+def test_missing_rows_are_reported(frame):
+    with pytest.warns(multilevel.FitWarning, match="8 of 3000 rows dropped"):
+        fit = fit_large(FORMULA, frame)
+    assert fit.dropped_by == {"y": 3, "x": 3, "f": 2, "g": 1}
+
+
+def test_progress_only_in_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    quiet, loud = io.StringIO(), Tty()
+    for stream in (quiet, loud):
+        bar = Progress("reading", 1000, stream=stream)
+        bar.update(1000)
+        bar.close()
+    assert quiet.getvalue() == ""
+    assert "1,000/1,000 rows" in loud.getvalue() and loud.getvalue().endswith("\n")

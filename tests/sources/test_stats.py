@@ -1,0 +1,166 @@
+"""Chunked statistics equal the in-memory cross-products, whatever the chunking or merge order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from multilevel.design.model import build_design
+from multilevel.errors import DataError, MultilevelError
+from multilevel.formula.parse import parse_formula
+from multilevel.objective import cross_products
+from multilevel.sources.chunks import as_source, iter_chunks
+from multilevel.sources.encoding import check_supported, learn_encoding
+from multilevel.sources.stats import (
+    aliased_from_crossprod,
+    cross_products_of,
+    empty_stats,
+    merge,
+    partial_stats,
+)
+
+FORMULAS = [
+    "y ~ x + f + (1 + x | g)",
+    "y ~ x * f + z + (1 | g) + (0 + x | g)",
+    "y ~ 1 + (1 | g)",
+    "y ~ I(x**2) + log(abs(z)) + (1 + z | g)",
+]
+
+
+def chunked(formula, data, chunk_rows, **kw):
+    enc = learn_encoding(parse_formula(formula), as_source(data), chunk_rows, **kw)
+    total = empty_stats(enc)
+    for chunk in iter_chunks(as_source(data), list(enc.columns), chunk_rows):
+        total = merge(total, partial_stats(chunk, enc))
+    return cross_products_of(total, enc)
+
+
+def assert_same(xp, ref):
+    assert (xp.n, xp.p, xp.G, xp.Q) == (ref.n, ref.p, ref.G, ref.Q)
+    for name in ("A", "B", "C"):
+        a, b = getattr(xp, name), getattr(ref, name)
+        assert a.shape == b.shape
+        assert np.max(np.abs(a - b)) <= 1e-12 * np.max(np.abs(b))
+    assert xp.yy == pytest.approx(ref.yy, rel=1e-12)
+    np.testing.assert_array_equal(xp.first_map.rows, ref.first_map.rows)
+    np.testing.assert_array_equal(xp.first_map.cols, ref.first_map.cols)
+    np.testing.assert_array_equal(xp.first_theta, ref.first_theta)
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+@pytest.mark.parametrize("chunk_rows", [250, 10_000])
+def test_statistics_equal_in_memory_cross_products(formula, chunk_rows, frame):
+    xp, tot = chunked(formula, frame, chunk_rows)
+    design = build_design(formula, frame)
+    assert_same(xp, cross_products(design))
+    assert tot.fixed_names == design.fixed.names
+    assert tot.group_levels == design.terms[0].levels
+    assert tot.n_dropped == design.frame.n_dropped
+    assert tot.dropped_by == design.frame.dropped_by
+
+
+def test_level_seen_only_in_later_chunks_is_encoded(frame):
+    # 'd' first occurs after row 2600; the sample the encoding is learned on has none
+    assert "d" not in set(frame["f"].iloc[:2000].dropna())
+    xp, tot = chunked("y ~ x + f + (1 | g)", frame, 300)
+    assert "fd" in tot.fixed_names
+    assert_same(xp, cross_products(build_design("y ~ x + f + (1 | g)", frame)))
+
+
+def test_partials_merge_in_any_order(frame):
+    enc = learn_encoding(parse_formula(FORMULAS[0]), as_source(frame), 1000)
+    rng = np.random.default_rng(3)
+    shuffled = frame.iloc[rng.permutation(len(frame))]
+    parts = [shuffled.iloc[idx] for idx in np.array_split(np.arange(len(frame)), 7)]
+    stats = [partial_stats(p, enc) for p in parts]
+    forward = empty_stats(enc)
+    for s in stats:
+        forward = merge(forward, s)
+    # a tree: pairs, then pairs of pairs
+    level = stats
+    while len(level) > 1:
+        level = [merge(*level[i : i + 2]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+    xp1, _ = cross_products_of(forward, enc)
+    xp2, _ = cross_products_of(level[0], enc)
+    assert_same(xp1, xp2)
+    assert_same(xp1, cross_products(build_design(FORMULAS[0], frame)))
+    assert forward.n_input == len(frame)
+
+
+def test_aliased_columns_are_dropped_as_in_memory(frame):
+    df = frame.assign(x2=2.0 * frame["x"] - 1.0)
+    formula = "y ~ x + x2 + z + (1 | g)"
+    xp, tot = chunked(formula, df, 700)
+    design = build_design(formula, df)
+    assert tot.dropped_names == design.fixed.dropped == ("x2",)
+    assert_same(xp, cross_products(design))
+
+
+def test_aliased_from_crossprod_matches_qr():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4))
+    X = np.column_stack([X[:, 0], X[:, 1], X[:, 0] + X[:, 1], X[:, 2], 3 * X[:, 3]])
+    assert aliased_from_crossprod(X.T @ X) == [2]
+
+
+def test_unsupported_models_are_rejected():
+    for formula in ["y ~ x + (1 | a) + (1 | b)", "y ~ (1 | a/b)", "y ~ (1 | a:b)"]:
+        with pytest.raises(MultilevelError, match="multilevel.fit"):
+            check_supported(parse_formula(formula))
+    with pytest.raises(MultilevelError, match="center"):
+        check_supported(parse_formula("y ~ center(x) + (1 | g)"))
+
+
+def test_declared_levels_must_cover_the_data(frame):
+    with pytest.raises(DataError, match="not among its levels"):
+        chunked("y ~ x + f + (1 | g)", frame, 1000, categories={"f": ["a", "b", "c"]})
+
+
+def test_declared_group_levels_set_the_order(frame):
+    levels = sorted(frame["g"].dropna().unique(), reverse=True)
+    xp, tot = chunked("y ~ x + (1 | g)", frame, 1000, group_levels=levels)
+    ref = cross_products(build_design("y ~ x + (1 | g)", frame))
+    assert tot.group_levels == tuple(levels)
+    np.testing.assert_allclose(xp.A[..., ::-1], ref.A, rtol=1e-12)
+
+
+def test_infinite_values_are_errors(frame):
+    df = frame.copy()
+    df.loc[100, "x"] = np.inf
+    with pytest.raises(DataError, match="infinite"):
+        chunked("y ~ x + (1 | g)", df, 1000)
+
+
+def test_integer_groups_match_factor_order():
+    rng = np.random.default_rng(5)
+    g = rng.choice([3, 1000, 7, 12, -4], 400)
+    df = pd.DataFrame({"g": g, "x": rng.normal(size=400)})
+    df["y"] = df["x"] + rng.normal(size=400) + g / 1000
+    xp, tot = chunked("y ~ x + (1 | g)", df, 64)
+    design = build_design("y ~ x + (1 | g)", df)
+    assert tot.group_levels == design.terms[0].levels == ("-4", "3", "7", "12", "1000")
+    assert_same(xp, cross_products(design))
+
+
+def test_model_frame_as_r_builds_it():
+    """Text in R's collation (case-insensitive), logicals as FALSE/TRUE, categorical order kept,
+    an outcome expression, text group labels in R's order."""
+    rng = np.random.default_rng(11)
+    n = 600
+    df = pd.DataFrame({
+        "g": rng.choice(["b", "A", "a", "C", "c2", "B"], n),
+        "t": rng.choice(["beta", "Alpha", "alpha", "Gamma"], n),
+        "flag": rng.random(n) < 0.3,
+        "o": pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi"]),
+        "x": rng.normal(size=n),
+    })
+    df["y"] = np.exp(1 + 0.2 * df["x"] + rng.normal(scale=0.3, size=n))
+    formula = "log(y) ~ x + t + flag + o + (1 | g)"
+    xp, tot = chunked(formula, df, 128)
+    design = build_design(formula, df)
+    assert tot.fixed_names == design.fixed.names
+    assert "flagTRUE" in tot.fixed_names and "ohi" in tot.fixed_names
+    assert tot.group_levels == design.terms[0].levels
+    assert_same(xp, cross_products(design))
