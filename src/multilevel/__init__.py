@@ -4,13 +4,12 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
-from multilevel import datasets
+from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
-from multilevel import levels
 from multilevel.compare import compare_estimators, simulate_type1
+from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
-from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 

@@ -40,7 +40,9 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
 def fit_design(design: ModelDesign, reml: bool = True, warn: bool = True) -> LmmFit:
     """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests)."""
     if reml and design.n <= design.p:
-        raise DataError(f"REML needs more observations ({design.n}) than fixed effects ({design.p})")
+        raise DataError(
+            f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
+        )
     xp = cross_products(design)
     # small dense kernels: BLAS threads only cost synchronisation (badly so on a busy machine)
     threads = None if xp.n_rest + design.p > 400 else 1
@@ -77,8 +79,11 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool, warn: bool) -> LmmF
 
     messages = list(design.warnings)
     if is_sing:
-        zero = [n for n, th, lo in zip(design.theta_names(), theta, lower, strict=True)
-                if lo == 0 and th < 1e-4]
+        zero = [
+            n
+            for n, th, lo in zip(design.theta_names(), theta, lower, strict=True)
+            if lo == 0 and th < 1e-4
+        ]
         messages.append(
             "boundary (singular) fit: the variance of "
             + ", ".join(zero)
@@ -87,7 +92,8 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool, warn: bool) -> LmmF
         )
     if sigma <= 1e-7 * max(float(np.std(design.y)), 1e-300):
         messages.append(
-            f"the residual variance is (nearly) zero (sigma = {sigma:.3g}): the outcome is an exact "
+            f"the residual variance is (nearly) zero (sigma = {sigma:.3g}): the outcome is an "
+            "exact "
             "function of the predictors and the groups, so the variance components cannot be "
             "estimated; check that the outcome is not computed from the predictors"
         )

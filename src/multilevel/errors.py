@@ -1,4 +1,5 @@
-"""Our own exceptions: every failure a user can cause ends in one of these, with a specific message."""
+"""Our own exceptions: every failure a user can cause ends in one of these, with a specific
+message."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from refdata import reference
 
 from multilevel.cli import main
+from refdata import reference
 
 
 def test_fit_json(capsys):

@@ -20,7 +20,11 @@ def test_json_structure_and_lrts(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"models", "tests"}
     assert [m["step"] for m in out["models"]] == [
-        "null", "random_intercept", "intercepts_as_outcomes", "slopes_as_outcomes"]
+        "null",
+        "random_intercept",
+        "intercepts_as_outcomes",
+        "slopes_as_outcomes",
+    ]
     assert [m["formula"] for m in out["models"]] == [
         "mathach ~ 1 + (1 | school)",
         "mathach ~ cses + (1 | school)",
@@ -55,8 +59,20 @@ def test_ml_text_and_markdown(capsys, tmp_path):
 
     path = tmp_path / "hsb.csv"
     hsb().to_csv(path, index=False)
-    argv = ["ladder", str(path), "--outcome", "mathach", "--group", "school", "--level1", "cses",
-            "--level2", "meanses", "catholic", "--ml"]
+    argv = [
+        "ladder",
+        str(path),
+        "--outcome",
+        "mathach",
+        "--group",
+        "school",
+        "--level1",
+        "cses",
+        "--level2",
+        "meanses",
+        "catholic",
+        "--ml",
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "ML fits" in text and "51.891" in text and "slopes_as_outcomes" in text
@@ -68,8 +84,10 @@ def test_errors_and_warnings(capsys):
     assert main([*HSB, "--level2", "ses"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: level-2 predictor 'ses' varies within school")
-    assert main(["ladder", "hsb", "--outcome", "mathach", "--group", "school",
-                 "--level1", "catholic"]) == 0
+    assert (
+        main(["ladder", "hsb", "--outcome", "mathach", "--group", "school", "--level1", "catholic"])
+        == 0
+    )
     assert "warning: level-1 predictor 'catholic' never varies" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["ladder", "hsb", "--group", "school"])  # --outcome is required
@@ -77,8 +95,26 @@ def test_errors_and_warnings(capsys):
 
 def test_center_group(capsys):
     pytest.importorskip("multilevel.levels.centering")
-    assert main(["ladder", "hsb", "--outcome", "mathach", "--group", "school", "--level1", "ses",
-                 "--level2", "catholic", "--center", "group", "--json"]) == 0
+    assert (
+        main(
+            [
+                "ladder",
+                "hsb",
+                "--outcome",
+                "mathach",
+                "--group",
+                "school",
+                "--level1",
+                "ses",
+                "--level2",
+                "catholic",
+                "--center",
+                "group",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["center"] == "group" and out["level2"] == ["ses_mean", "catholic"]
     for got, ref in zip(out["tests"], reference("hsb")["ladder_tests"][:3], strict=True):

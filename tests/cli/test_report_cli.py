@@ -11,8 +11,21 @@ from multilevel.cli import main
 
 def test_fit_report_with_csv_and_latex(tmp_path, capsys):
     out = tmp_path / "r.html"
-    rc = main(["report", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "-o", str(out),
-               "--csv", str(tmp_path / "csv"), "--format", "latex", "--title", "Sleep"])
+    rc = main(
+        [
+            "report",
+            "sleepstudy",
+            "Reaction ~ Days + (Days | Subject)",
+            "-o",
+            str(out),
+            "--csv",
+            str(tmp_path / "csv"),
+            "--format",
+            "latex",
+            "--title",
+            "Sleep",
+        ]
+    )
     assert rc == 0
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "<title>Sleep</title>" in text
@@ -27,9 +40,25 @@ def test_fit_report_with_csv_and_latex(tmp_path, capsys):
 def test_ladder_report(tmp_path):
     pytest.importorskip("multilevel.ladder")
     out = tmp_path / "ladder.html"
-    rc = main(["report", "hsb", "--ladder", "--outcome", "mathach", "--group", "school",
-               "--level1", "cses", "--level2", "meanses", "-o", str(out), "--csv",
-               str(tmp_path / "t")])
+    rc = main(
+        [
+            "report",
+            "hsb",
+            "--ladder",
+            "--outcome",
+            "mathach",
+            "--group",
+            "school",
+            "--level1",
+            "cses",
+            "--level2",
+            "meanses",
+            "-o",
+            str(out),
+            "--csv",
+            str(tmp_path / "t"),
+        ]
+    )
     assert rc == 0
     text = out.read_text(encoding="utf-8")
     assert 'id="lrt"' in text and "random_intercept" in text
@@ -39,8 +68,18 @@ def test_ladder_report(tmp_path):
 
 def test_compare_report_markdown(tmp_path, capsys):
     out = tmp_path / "c.html"
-    rc = main(["report", "hsb", "mathach ~ cses + (1 | school)", "--compare", "-o", str(out),
-               "--format", "markdown"])
+    rc = main(
+        [
+            "report",
+            "hsb",
+            "mathach ~ cses + (1 | school)",
+            "--compare",
+            "-o",
+            str(out),
+            "--format",
+            "markdown",
+        ]
+    )
     assert rc == 0
     assert "**Estimators compared" in capsys.readouterr().out
     assert 'id="fig-forest"' in out.read_text(encoding="utf-8")
@@ -69,20 +108,31 @@ def _plot_args(argv):
     return parser.parse_args(argv)
 
 
-@pytest.mark.parametrize("kind", ["caterpillar", "spaghetti", "residuals", "shrinkage",
-                                  "variance"])
+@pytest.mark.parametrize("kind", ["caterpillar", "spaghetti", "residuals", "shrinkage", "variance"])
 def test_plot_writes_an_image(kind, tmp_path):
     out = tmp_path / f"{kind}.png"
-    args = _plot_args(["plot", "sleepstudy", "Reaction ~ Days + (Days | Subject)", "--kind", kind,
-                       "-o", str(out), "--dpi", "50"])
+    args = _plot_args(
+        [
+            "plot",
+            "sleepstudy",
+            "Reaction ~ Days + (Days | Subject)",
+            "--kind",
+            kind,
+            "-o",
+            str(out),
+            "--dpi",
+            "50",
+        ]
+    )
     assert args.run(args) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_plot_svg_and_help_examples(tmp_path, capsys):
     out = tmp_path / "c.svg"
-    args = _plot_args(["plot", "hsb", "mathach ~ cses + (1 | school)", "--kind", "caterpillar",
-                       "-o", str(out)])
+    args = _plot_args(
+        ["plot", "hsb", "mathach ~ cses + (1 | school)", "--kind", "caterpillar", "-o", str(out)]
+    )
     args.run(args)
     assert out.read_text().lstrip().startswith("<?xml")
     with pytest.raises(SystemExit):
@@ -99,8 +149,21 @@ def test_ladder_rows_dropped_are_noted_in_the_report(tmp_path, capsys):
     csv_in = tmp_path / "hsb.csv"
     data.to_csv(csv_in, index=False)
     out = tmp_path / "ladder.html"
-    rc = main(["report", str(csv_in), "--ladder", "--outcome", "mathach", "--group", "school",
-               "--level1", "cses", "-o", str(out)])
+    rc = main(
+        [
+            "report",
+            str(csv_in),
+            "--ladder",
+            "--outcome",
+            "mathach",
+            "--group",
+            "school",
+            "--level1",
+            "cses",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert "3 of 7185 rows dropped" in capsys.readouterr().err
     notes = re.search(r'<section id="notes">(.*?)</section>', out.read_text(), re.S).group(1)

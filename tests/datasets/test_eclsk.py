@@ -16,8 +16,16 @@ import pytest
 import multilevel
 from multilevel.datasets.eclsk import ECLSK_TRUTH, N_CHILDREN, N_SCHOOLS, eclsk
 
-MC_SD = {"gamma00": 0.66, "gamma10": 0.293, "gamma01": 0.0142, "gamma11": 0.0055,
-         "tau00": 6.8, "tau11": 0.75, "tau01": 1.78, "sigma2": 3.4}
+MC_SD = {
+    "gamma00": 0.66,
+    "gamma10": 0.293,
+    "gamma01": 0.0142,
+    "gamma11": 0.0055,
+    "tau00": 6.8,
+    "tau11": 0.75,
+    "tau01": 1.78,
+    "sigma2": 3.4,
+}
 MODEL = "math ~ tvhours*pctfrl + (1 + tvhours | schoolid)"
 
 
@@ -33,8 +41,15 @@ def fit(data):
 
 def test_shape_and_columns(data):
     assert data.shape == (N_CHILDREN, 7) == (15305, 7)
-    assert list(data.columns) == ["childid", "schoolid", "math", "tvhours", "pctfrl", "female",
-                                  "ses"]
+    assert list(data.columns) == [
+        "childid",
+        "schoolid",
+        "math",
+        "tvhours",
+        "pctfrl",
+        "female",
+        "ses",
+    ]
     assert data["schoolid"].nunique() == N_SCHOOLS
     sizes = data.groupby("schoolid").size()
     assert sizes.min() >= 2 and sizes.max() > 3 * sizes.median()  # unequal sizes
@@ -53,16 +68,24 @@ def test_deterministic_from_the_seed(data):
 
 def test_fit_recovers_the_truth(fit):
     beta = dict(zip(fit.fixed_names, fit.beta, strict=True))
-    got = {"gamma00": beta["(Intercept)"], "gamma10": beta["tvhours"],
-           "gamma01": beta["pctfrl"], "gamma11": beta["tvhours:pctfrl"]}
+    got = {
+        "gamma00": beta["(Intercept)"],
+        "gamma10": beta["tvhours"],
+        "gamma01": beta["pctfrl"],
+        "gamma11": beta["tvhours:pctfrl"],
+    }
     C = fit.random_effects[0].covariance
     got.update(tau00=C[0, 0], tau11=C[1, 1], tau01=C[0, 1], sigma2=fit.sigma**2)
     for name, value in got.items():
         assert abs(value - ECLSK_TRUTH[name]) < 4 * MC_SD[name], name
     # and the fixed effects within 3 of their own standard errors
     se = dict(zip(fit.fixed_names, fit.std_errors, strict=True))
-    for lme4, g in [("(Intercept)", "gamma00"), ("tvhours", "gamma10"), ("pctfrl", "gamma01"),
-                    ("tvhours:pctfrl", "gamma11")]:
+    for lme4, g in [
+        ("(Intercept)", "gamma00"),
+        ("tvhours", "gamma10"),
+        ("pctfrl", "gamma01"),
+        ("tvhours:pctfrl", "gamma11"),
+    ]:
         assert abs(beta[lme4] - ECLSK_TRUTH[g]) < 3 * se[lme4], g
 
 

@@ -86,7 +86,9 @@ def test_no_random_term():
 
 def test_unused_categories_are_dropped_as_in_r():
     df = _data()
-    df["dose"] = pd.Categorical(np.tile(["low", "mid", "high"], 20), categories=["none", "low", "mid", "high"])
+    df["dose"] = pd.Categorical(
+        np.tile(["low", "mid", "high"], 20), categories=["none", "low", "mid", "high"]
+    )
     fit = multilevel.fit("y ~ dose + (1 | g)", df)
     assert fit.fixed_names == ("(Intercept)", "dosemid", "dosehigh")
 

@@ -29,7 +29,9 @@ def test_rejected(expr):
         check_expression(expr)
 
 
-@pytest.mark.parametrize("expr", ["I(x ** 2)", "log(x + 1)", "C(g)", "sqrt(abs(x)) * 2", "center(x)"])
+@pytest.mark.parametrize(
+    "expr", ["I(x ** 2)", "log(x + 1)", "C(g)", "sqrt(abs(x)) * 2", "center(x)"]
+)
 def test_allowed(expr):
     check_expression(expr)
 

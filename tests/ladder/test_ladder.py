@@ -16,14 +16,19 @@ from multilevel.ladder import Ladder, LadderWarning, ladder
 from multilevel.ladder.ladder import STEPS, ladder_formulas
 from refdata import close, reference
 
-REF_IDS = ["hsb_a_null", "hsb_b_random_intercept", "hsb_c_intercepts_as_outcomes",
-           "hsb_d_slopes_as_outcomes"]
+REF_IDS = [
+    "hsb_a_null",
+    "hsb_b_random_intercept",
+    "hsb_c_intercepts_as_outcomes",
+    "hsb_d_slopes_as_outcomes",
+]
 
 
 @cache
 def hsb_ladder(reml: bool = True) -> Ladder:
-    return ladder(multilevel.datasets.hsb(), "mathach", "school", ["cses"],
-                  ["meanses", "catholic"], reml=reml)
+    return ladder(
+        multilevel.datasets.hsb(), "mathach", "school", ["cses"], ["meanses", "catholic"], reml=reml
+    )
 
 
 @pytest.mark.parametrize("reml", [True, False], ids=["reml", "ml"])
@@ -42,8 +47,11 @@ def test_models_equal_reference_fits(reml):
         for vc, rvc in zip(f.random_effects, ref["random_effects"], strict=True):
             np.testing.assert_allclose(vc.variances, rvc["variances"], rtol=2e-3)
         assert close(f.sigma, ref["sigma"], rtol=1e-4)
-    assert close(lad["null"].icc, models["hsb_a_null"]["fits"]["reml" if reml else "ml"]
-                 ["icc"]["school"], rtol=1e-4)
+    assert close(
+        lad["null"].icc,
+        models["hsb_a_null"]["fits"]["reml" if reml else "ml"]["icc"]["school"],
+        rtol=1e-4,
+    )
 
 
 @pytest.mark.parametrize("reml", [True, False], ids=["reml", "ml"])
@@ -158,7 +166,11 @@ def test_group_mean_centering_reproduces_reference():
     lad = ladder(h, "mathach", "school", ["ses"], ["catholic"], center="group")
     assert lad.center == "group" and lad.level2 == ("ses_mean", "catholic")
     assert lad["slopes_as_outcomes"].fit.fixed_names[:4] == (
-        "(Intercept)", "ses", "ses_mean", "catholic")
+        "(Intercept)",
+        "ses",
+        "ses_mean",
+        "catholic",
+    )
     for got, ref in zip(lad.tests, reference("hsb")["ladder_tests"][:3], strict=True):
         assert close(got.chisq, ref["chisq"], atol=1e-4)
     assert "group-mean centred" in str(lad)

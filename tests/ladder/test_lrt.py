@@ -19,8 +19,9 @@ from multilevel.objective import ProfiledDeviance, cross_products
 from multilevel.optimize import optimize_theta
 from refdata import close, fitted, reference
 
-LADDER_TESTS = [(case, t) for case in ("hsb", "sleepstudy", "exam")
-                for t in reference(case)["ladder_tests"]]
+LADDER_TESTS = [
+    (case, t) for case in ("hsb", "sleepstudy", "exam") for t in reference(case)["ladder_tests"]
+]
 IDS = [f"{t['model_reduced']}-vs-{t['model_full']}" for _, t in LADDER_TESTS]
 
 
@@ -75,10 +76,13 @@ def test_mixture_p_on_reference_boundary_tests():
 
 def test_no_mixture_when_no_variance_is_added():
     """a -> b adds a fixed effect; e -> d adds fixed effects and a covariance (interior)."""
-    for red, full in [("hsb_a_null", "hsb_b_random_intercept"),
-                      ("hsb_e_uncorrelated_slopes", "hsb_d_slopes_as_outcomes")]:
-        t = lrt(fitted("hsb", _formula("hsb", red), False),
-                fitted("hsb", _formula("hsb", full), False))
+    for red, full in [
+        ("hsb_a_null", "hsb_b_random_intercept"),
+        ("hsb_e_uncorrelated_slopes", "hsb_d_slopes_as_outcomes"),
+    ]:
+        t = lrt(
+            fitted("hsb", _formula("hsb", red), False), fitted("hsb", _formula("hsb", full), False)
+        )
         assert t.p_value_mixture is None and t.mixture_df is None
 
 
@@ -97,8 +101,10 @@ def test_reml_comparison_when_only_random_part_differs():
     assert t.chisq == pytest.approx(2 * (b.loglik - a.loglik), abs=1e-9)
     # lme4: anova(refit = FALSE) on the REML fits gives REMLcrit difference
     ref = {m["model_id"]: m for m in reference("sleepstudy")["models"]}
-    want = (ref["sleepstudy_random_intercept"]["fits"]["reml"]["reml_criterion"]
-            - ref["sleepstudy_random_slope"]["fits"]["reml"]["reml_criterion"])
+    want = (
+        ref["sleepstudy_random_intercept"]["fits"]["reml"]["reml_criterion"]
+        - ref["sleepstudy_random_slope"]["fits"]["reml"]["reml_criterion"]
+    )
     assert t.chisq == pytest.approx(want, abs=1e-4)
 
 
@@ -111,11 +117,14 @@ def test_reml_refitted_when_fixed_effects_differ_even_without_refit():
 
 
 def test_sequence_orders_by_parameters():
-    fits = [fitted("hsb", f, False) for f in (
-        "mathach ~ cses + meanses + catholic + (1 | school)",
-        "mathach ~ 1 + (1 | school)",
-        "mathach ~ cses + (1 | school)",
-    )]
+    fits = [
+        fitted("hsb", f, False)
+        for f in (
+            "mathach ~ cses + meanses + catholic + (1 | school)",
+            "mathach ~ 1 + (1 | school)",
+            "mathach ~ cses + (1 | school)",
+        )
+    ]
     tests = lrt_sequence(*fits, names=["c", "a", "b"])
     assert [(t.model_reduced, t.model_full) for t in tests] == [("a", "b"), ("b", "c")]
     assert tests[1].chisq == pytest.approx(172.092465095266, abs=1e-4)

@@ -55,8 +55,10 @@ def test_variance_explained_against_reference_components():
     for mid, formula in [
         ("hsb_b_random_intercept", "mathach ~ cses + (1 | school)"),
         ("hsb_c_intercepts_as_outcomes", "mathach ~ cses + meanses + catholic + (1 | school)"),
-        ("hsb_d_slopes_as_outcomes",
-         "mathach ~ cses * meanses + cses * catholic + (1 + cses | school)"),
+        (
+            "hsb_d_slopes_as_outcomes",
+            "mathach ~ cses * meanses + cses * catholic + (1 + cses | school)",
+        ),
     ]:
         ref = models[mid]
         got = variance_explained(fitted("hsb", formula, True), fit0)

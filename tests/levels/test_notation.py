@@ -26,15 +26,20 @@ def _ref(case: str, model_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def hsb_d():
-    return multilevel.fit(_ref("hsb", "hsb_d_slopes_as_outcomes")["formula"],
-                          multilevel.datasets.hsb())
+    return multilevel.fit(
+        _ref("hsb", "hsb_d_slopes_as_outcomes")["formula"], multilevel.datasets.hsb()
+    )
 
 
 def test_gamma_names_follow_hlm(hsb_d):
     nt = notation(hsb_d)
     assert {g.name: g.symbol for g in nt.gammas} == {
-        "(Intercept)": "gamma00", "cses": "gamma10", "meanses": "gamma01", "catholic": "gamma02",
-        "cses:meanses": "gamma11", "cses:catholic": "gamma12",
+        "(Intercept)": "gamma00",
+        "cses": "gamma10",
+        "meanses": "gamma01",
+        "catholic": "gamma02",
+        "cses:meanses": "gamma11",
+        "cses:catholic": "gamma12",
     }
     table = nt.fixed_table()
     assert table.loc["cses:catholic", "gamma"] == "gamma12"
@@ -55,8 +60,9 @@ def test_tau_values_equal_lme4_varcorr(hsb_d):
 
 
 def test_uncorrelated_blocks_give_a_constrained_tau01():
-    fit = multilevel.fit(_ref("hsb", "hsb_e_uncorrelated_slopes")["formula"],
-                         multilevel.datasets.hsb())
+    fit = multilevel.fit(
+        _ref("hsb", "hsb_e_uncorrelated_slopes")["formula"], multilevel.datasets.hsb()
+    )
     nt = notation(fit)
     tau01 = next(t for t in nt.taus if t.symbol == "tau01")
     assert tau01.constrained and tau01.value == 0.0
@@ -68,7 +74,10 @@ def test_random_slope_without_fixed_slope_and_interaction_without_main_effect():
     fit = multilevel.fit("mathach ~ meanses + cses:meanses + (1 + cses | school)", hsb)
     nt = notation(fit)
     assert {g.name: g.symbol for g in nt.gammas} == {
-        "(Intercept)": "gamma00", "meanses": "gamma01", "cses:meanses": "gamma11"}
+        "(Intercept)": "gamma00",
+        "meanses": "gamma01",
+        "cses:meanses": "gamma11",
+    }
     assert [r.symbol for r in nt.random] == ["u0j", "u1j"]
 
 
@@ -92,35 +101,63 @@ def _three_level_data() -> pd.DataFrame:
     s = rng.normal(size=20)[school]
     c = rng.normal(size=100)[klass]
     x = rng.normal(size=400)
-    y = (1 + 0.5 * x + 0.3 * c + 0.2 * s + 0.1 * x * s + rng.normal(size=100)[klass]
-         + rng.normal(size=20)[school] + rng.normal(size=400)
-         + x * (0.7 * rng.normal(size=100)[klass] + 0.7 * rng.normal(size=20)[school]))
+    y = (
+        1
+        + 0.5 * x
+        + 0.3 * c
+        + 0.2 * s
+        + 0.1 * x * s
+        + rng.normal(size=100)[klass]
+        + rng.normal(size=20)[school]
+        + rng.normal(size=400)
+        + x * (0.7 * rng.normal(size=100)[klass] + 0.7 * rng.normal(size=20)[school])
+    )
     return pd.DataFrame({"y": y, "x": x, "c": c, "s": s, "school": school, "klass": klass})
 
 
 def _unfitted(formula: str, data: pd.DataFrame) -> SimpleNamespace:
     """What notation() reads from a fit, without fitting (names do not depend on estimates)."""
     design = build_design(formula, data)
-    blocks = tuple(VarianceComponent(t.name, t.grouping_factor, t.term_names, np.eye(t.q))
-                   for t in design.terms)
-    return SimpleNamespace(design=design, random_effects=blocks, fixed_names=design.fixed.names,
-                           sigma=1.0, response=design.formula.response)
+    blocks = tuple(
+        VarianceComponent(t.name, t.grouping_factor, t.term_names, np.eye(t.q))
+        for t in design.terms
+    )
+    return SimpleNamespace(
+        design=design,
+        random_effects=blocks,
+        fixed_names=design.fixed.names,
+        sigma=1.0,
+        response=design.formula.response,
+    )
 
 
 def test_three_level_predictors_at_each_level():
     fit = _unfitted("y ~ x + c + s + x:s + c:s + (1 + x | school/klass)", _three_level_data())
     nt = notation(fit)
     assert {g.name: g.symbol for g in nt.gammas} == {
-        "(Intercept)": "gamma000", "x": "gamma100", "c": "gamma010", "s": "gamma001",
-        "x:s": "gamma101", "c:s": "gamma011"}
+        "(Intercept)": "gamma000",
+        "x": "gamma100",
+        "c": "gamma010",
+        "s": "gamma001",
+        "x:s": "gamma101",
+        "c:s": "gamma011",
+    }
     assert [r.symbol for r in nt.random] == ["r0jk", "r1jk", "u00k", "u10k"]
     assert {t.symbol for t in nt.taus} == {
-        "tau_pi00", "tau_pi11", "tau_pi01", "tau_beta00", "tau_beta10", "tau_beta00,10", "sigma^2"}
+        "tau_pi00",
+        "tau_pi11",
+        "tau_pi01",
+        "tau_beta00",
+        "tau_beta10",
+        "tau_beta00,10",
+        "sigma^2",
+    }
 
 
 def test_crossed_factors_cannot_be_written_as_levels():
-    fit = multilevel.fit("diameter ~ 1 + (1 | plate) + (1 | sample)",
-                         multilevel.datasets.penicillin())
+    fit = multilevel.fit(
+        "diameter ~ 1 + (1 | plate) + (1 | sample)", multilevel.datasets.penicillin()
+    )
     with pytest.raises(FormulaError, match="crossed, not nested"):
         notation(fit)
 

@@ -31,8 +31,10 @@ def test_round_trip_formula_fit_levels_formula_fit(case, model, method):
 
 @pytest.fixture(scope="module")
 def hsb_d():
-    return multilevel.fit("mathach ~ cses * meanses + cses * catholic + (1 + cses | school)",
-                          multilevel.datasets.hsb())
+    return multilevel.fit(
+        "mathach ~ cses * meanses + cses * catholic + (1 + cses | school)",
+        multilevel.datasets.hsb(),
+    )
 
 
 def test_text_shows_the_lecture_equations(hsb_d):
@@ -41,9 +43,12 @@ def test_text_shows_the_lecture_equations(hsb_d):
         "Level 1: mathach = beta0j + beta1j*cses + r_ij\n"
         "Level 2: beta0j = gamma00 + gamma01*meanses + gamma02*catholic + u0j\n"
         "         beta1j = gamma10 + gamma11*meanses + gamma12*catholic + u1j\n"
-        "Groups: school\n")
-    assert ("mathach_ij = gamma00 + gamma10*cses_ij + gamma01*meanses_j + gamma02*catholic_j"
-            " + gamma11*cses_ij*meanses_j + gamma12*cses_ij*catholic_j    (fixed)") in text
+        "Groups: school\n"
+    )
+    assert (
+        "mathach_ij = gamma00 + gamma10*cses_ij + gamma01*meanses_j + gamma02*catholic_j"
+        " + gamma11*cses_ij*meanses_j + gamma12*cses_ij*catholic_j    (fixed)"
+    ) in text
     assert "+ u0j + u1j*cses_ij + r_ij    (random)" in text
     b = dict(zip(hsb_d.fixed_names, hsb_d.beta, strict=True))
     assert f"mathach_ij = {b['(Intercept)']:.4g} + {b['cses']:.4g}*cses_ij" in text
@@ -70,7 +75,8 @@ def test_uncorrelated_and_three_level_text():
     pastes = multilevel.fit("strength ~ 1 + (1 | batch/cask)", multilevel.datasets.pastes())
     assert level_text(pastes) == (
         "Level 1: strength = pi0jk + e_ijk\nLevel 2: pi0jk = beta00k + r0jk\n"
-        "Level 3: beta00k = gamma000 + u00k\nGroups: batch/cask")
+        "Level 3: beta00k = gamma000 + u00k\nGroups: batch/cask"
+    )
     md = level_equations(pastes).to_markdown()
     assert r"$\tau_{\pi}{}_{00}$" in md and r"$\tau_{\beta}{}_{00}$" in md
 

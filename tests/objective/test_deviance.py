@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from refdata import reference_models
 
 import multilevel
 from multilevel.design import build_design
 from multilevel.objective import ProfiledDeviance, cross_products
 from multilevel.optimize.optimizer import central_gradient
+from refdata import reference_models
 
 MODELS = reference_models()
 IDS = [m["model_id"] for _, m in MODELS]
@@ -18,7 +18,8 @@ IDS = [m["model_id"] for _, m in MODELS]
 @pytest.mark.parametrize("method", ["reml", "ml"])
 @pytest.mark.parametrize(("case", "model"), MODELS, ids=IDS)
 def test_deviance_at_lme4_theta(case, model, method):
-    """d(theta_lme4) = -2 loglik_lme4 to ~1e-9 relative: the same objective, not just the same optimum."""
+    """d(theta_lme4) = -2 loglik_lme4 to ~1e-10 relative: the same objective, not only the
+    same optimum."""
     ref = model["fits"][method]
     design = build_design(model["formula"], multilevel.datasets.load(case))
     dev = ProfiledDeviance(cross_products(design), reml=method == "reml")

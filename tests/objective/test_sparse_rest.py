@@ -42,8 +42,13 @@ def test_three_level_nested_with_many_schools():
     school = np.repeat(np.arange(schools), classes * students)
     klass = np.repeat(np.arange(schools * classes), students)
     x = rng.normal(size=school.size)
-    y = (1 + 0.5 * x + rng.normal(0, 0.7, schools)[school] + rng.normal(0, 0.5, klass.max() + 1)[klass]
-         + rng.normal(size=school.size))
+    y = (
+        1
+        + 0.5 * x
+        + rng.normal(0, 0.7, schools)[school]
+        + rng.normal(0, 0.5, klass.max() + 1)[klass]
+        + rng.normal(size=school.size)
+    )
     df = pd.DataFrame({"y": y, "x": x, "school": school, "klass": klass % classes})
     fit = multilevel.fit("y ~ x + (1 | school/klass)", df)
     assert fit.n_groups == {"klass:school": schools * classes, "school": schools}

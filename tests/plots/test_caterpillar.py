@@ -15,8 +15,9 @@ def _artist(ax, gid):
 
 @pytest.fixture(scope="module")
 def sleep_fit():
-    return multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(),
-                          warn=False)
+    return multilevel.fit(
+        "Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
 
 
 def test_points_are_sorted_modes_and_bars_are_196_condsd(sleep_fit):
@@ -55,8 +56,9 @@ def test_z_sets_the_interval_and_colour_marks_intervals_excluding_zero(sleep_fit
 
 
 def test_group_selects_one_factor_of_a_crossed_model():
-    fit = multilevel.fit("diameter ~ 1 + (1 | plate) + (1 | sample)",
-                         multilevel.datasets.penicillin(), warn=False)
+    fit = multilevel.fit(
+        "diameter ~ 1 + (1 | plate) + (1 | sample)", multilevel.datasets.penicillin(), warn=False
+    )
     fig = caterpillar_plot(fit, group="sample")
     assert len(fig.axes) == 1
     xy = _artist(fig.axes[0], "modes").get_offsets()

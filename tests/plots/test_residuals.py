@@ -16,8 +16,9 @@ def _coll(fig, gid):
 
 @pytest.fixture(scope="module")
 def fit():
-    return multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(),
-                          warn=False)
+    return multilevel.fit(
+        "Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
 
 
 def test_level1_panels(fit):

@@ -14,8 +14,9 @@ def _lines(ax, prefix):
 
 @pytest.fixture(scope="module")
 def sleep_fit():
-    return multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(),
-                          warn=False)
+    return multilevel.fit(
+        "Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
 
 
 def test_one_line_per_group_with_its_own_intercept_and_slope(sleep_fit):

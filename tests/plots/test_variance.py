@@ -29,8 +29,9 @@ def test_null_model_bars_are_tau00_and_sigma2_and_label_the_icc():
 
 
 def test_random_slope_between_variance_is_the_average_over_rows():
-    fit = multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(),
-                         warn=False)
+    fit = multilevel.fit(
+        "Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
     T = fit.random_effects[0].covariance
     days = np.arange(10.0)  # every subject is seen on days 0..9
     expected = T[0, 0] + 2 * T[0, 1] * days.mean() + T[1, 1] * np.mean(days**2)
@@ -43,12 +44,13 @@ def test_random_slope_between_variance_is_the_average_over_rows():
 
 def test_ladder_has_one_stacked_bar_per_step():
     ladder_mod = pytest.importorskip("multilevel.ladder")
-    ld = ladder_mod.ladder(multilevel.datasets.hsb(), "mathach", "school", ["cses"],
-                           ["meanses"])
+    ld = ladder_mod.ladder(multilevel.datasets.hsb(), "mathach", "school", ["cses"], ["meanses"])
     ax = variance_partition_plot(ld).axes[0]
     within = _bars(ax, "within")
     assert len(within) == len(ld.steps) == len(_bars(ax, "between"))
-    np.testing.assert_allclose([b.get_height() for b in within],
-                               [s.fit.sigma**2 for s in ld.steps], rtol=1e-12)
-    assert [t.get_text() for t in ax.get_xticklabels()] == \
-        [s.step.replace("_", " ") for s in ld.steps]
+    np.testing.assert_allclose(
+        [b.get_height() for b in within], [s.fit.sigma**2 for s in ld.steps], rtol=1e-12
+    )
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        s.step.replace("_", " ") for s in ld.steps
+    ]

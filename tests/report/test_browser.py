@@ -27,12 +27,22 @@ import pytest
 import multilevel
 from multilevel.report import write_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = (
+    shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 PROBE = """<script>
 window.__errors = [];
@@ -66,13 +76,18 @@ def chromium(tmp_path: Path, page: Path, *extra: str) -> subprocess.CompletedPro
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     return subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def probe(tmp_path: Path, page: Path) -> dict:
     text = page.read_text(encoding="utf-8")
-    text = text.replace("style-src 'unsafe-inline'",
-                        "style-src 'unsafe-inline'; script-src 'unsafe-inline'", 1)
+    text = text.replace(
+        "style-src 'unsafe-inline'", "style-src 'unsafe-inline'; script-src 'unsafe-inline'", 1
+    )
     text = text.replace("<head>", "<head>\n" + PROBE, 1)
     copy = page.with_name(page.stem + "-probe.html")
     copy.write_text(text, encoding="utf-8")
@@ -83,8 +98,14 @@ def probe(tmp_path: Path, page: Path) -> dict:
 
 
 def console_lines(tmp_path: Path, page: Path) -> tuple[list[str], str]:
-    run = chromium(tmp_path, page, "--enable-logging=stderr", "--v=0",
-                   "--virtual-time-budget=15000", "--dump-dom")
+    run = chromium(
+        tmp_path,
+        page,
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+    )
     return [ln for ln in run.stderr.splitlines() if ":CONSOLE" in ln], run.stdout
 
 
@@ -96,7 +117,9 @@ def broken(tmp_path_factory):
         '<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" '
         "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\"></head><body>"
         '<img src="data:image/png;base64,AAAA"><img src="https://example.invalid/x.png">'
-        "</body></html>", encoding="utf-8")
+        "</body></html>",
+        encoding="utf-8",
+    )
     return d, page
 
 
@@ -111,8 +134,9 @@ def test_the_checks_catch_a_broken_page(broken):
 
 
 def test_report_renders_without_errors_and_every_figure_loads(tmp_path):
-    fit = multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(),
-                         warn=False)
+    fit = multilevel.fit(
+        "Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
     page = write_report(fit, tmp_path / "report.html")
     n_img = page.read_text(encoding="utf-8").count("<img ")
     assert n_img == 5

@@ -110,8 +110,7 @@ def test_model_with_predictors_states_conditional_and_null_icc(hsb):
 def test_singular_fit_and_dropped_rows_are_explained():
     rng = np.random.default_rng(1)
     n, groups = 200, 20
-    df = pd.DataFrame({"g": np.repeat(np.arange(groups), n // groups),
-                       "x": rng.normal(size=n)})
+    df = pd.DataFrame({"g": np.repeat(np.arange(groups), n // groups), "x": rng.normal(size=n)})
     df["y"] = 1 + 0.5 * df["x"] + rng.normal(size=n)  # no group effect at all
     df.loc[[3, 17, 50], "y"] = np.nan
     fit = multilevel.fit("y ~ x + (1 + x | g)", df, warn=False)
@@ -141,8 +140,11 @@ def test_ladder_report_has_lrts_and_icc(hsb):
 def test_comparison_report(hsb):
     from multilevel.compare import compare_estimators
 
-    comp = compare_estimators(hsb, "mathach ~ cses + meanses + (1 | school)",
-                              estimators=("ols", "ols_cluster_cr1", "multilevel"))
+    comp = compare_estimators(
+        hsb,
+        "mathach ~ cses + meanses + (1 | school)",
+        estimators=("ols", "ols_cluster_cr1", "multilevel"),
+    )
     text = report_html(comp)
     assert check_self_contained(text) == 1  # the forest plot
     assert "table-estimator_comparison" in parse(text).ids

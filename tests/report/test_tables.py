@@ -14,8 +14,9 @@ from multilevel.report import tables as tb
 
 @pytest.fixture(scope="module")
 def fit():
-    return multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(),
-                          warn=False)
+    return multilevel.fit(
+        "Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
 
 
 def test_apa_number_formats():
@@ -80,8 +81,9 @@ def test_latex_escapes_special_characters():
 
 
 def test_model_comparison_for_fits_and_ladder(fit):
-    other = multilevel.fit("Reaction ~ Days + (1 | Subject)", multilevel.datasets.sleepstudy(),
-                           warn=False)
+    other = multilevel.fit(
+        "Reaction ~ Days + (1 | Subject)", multilevel.datasets.sleepstudy(), warn=False
+    )
     t = tb.model_comparison_table([("a", other), ("b", fit)])
     assert t.data["aic"].tolist() == pytest.approx([other.aic, fit.aic])
     assert "χ²" not in t.headers
@@ -96,11 +98,15 @@ def test_model_comparison_for_fits_and_ladder(fit):
 
 def test_export_csv(fit, tmp_path):
     paths = tb.export_csv(fit, tmp_path / "out")
-    assert sorted(p.name for p in paths) == ["data_summary.csv", "fixed_effects.csv",
-                                             "random_effects.csv"]
+    assert sorted(p.name for p in paths) == [
+        "data_summary.csv",
+        "fixed_effects.csv",
+        "random_effects.csv",
+    ]
     back = pd.read_csv(tmp_path / "out" / "data_summary.csv")
-    assert back.to_dict("records") == [{"group": "Subject", "groups": 18, "size_min": 10,
-                                        "size_median": 10.0, "size_max": 10}]
+    assert back.to_dict("records") == [
+        {"group": "Subject", "groups": 18, "size_min": 10, "size_median": 10.0, "size_max": 10}
+    ]
 
 
 def test_data_summary_counts_dropped_rows():
@@ -115,8 +121,11 @@ def test_data_summary_counts_dropped_rows():
 def test_estimator_comparison_table_is_grouped_by_term():
     from multilevel.compare import compare_estimators
 
-    comp = compare_estimators(multilevel.datasets.hsb(), "mathach ~ cses + (1 | school)",
-                              estimators=("ols", "ols_cluster_cr1", "multilevel"))
+    comp = compare_estimators(
+        multilevel.datasets.hsb(),
+        "mathach ~ cses + (1 | school)",
+        estimators=("ols", "ols_cluster_cr1", "multilevel"),
+    )
     t = tb.estimator_comparison_table(comp)
     assert t.data["term"].tolist() == ["(Intercept)"] * 3 + ["cses"] * 3
     merged = t.data.merge(comp.table, on=["estimator", "term"], suffixes=("", "_src"))

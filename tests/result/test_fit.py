@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from refdata import fitted, reference
 
 import multilevel
+from refdata import fitted, reference
 
 
 def test_predict_reproduces_fitted_and_population():
@@ -41,14 +41,32 @@ def test_to_dict_is_json_and_has_the_reference_names():
     fit = fitted("hsb", "mathach ~ cses + (1 + cses | school)", True)
     d = json.loads(json.dumps(fit.to_dict()))
     ref = reference("hsb")["models"][0]["fits"]["reml"]
-    for key in ("fixed_effects", "random_effects", "sigma", "loglik", "deviance", "reml_criterion",
-                "aic", "bic", "n_params", "theta", "is_singular", "icc"):
+    for key in (
+        "fixed_effects",
+        "random_effects",
+        "sigma",
+        "loglik",
+        "deviance",
+        "reml_criterion",
+        "aic",
+        "bic",
+        "n_params",
+        "theta",
+        "is_singular",
+        "icc",
+    ):
         assert key in d and key in ref
     for key in ("formula", "n_obs", "n_groups", "n_dropped", "converged"):
         assert key in d
     assert set(ref["fixed_effects"][0]) >= set(d["fixed_effects"][0])
-    assert set(d["random_effects"][0]) >= {"group", "grouping_factor", "terms", "variances",
-                                           "std_devs", "correlation_matrix"}
+    assert set(d["random_effects"][0]) >= {
+        "group",
+        "grouping_factor",
+        "terms",
+        "variances",
+        "std_devs",
+        "correlation_matrix",
+    }
     opt = d["optimizer"]
     assert opt["theta_initial"] == [1.0, 0.0, 1.0] and opt["converged"] is True
     assert opt["n_evaluations"] > 0 and len(opt["theta_final"]) == 3

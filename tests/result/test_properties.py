@@ -37,7 +37,7 @@ def test_group_labels_do_not_matter(hsb, base):
 
 @pytest.mark.parametrize("c", [1e-3, 7.5, 1e4])
 def test_scaling_the_outcome(hsb, base, c):
-    """y -> c y: beta -> c beta, variances -> c^2 variances, correlations unchanged, theta unchanged."""
+    """y -> c y: beta -> c beta, variances -> c^2 variances; correlations and theta unchanged."""
     fit = multilevel.fit(FORMULA, hsb.assign(mathach=c * hsb["mathach"]))
     np.testing.assert_allclose(fit.beta, c * base.beta, rtol=1e-6)
     np.testing.assert_allclose(fit.std_errors, c * base.std_errors, rtol=1e-5)

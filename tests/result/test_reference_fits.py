@@ -1,9 +1,10 @@
-"""Every public lme4 reference fit, REML and ML, within the tolerances of tests/reference/README.md."""
+"""Every public lme4 reference fit, REML and ML, within tests/reference/README.md's tolerances."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from refdata import close, fitted, ranef_reference, reference_models
 
 MODELS = reference_models()
@@ -32,7 +33,9 @@ def test_fixed_effects(case, model, method):
 def test_variance_components(case, model, method):
     ref = model["fits"][method]
     got = fitted(case, model["formula"], method == "reml").to_dict()
-    assert [r["group"] for r in got["random_effects"]] == [r["group"] for r in ref["random_effects"]]
+    assert [r["group"] for r in got["random_effects"]] == [
+        r["group"] for r in ref["random_effects"]
+    ]
     for g, r in zip(got["random_effects"], ref["random_effects"], strict=True):
         assert g["grouping_factor"] == r["grouping_factor"]
         assert g["terms"] == r["terms"]

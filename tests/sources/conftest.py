@@ -46,5 +46,8 @@ def files(tmp_path_factory, frame) -> dict[str, str]:
     for i, start in enumerate(range(0, N, 1000)):
         frame.iloc[start : start + 1000].to_parquet(d / "folder" / f"part{i}.parquet", index=False)
     frame.to_csv(d / "data.csv", index=False)
-    return {"parquet": str(d / "data.parquet"), "folder": str(d / "folder"),
-            "csv": str(d / "data.csv")}
+    return {
+        "parquet": str(d / "data.parquet"),
+        "folder": str(d / "folder"),
+        "csv": str(d / "data.csv"),
+    }

@@ -41,8 +41,7 @@ def test_chunks_cover_the_rows_in_bounded_pieces(kind, frame, files):
 
 
 def test_levels_come_from_complete_rows_only():
-    df = pd.DataFrame({"y": [1.0, 2.0, np.nan, 4.0], "f": ["b", "a", "zz", "b"],
-                       "g": [1, 1, 2, 2]})
+    df = pd.DataFrame({"y": [1.0, 2.0, np.nan, 4.0], "f": ["b", "a", "zz", "b"], "g": [1, 1, 2, 2]})
     # 'zz' only occurs in a row with a missing outcome: R's factor() after na.omit drops it
     levels = scan_levels(as_source(df), ["y", "f", "g"], {"f": "string"}, chunk_rows=2)
     assert levels == {"f": ["a", "b"]}

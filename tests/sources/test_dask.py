@@ -21,8 +21,9 @@ FORMULA = "y ~ x + f + (1 + x | g)"
 def client():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         c = distributed.Client(cluster.scheduler_address)  # as a remote scheduler
     yield c
     c.close()
@@ -49,10 +50,12 @@ def test_cluster_fit_equals_in_memory(client, frame, files):
             np.testing.assert_allclose(got["beta"], ref["beta"], rtol=1e-8, atol=1e-12)
             np.testing.assert_allclose(got["theta"], ref["theta"], rtol=1e-6)
             se = [r["std_error"] for r in got["fixed_effects"]]
-            np.testing.assert_allclose(se, [r["std_error"] for r in ref["fixed_effects"]],
-                                       rtol=1e-8)
+            np.testing.assert_allclose(
+                se, [r["std_error"] for r in ref["fixed_effects"]], rtol=1e-8
+            )
             assert [r["name"] for r in got["fixed_effects"]] == [
-                r["name"] for r in ref["fixed_effects"]]
+                r["name"] for r in ref["fixed_effects"]
+            ]
 
 
 def test_tree_reduce_combines_everything_in_rounds():

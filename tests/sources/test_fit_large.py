@@ -33,8 +33,17 @@ def large(formula, data, **kw):
 
 def assert_same_fit(got: dict, ref: dict):
     assert got.keys() == ref.keys()
-    for key in ("formula", "method", "n_obs", "n_groups", "n_dropped", "n_params", "theta_names",
-                "is_singular", "converged"):
+    for key in (
+        "formula",
+        "method",
+        "n_obs",
+        "n_groups",
+        "n_dropped",
+        "n_params",
+        "theta_names",
+        "is_singular",
+        "converged",
+    ):
         assert got[key] == ref[key], key
     assert got["loglik"] == pytest.approx(ref["loglik"], rel=1e-8)
     np.testing.assert_allclose(got["theta"], ref["theta"], rtol=1e-6, atol=1e-6)
@@ -77,8 +86,9 @@ def test_ml_and_chunk_size(frame):
 
 def test_several_terms_on_one_factor(frame):
     formula = "y ~ x * f + (1 | g) + (0 + x | g)"
-    assert_same_fit(large(formula, frame, chunk_rows=500).to_dict(),
-                    in_memory(formula, frame).to_dict())
+    assert_same_fit(
+        large(formula, frame, chunk_rows=500).to_dict(), in_memory(formula, frame).to_dict()
+    )
 
 
 def test_modes_and_second_pass_predictions(frame, files):
@@ -88,12 +98,12 @@ def test_modes_and_second_pass_predictions(frame, files):
     assert list(got.index) == list(want.index)
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(fit.modes["g"].cond_var, ref.modes["g"].cond_var, rtol=1e-6)
-    pred = pd.concat(list(fit.predict_chunks(files["parquet"], chunk_rows=800)),
-                     ignore_index=True)
+    pred = pd.concat(list(fit.predict_chunks(files["parquet"], chunk_rows=800)), ignore_index=True)
     kept = ref.design.frame.row_index
     np.testing.assert_allclose(pred["fitted"].to_numpy()[kept], ref.fitted, rtol=1e-7)
-    np.testing.assert_allclose(pred["residual"].to_numpy()[kept], ref.residuals, rtol=1e-6,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        pred["residual"].to_numpy()[kept], ref.residuals, rtol=1e-6, atol=1e-9
+    )
     assert pred["fitted"].isna().sum() == ref.n_dropped
 
 

@@ -80,8 +80,10 @@ def test_partials_merge_in_any_order(frame):
     # a tree: pairs, then pairs of pairs
     level = stats
     while len(level) > 1:
-        level = [merge(*level[i : i + 2]) if i + 1 < len(level) else level[i]
-                 for i in range(0, len(level), 2)]
+        level = [
+            merge(*level[i : i + 2]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
     xp1, _ = cross_products_of(forward, enc)
     xp2, _ = cross_products_of(level[0], enc)
     assert_same(xp1, xp2)
@@ -149,13 +151,15 @@ def test_model_frame_as_r_builds_it():
     an outcome expression, text group labels in R's order."""
     rng = np.random.default_rng(11)
     n = 600
-    df = pd.DataFrame({
-        "g": rng.choice(["b", "A", "a", "C", "c2", "B"], n),
-        "t": rng.choice(["beta", "Alpha", "alpha", "Gamma"], n),
-        "flag": rng.random(n) < 0.3,
-        "o": pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi"]),
-        "x": rng.normal(size=n),
-    })
+    df = pd.DataFrame(
+        {
+            "g": rng.choice(["b", "A", "a", "C", "c2", "B"], n),
+            "t": rng.choice(["beta", "Alpha", "alpha", "Gamma"], n),
+            "flag": rng.random(n) < 0.3,
+            "o": pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi"]),
+            "x": rng.normal(size=n),
+        }
+    )
     df["y"] = np.exp(1 + 0.2 * df["x"] + rng.normal(scale=0.3, size=n))
     formula = "log(y) ~ x + t + flag + o + (1 | g)"
     xp, tot = chunked(formula, df, 128)

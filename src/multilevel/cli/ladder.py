@@ -35,12 +35,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="CSV or Parquet file, or the name of a built-in data set")
     p.add_argument("--outcome", required=True, help="the outcome column")
     p.add_argument("--group", required=True, help="the grouping (level-2 unit) column")
-    p.add_argument("--level1", nargs="+", action="extend", metavar="X",
-                   help="level-1 predictors (random slopes in the last model)")
-    p.add_argument("--level2", nargs="+", action="extend", metavar="W",
-                   help="level-2 predictors (constant within groups)")
-    p.add_argument("--center", choices=["group", "grand"], default=None,
-                   help="centre level-1 predictors (group: add group means as level-2 predictors)")
+    p.add_argument(
+        "--level1",
+        nargs="+",
+        action="extend",
+        metavar="X",
+        help="level-1 predictors (random slopes in the last model)",
+    )
+    p.add_argument(
+        "--level2",
+        nargs="+",
+        action="extend",
+        metavar="W",
+        help="level-2 predictors (constant within groups)",
+    )
+    p.add_argument(
+        "--center",
+        choices=["group", "grand"],
+        default=None,
+        help="centre level-1 predictors (group: add group means as level-2 predictors)",
+    )
     p.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
     p.add_argument("--json", action="store_true", help="print {models: [...], tests: [...]} JSON")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")

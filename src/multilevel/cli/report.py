@@ -36,23 +36,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="the HTML report to write")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--ladder", action="store_true", help="report the model ladder")
-    kind.add_argument("--compare", action="store_true",
-                      help="report OLS, cluster-robust SEs, fixed effects, GEE and the "
-                      "multilevel model side by side")
+    kind.add_argument(
+        "--compare",
+        action="store_true",
+        help="report OLS, cluster-robust SEs, fixed effects, GEE and the "
+        "multilevel model side by side",
+    )
     p.add_argument("--outcome", help="ladder: the outcome column")
-    p.add_argument("--group", help="ladder: the grouping column; compare: the cluster column "
-                   "if the formula has no random term")
-    p.add_argument("--level1", nargs="+", action="extend", metavar="X",
-                   help="ladder: level-1 predictors")
-    p.add_argument("--level2", nargs="+", action="extend", metavar="W",
-                   help="ladder: level-2 predictors")
-    p.add_argument("--center", choices=["group", "grand"], default=None,
-                   help="ladder: centre the level-1 predictors")
+    p.add_argument(
+        "--group",
+        help="ladder: the grouping column; compare: the cluster column "
+        "if the formula has no random term",
+    )
+    p.add_argument(
+        "--level1", nargs="+", action="extend", metavar="X", help="ladder: level-1 predictors"
+    )
+    p.add_argument(
+        "--level2", nargs="+", action="extend", metavar="W", help="ladder: level-2 predictors"
+    )
+    p.add_argument(
+        "--center",
+        choices=["group", "grand"],
+        default=None,
+        help="ladder: centre the level-1 predictors",
+    )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     p.add_argument("--title", help="title of the report")
     p.add_argument("--csv", metavar="DIR", help="also write every table as DIR/<table>.csv")
-    p.add_argument("--format", choices=["markdown", "latex", "html", "csv"],
-                   help="print every table to standard output in this format")
+    p.add_argument(
+        "--format",
+        choices=["markdown", "latex", "html", "csv"],
+        help="print every table to standard output in this format",
+    )
     p.set_defaults(run=run)
 
 
@@ -88,8 +103,15 @@ def build(args: argparse.Namespace):
             raise DataError(f"--ladder needs {' and '.join(missing)}")
         from multilevel.ladder import ladder
 
-        return ladder(data, outcome=args.outcome, group=args.group, level1=names(args.level1),
-                      level2=names(args.level2), center=args.center, reml=not args.ml)
+        return ladder(
+            data,
+            outcome=args.outcome,
+            group=args.group,
+            level1=names(args.level1),
+            level2=names(args.level2),
+            center=args.center,
+            reml=not args.ml,
+        )
     if not args.formula:
         raise DataError("a formula is needed, e.g. 'y ~ x + (1 | group)' (or use --ladder)")
     if args.compare:

@@ -9,13 +9,26 @@ import pandas as pd
 
 from multilevel.datasets.eclsk import ECLSK_TRUTH, eclsk
 
+__all__ = [
+    "ECLSK_TRUTH",
+    "eclsk",
+    "exam",
+    "hsb",
+    "load",
+    "names",
+    "pastes",
+    "penicillin",
+    "sleepstudy",
+]
+
 _DESCRIPTIONS = {
-    "hsb": "High School and Beyond: 7185 students in 160 schools (mathach, ses, cses, meanses, ...)",
+    "hsb": "High School and Beyond: 7185 students in 160 schools (mathach, ses, cses, ...)",
     "sleepstudy": "Reaction times of 18 subjects over 10 days of sleep deprivation",
     "exam": "Exam scores of 4059 students in 65 London schools (normexam, standLRT)",
     "penicillin": "Penicillin potency: 6 samples x 24 plates (crossed)",
     "pastes": "Paste strength: 10 batches, 3 casks each, 2 assays (nested)",
-    "eclsk": "Simulated ECLS-K-like third graders: 15,305 children in 1,000 schools (math, tvhours, "
+    "eclsk": "Simulated ECLS-K-like third graders: 15,305 children in 1,000 schools "
+    "(math, tvhours, "
     "pctfrl)",
 }
 

@@ -75,12 +75,14 @@ def eclsk(seed: int = ECLSK_SEED) -> pd.DataFrame:
     beta1 = t["gamma10"] + t["gamma11"] * pctfrl + u[:, 1]
     r = rng.normal(0.0, np.sqrt(t["sigma2"]), size=N_CHILDREN)
     math = beta0[school] + beta1[school] * tv + r
-    return pd.DataFrame({
-        "childid": np.arange(1, N_CHILDREN + 1),
-        "schoolid": school + 1,
-        "math": np.round(math, 2),
-        "tvhours": tv,
-        "pctfrl": w,
-        "female": female,
-        "ses": ses,
-    })
+    return pd.DataFrame(
+        {
+            "childid": np.arange(1, N_CHILDREN + 1),
+            "schoolid": school + 1,
+            "math": np.round(math, 2),
+            "tvhours": tv,
+            "pctfrl": w,
+            "female": female,
+            "ses": ses,
+        }
+    )

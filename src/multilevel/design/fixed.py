@@ -113,7 +113,7 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
                 return []
         except np.linalg.LinAlgError:
             pass
-    R = np.linalg.qr(X, mode="r")
+    R = np.asarray(np.linalg.qr(X, mode="r"))
     diag = np.zeros(k)
     m = min(R.shape)
     diag[:m] = np.abs(np.diag(R)[:m])

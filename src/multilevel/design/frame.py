@@ -51,7 +51,8 @@ def load_data(data: Any) -> pd.DataFrame:
     if callable(to_pandas):
         return to_pandas()
     raise DataError(
-        f"cannot use data of type {type(data).__name__}; pass a pandas DataFrame or a CSV/Parquet path"
+        f"cannot use data of type {type(data).__name__}; pass a pandas DataFrame or a CSV or "
+        "Parquet path"
     )
 
 
@@ -173,9 +174,11 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
             raise _missing_column(name, columns, where)
 
     frame = data[list(needed)]
-    outcome_columns = [spec.response] if response_is_column else [
-        n for n, w in needed.items() if w.startswith("the outcome")
-    ]
+    outcome_columns = (
+        [spec.response]
+        if response_is_column
+        else [n for n, w in needed.items() if w.startswith("the outcome")]
+    )
     for name in outcome_columns:
         y = frame[name]
         if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
@@ -196,7 +199,8 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
             if bad.any():
                 rows = np.flatnonzero(bad)[:5].tolist()
                 raise DataError(
-                    f"column {name!r} has {int(bad.sum())} infinite value(s) (e.g. at rows {rows}); "
+                    f"column {name!r} has {int(bad.sum())} infinite value(s) (e.g. at rows "
+                    f"{rows}); "
                     "remove or recode them"
                 )
     kept = frame.loc[keep]

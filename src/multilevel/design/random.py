@@ -15,9 +15,9 @@ import pandas as pd
 from formulaic import ModelSpec
 
 from multilevel.design.fixed import _as_float_frame, encode
-from multilevel.formula.rnames import lme4_name
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
+from multilevel.formula.rnames import lme4_name
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
 
@@ -123,7 +123,9 @@ class RandomTerm:
                 data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
             )
         except Exception as exc:  # formulaic raises several types for unusable new data
-            raise DataError(f"cannot build random effects '{self.source}' for new data: {exc}")
+            raise DataError(
+                f"cannot build random effects '{self.source}' for new data: {exc}"
+            ) from None
         values, _ = _as_float_frame(mm)
         return values
 

@@ -52,8 +52,8 @@ def _render(node: ast.AST, parent: int = 0, right: bool = False) -> str:
         return f"({text})" if 6 < parent else text
     if isinstance(node, ast.Compare) and all(type(o) in _COMPARE for o in node.ops):
         parts = [_render(node.left, 3)]
-        for op, comp in zip(node.ops, node.comparators, strict=True):
-            parts.append(_COMPARE[type(op)] + _render(comp, 3))
+        for cmp, comp in zip(node.ops, node.comparators, strict=True):
+            parts.append(_COMPARE[type(cmp)] + _render(comp, 3))
         text = "".join(parts)
         return f"({text})" if 3 < parent else text
     if isinstance(node, ast.Call):

@@ -81,11 +81,17 @@ def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarPa
         A2[i, i] = (plus[i][0] - 2 * a0 + minus[i][0]) / h[i] ** 2
         B2[i, i] = (plus[i][1] - 2 * b0 + minus[i][1]) / h[i] ** 2
         for j in range(i):
-            corners = [_pieces(dev, theta + si * E[i] + sj * E[j]) for si, sj in
-                       ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+            corners = [
+                _pieces(dev, theta + si * E[i] + sj * E[j])
+                for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+            ]
             denom = 4 * h[i] * h[j]
-            A2[i, j] = A2[j, i] = (corners[0][0] - corners[1][0] - corners[2][0] + corners[3][0]) / denom
-            B2[i, j] = B2[j, i] = (corners[0][1] - corners[1][1] - corners[2][1] + corners[3][1]) / denom
+            A2[i, j] = A2[j, i] = (
+                corners[0][0] - corners[1][0] - corners[2][0] + corners[3][0]
+            ) / denom
+            B2[i, j] = B2[j, i] = (
+                corners[0][1] - corners[1][1] - corners[2][1] + corners[3][1]
+            ) / denom
     H = np.empty((k + 1, k + 1))
     H[:k, :k] = A2 + B2 / s2
     H[:k, k] = H[k, :k] = -2 * b_i / sigma**3

@@ -103,24 +103,51 @@ class Ladder:
 
     # ------------------------------------------------------------ rendering
     def _rows(self) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:
-        head = ["step", "npar", "logLik", "AIC", "BIC", "sigma^2", "tau00", "ICC",
-                "PVE L1", "PVE L2", "R2 marg", "R2 cond"]
+        head = [
+            "step",
+            "npar",
+            "logLik",
+            "AIC",
+            "BIC",
+            "sigma^2",
+            "tau00",
+            "ICC",
+            "PVE L1",
+            "PVE L2",
+            "R2 marg",
+            "R2 cond",
+        ]
         rows = []
         for s in self.steps:
             f = s.fit
-            rows.append([
-                s.step, str(f.n_params), f"{f.loglik:.2f}", f"{f.aic:.2f}", f"{f.bic:.2f}",
-                f"{s.sigma2:.4g}", f"{s.tau00:.4g}",
-                f"{s.icc if s.icc is not None else s.icc_conditional:.4f}"
-                + ("" if s.icc is not None else " (cond)"),
-                _pct(s.variance_explained["level1"]), _pct(s.variance_explained["level2"]),
-                f"{s.r2.marginal:.4f}", f"{s.r2.conditional:.4f}",
-            ])
+            rows.append(
+                [
+                    s.step,
+                    str(f.n_params),
+                    f"{f.loglik:.2f}",
+                    f"{f.aic:.2f}",
+                    f"{f.bic:.2f}",
+                    f"{s.sigma2:.4g}",
+                    f"{s.tau00:.4g}",
+                    f"{s.icc if s.icc is not None else s.icc_conditional:.4f}"
+                    + ("" if s.icc is not None else " (cond)"),
+                    _pct(s.variance_explained["level1"]),
+                    _pct(s.variance_explained["level2"]),
+                    f"{s.r2.marginal:.4f}",
+                    f"{s.r2.conditional:.4f}",
+                ]
+            )
         thead = ["reduced", "full", "df", "chisq", "p", "p (boundary mixture)", "fits"]
         trows = [
-            [t.model_reduced, t.model_full, str(t.df), f"{t.chisq:.3f}", _p(t.p_value),
-             "-" if t.p_value_mixture is None else _p(t.p_value_mixture),
-             t.fits_used + (" refit" if t.refitted else "")]
+            [
+                t.model_reduced,
+                t.model_full,
+                str(t.df),
+                f"{t.chisq:.3f}",
+                _p(t.p_value),
+                "-" if t.p_value_mixture is None else _p(t.p_value_mixture),
+                t.fits_used + (" refit" if t.refitted else ""),
+            ]
             for t in self.tests
         ]
         return head, rows, thead, trows
@@ -130,7 +157,8 @@ class Ladder:
         method = self.steps[0].fit.method
         lines = [
             f"Model ladder for {self.outcome} in {self.group} ({method} fits"
-            + (f", {self.center}-mean centred level-1 predictors" if self.center else "") + ")",
+            + (f", {self.center}-mean centred level-1 predictors" if self.center else "")
+            + ")",
             "",
             _table(head, rows),
             "",
@@ -147,8 +175,16 @@ class Ladder:
 
     def to_markdown(self) -> str:
         head, rows, thead, trows = self._rows()
-        out = [f"**Model ladder** for `{self.outcome}` in `{self.group}`", "",
-               _md(head, rows), "", "**Likelihood-ratio tests**", "", _md(thead, trows), ""]
+        out = [
+            f"**Model ladder** for `{self.outcome}` in `{self.group}`",
+            "",
+            _md(head, rows),
+            "",
+            "**Likelihood-ratio tests**",
+            "",
+            _md(thead, trows),
+            "",
+        ]
         out += [f"- `{s.step}`: `{s.fit.formula}`" for s in self.steps]
         return "\n".join(out)
 
@@ -168,8 +204,9 @@ def _p(p: float) -> str:
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     return "\n".join([fmt.format(*head), *(fmt.format(*r) for r in rows)])
 
@@ -283,7 +320,7 @@ def ladder(
             stacklevel=2,
         )
         df = df.loc[~missing]
-    formulas = ladder_formulas(outcome, group, level1, level2)
+    formulas = ladder_formulas(outcome, group, list(level1), list(level2))
     fits: dict[str, LmmFit] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
@@ -293,14 +330,16 @@ def ladder(
     steps = []
     for step, f in fits.items():
         decomposition = r2(f)
-        steps.append(LadderStep(
-            step=step,
-            fit=f,
-            icc=null.icc[null.random_effects[0].group] if step == "null" else None,
-            icc_conditional=decomposition.icc_adjusted,
-            r2=decomposition,
-            variance_explained=variance_explained(f, null, group),
-        ))
+        steps.append(
+            LadderStep(
+                step=step,
+                fit=f,
+                icc=(null.icc or {}).get(null.random_effects[0].group) if step == "null" else None,
+                icc_conditional=decomposition.icc_adjusted,
+                r2=decomposition,
+                variance_explained=variance_explained(f, null, group),
+            )
+        )
     names = list(fits)
     tests = tuple(
         lrt(fits[a], fits[b], names=(a, b), refit=refit)

@@ -53,8 +53,11 @@ class LrtResult:
     refitted: bool = False
 
     def __str__(self) -> str:
-        mix = "" if self.p_value_mixture is None else (
-            f", boundary mixture p = {self.p_value_mixture:.4g}")
+        mix = (
+            ""
+            if self.p_value_mixture is None
+            else (f", boundary mixture p = {self.p_value_mixture:.4g}")
+        )
         return (
             f"LRT {self.model_reduced} vs {self.model_full} ({self.fits_used}): "
             f"chisq = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.4g}{mix}"
@@ -63,8 +66,15 @@ class LrtResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["mixture_df"] = None if self.mixture_df is None else list(self.mixture_df)
-        for k in ("loglik_reduced", "loglik_full", "deviance_reduced", "deviance_full", "chisq",
-                  "p_value", "p_value_mixture"):
+        for k in (
+            "loglik_reduced",
+            "loglik_full",
+            "deviance_reduced",
+            "deviance_full",
+            "chisq",
+            "p_value",
+            "p_value_mixture",
+        ):
             v = out[k]
             out[k] = None if v is None or not np.isfinite(v) else float(v)
         return out
@@ -100,13 +110,13 @@ def _random_df(reduced: LmmFit, full: LmmFit, names: tuple[str, str]) -> tuple[i
             )
         variances.update((g, t) for t in terms)
         for i, a in enumerate(terms):
-            for b in terms[i + 1:]:
+            for b in terms[i + 1 :]:
                 correlated.add((g, frozenset((a, b))))
     new_var = new_cov = 0
     for g, terms in full_blocks:
         new_var += sum((g, t) not in variances for t in terms)
         for i, a in enumerate(terms):
-            for b in terms[i + 1:]:
+            for b in terms[i + 1 :]:
                 new_cov += (g, frozenset((a, b))) not in correlated
     return new_var, new_cov
 
@@ -143,8 +153,7 @@ def _fixed_nested(reduced: LmmFit, full: LmmFit, names: tuple[str, str]) -> None
     coef, *_ = np.linalg.lstsq(X1, X0, rcond=None)
     resid = np.linalg.norm(X0 - X1 @ coef, axis=0)
     scale = np.maximum(np.linalg.norm(X0, axis=0), 1e-300)
-    outside = [n for n, r, s in zip(reduced.fixed_names, resid, scale, strict=True)
-               if r > 1e-8 * s]
+    outside = [n for n, r, s in zip(reduced.fixed_names, resid, scale, strict=True) if r > 1e-8 * s]
     if outside:
         missing = [n for n in reduced.fixed_names if n not in full.fixed_names]
         raise ModelComparisonError(
@@ -207,9 +216,13 @@ def lrt(
         m0, m1, used = ml_fit(reduced), ml_fit(full), ML_USED
         refitted = any_reml
         if any_reml:
-            why = ("the fixed effects differ" if not same_fixed
-                   else "lme4's default refit=TRUE" if refit
-                   else "one of the fits is ML")
+            why = (
+                "the fixed effects differ"
+                if not same_fixed
+                else "lme4's default refit=TRUE"
+                if refit
+                else "one of the fits is ML"
+            )
             notes.append(f"REML fit(s) refitted by ML ({why})")
 
     df = full.n_params - reduced.n_params

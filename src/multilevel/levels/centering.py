@@ -17,8 +17,13 @@ import pandas as pd
 from multilevel.errors import DataError
 
 
-def center(data: Any, columns: str | Sequence[str], group: str | None = None,
-           how: str = "group", suffix: str = "_mean") -> pd.DataFrame:
+def center(
+    data: Any,
+    columns: str | Sequence[str],
+    group: str | None = None,
+    how: str = "group",
+    suffix: str = "_mean",
+) -> pd.DataFrame:
     """A new DataFrame with ``columns`` centred; ``how`` is "group" (needs ``group``) or "grand".
 
     Group means are taken over the rows where the column is not missing (NaN stays NaN).
@@ -50,16 +55,32 @@ def center(data: Any, columns: str | Sequence[str], group: str | None = None,
                 raise DataError(f"the data already has a column {name!r}; pass another suffix")
             df[c] = x - mean
             df[name] = mean
-            note = (f"{c} is group-mean centred within {group} ({c} - mean of {c} in the {group}); "
-                    f"the {group} mean is the level-2 predictor {name}")
-            records.append({"column": c, "how": "group", "group": group, "mean_column": name,
-                            "note": note})
-            records.append({"column": name, "how": "group-mean", "group": group, "of": c,
-                            "note": f"{name} is the {group} mean of {c} (before centering)"})
+            note = (
+                f"{c} is group-mean centred within {group} ({c} - mean of {c} in the {group}); "
+                f"the {group} mean is the level-2 predictor {name}"
+            )
+            records.append(
+                {"column": c, "how": "group", "group": group, "mean_column": name, "note": note}
+            )
+            records.append(
+                {
+                    "column": name,
+                    "how": "group-mean",
+                    "group": group,
+                    "of": c,
+                    "note": f"{name} is the {group} mean of {c} (before centering)",
+                }
+            )
         else:
             m = float(x.mean())
             df[c] = x - m
-            records.append({"column": c, "how": "grand", "mean": m,
-                            "note": f"{c} is grand-mean centred ({c} - {m:.6g})"})
+            records.append(
+                {
+                    "column": c,
+                    "how": "grand",
+                    "mean": m,
+                    "note": f"{c} is grand-mean centred ({c} - {m:.6g})",
+                }
+            )
     df.attrs["centering"] = records
     return df

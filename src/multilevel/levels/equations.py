@@ -104,7 +104,7 @@ def _predictor(text: str, where: str) -> str:
         raise FormulaError(f"{where}: a coefficient is multiplied by nothing")
     while _top_star(p) >= 0:  # x*w inside a predictor is a product of variables
         i = _top_star(p)
-        p = f"{p[:i].strip()}:{p[i + 1:].strip()}"
+        p = f"{p[:i].strip()}:{p[i + 1 :].strip()}"
     return "" if p == "1" else p
 
 
@@ -201,8 +201,15 @@ def _section(head: str) -> str:
     m = re.fullmatch(r"(?:level|l)(\d)", h)
     if m:
         return f"level{m.group(1)}"
-    if h in ("group", "groups", "grouping", "groupingfactor", "groupingfactors", "cluster",
-             "clusters"):
+    if h in (
+        "group",
+        "groups",
+        "grouping",
+        "groupingfactor",
+        "groupingfactors",
+        "cluster",
+        "clusters",
+    ):
         return "groups"
     if h in ("constraint", "constraints"):
         return "constraints"
@@ -379,8 +386,10 @@ def parse_levels(
 
 def _build(outcome, groups, fixed, random, constraints, L) -> LevelModel:
     def key(path: Path) -> tuple:
-        return (sum(bool(p) for p in path), tuple(_order[h].get(p, math.inf) if p else math.inf
-                                                  for h, p in enumerate(path)))
+        return (
+            sum(bool(p) for p in path),
+            tuple(_order[h].get(p, math.inf) if p else math.inf for h, p in enumerate(path)),
+        )
 
     _order: list[dict[str, int]] = [{} for _ in range(L)]
     for path, _ in fixed:
@@ -426,8 +435,10 @@ def _blocks(effects: list[tuple[Path, str]], constraints, level: int, L: int) ->
         idx = []
         for k in pair:
             if k not in keys:
-                raise FormulaError(f"line {no}: {c!r} names {k}, not a Level {level} random effect "
-                                   f"(they are {', '.join(keys)})")
+                raise FormulaError(
+                    f"line {no}: {c!r} names {k}, not a Level {level} random effect "
+                    f"(they are {', '.join(keys)})"
+                )
             idx.append(keys.index(k))
         zero.add(frozenset(idx))
     # connected components of the 'may covary' graph
@@ -518,7 +529,8 @@ def check_levels(data: Any, model: LevelModel) -> None:
                     warnings.warn(
                         f"level-1 predictor {pred!r} never varies within {g} groups: it is a "
                         f"level-{2} predictor; its slope cannot vary across {g}",
-                        LevelWarning, stacklevel=2,
+                        LevelWarning,
+                        stacklevel=2,
                     )
                 continue
             g, c, labels = codes[level - 2]
@@ -544,8 +556,13 @@ def _tol(v: np.ndarray) -> float:
     return 1e-10 * (1.0 + float(np.max(np.abs(v))))
 
 
-def fit_levels(text: str, data: Any, group: str | Sequence[str] | None = None,
-               reml: bool = True, check: bool = True):
+def fit_levels(
+    text: str,
+    data: Any,
+    group: str | Sequence[str] | None = None,
+    reml: bool = True,
+    check: bool = True,
+):
     """Parse level equations, check the predictors' levels against the data, and fit."""
     from multilevel.api import fit
     from multilevel.design.frame import load_data

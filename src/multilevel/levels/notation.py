@@ -108,8 +108,10 @@ class Notation:
     def fixed_table(self) -> pd.DataFrame:
         """lme4 names beside gamma names and the level of each predictor."""
         return pd.DataFrame(
-            {"gamma": [g.symbol for g in self.gammas],
-             "predictors": [" x ".join(p for p in g.path if p) or "1" for g in self.gammas]},
+            {
+                "gamma": [g.symbol for g in self.gammas],
+                "predictors": [" x ".join(p for p in g.path if p) or "1" for g in self.gammas],
+            },
             index=pd.Index([g.name for g in self.gammas], name="term"),
         )
 
@@ -253,8 +255,13 @@ def _index_prefixes(paths: list[Path]) -> dict[Path, str]:
         idx = [0 if not pre[k] else order[pre[:k]].index(pre[k]) + 1 for k in range(len(pre))]
         out[pre] = _fmt(idx)
     # index order: sort by the digits so that equations come out as beta0, beta1, ...
-    keyed = sorted(out.items(), key=lambda kv: (len(kv[0]), [int(c) for c in kv[1].split("_")]
-                                                  if "_" in kv[1] else [int(c) for c in kv[1]]))
+    keyed = sorted(
+        out.items(),
+        key=lambda kv: (
+            len(kv[0]),
+            [int(c) for c in kv[1].split("_")] if "_" in kv[1] else [int(c) for c in kv[1]],
+        ),
+    )
     return dict(keyed)
 
 
@@ -290,13 +297,20 @@ def notation(fit) -> Notation:
     index_of = _index_prefixes(all_paths)
     letters, rletters, units = SYMBOLS[L]
     gammas = tuple(
-        Gamma(n, f"{letters[-1]}{index_of[fixed_paths[n]]}", index_of[fixed_paths[n]],
-              fixed_paths[n])
+        Gamma(
+            n, f"{letters[-1]}{index_of[fixed_paths[n]]}", index_of[fixed_paths[n]], fixed_paths[n]
+        )
         for n in fit.fixed_names
     )
     randoms = tuple(
-        RandomEffect(h, g, t, f"{rletters[h - 1]}{index_of[p] if p else ''}{units[h - 1]}",
-                     index_of[p] if p else "", p)
+        RandomEffect(
+            h,
+            g,
+            t,
+            f"{rletters[h - 1]}{index_of[p] if p else ''}{units[h - 1]}",
+            index_of[p] if p else "",
+            p,
+        )
         for h, g, t, p in rand
     )
     taus: list[Tau] = []
@@ -306,8 +320,16 @@ def notation(fit) -> Notation:
         for r in here:
             vc = blocks[r.group]
             i = vc.terms.index(r.term)
-            taus.append(Tau(_tau_symbol(L, h, r.index or "0", None), h, r.group, r.term, None,
-                            float(vc.covariance[i, i])))
+            taus.append(
+                Tau(
+                    _tau_symbol(L, h, r.index or "0", None),
+                    h,
+                    r.group,
+                    r.term,
+                    None,
+                    float(vc.covariance[i, i]),
+                )
+            )
         for a in range(len(here)):
             for b in range(a + 1, len(here)):
                 ra, rb = here[a], here[b]
@@ -316,8 +338,17 @@ def notation(fit) -> Notation:
                 if same:
                     vc = blocks[ra.group]
                     value = float(vc.covariance[vc.terms.index(ra.term), vc.terms.index(rb.term)])
-                taus.append(Tau(_tau_symbol(L, h, ra.index or "0", rb.index or "0"), h,
-                                ra.group if same else None, ra.term, rb.term, value, not same))
+                taus.append(
+                    Tau(
+                        _tau_symbol(L, h, ra.index or "0", rb.index or "0"),
+                        h,
+                        ra.group if same else None,
+                        ra.term,
+                        rb.term,
+                        value,
+                        not same,
+                    )
+                )
     taus.append(Tau("sigma^2", 1, None, None, None, float(fit.sigma**2)))
     return Notation(L, groups, factors, fit.response, gammas, randoms, tuple(taus), index_of)
 

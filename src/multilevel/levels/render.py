@@ -89,7 +89,7 @@ class _Style:
         base, _, idx = symbol.partition("tau")
         for sub in ("_pi", "_beta"):
             if idx.startswith(sub):
-                return rf"\tau_{{\{sub[1:]}}}{{}}_{{{idx[len(sub):]}}}"
+                return rf"\tau_{{\{sub[1:]}}}{{}}_{{{idx[len(sub) :]}}}"
         return rf"\tau_{{{idx}}}"
 
 
@@ -103,14 +103,18 @@ def _level_lines(nt: Notation, st: _Style) -> list[tuple[int, str, str]]:
     for eq in _equations(nt):
         if eq.level == 1:
             lhs = st.var(nt, nt.outcome, 1, st.name != "text")
-            terms = [st.times(st.coef(nt, p), st.var(nt, x, 1, st.name != "text") if x else "")
-                     for p, x in eq.terms]
+            terms = [
+                st.times(st.coef(nt, p), st.var(nt, x, 1, st.name != "text") if x else "")
+                for p, x in eq.terms
+            ]
             terms.append(st.rand(nt, 1))
         else:
             assert eq.lhs is not None
             lhs = st.coef(nt, eq.lhs)
-            terms = [st.times(st.coef(nt, p), st.var(nt, x, eq.level, st.name != "text")
-                              if x else "") for p, x in eq.terms]
+            terms = [
+                st.times(st.coef(nt, p), st.var(nt, x, eq.level, st.name != "text") if x else "")
+                for p, x in eq.terms
+            ]
             if eq.random is not None:
                 terms.append(st.rand(nt, eq.level, eq.random))
             if not terms:
@@ -119,8 +123,9 @@ def _level_lines(nt: Notation, st: _Style) -> list[tuple[int, str, str]]:
     return rows
 
 
-def _reduced(nt: Notation, st: _Style, fit: Any, digits: int, with_estimates: bool
-             ) -> tuple[str, str, str]:
+def _reduced(
+    nt: Notation, st: _Style, fit: Any, digits: int, with_estimates: bool
+) -> tuple[str, str, str]:
     """(outcome, fixed part, random part) of the reduced-form equation."""
     est = dict(zip(fit.fixed_names, fit.beta, strict=True))
 
@@ -204,8 +209,10 @@ class LevelEquations:
         fe = self.fit.fixed_effects()
         for g in self.notation.gammas:
             row = fe.loc[g.name]
-            out.append(f"  {g.symbol:<10} {g.name:<28} {row.estimate:>12.{self.digits}g} "
-                       f"(SE {row.std_error:.{self.digits}g})")
+            out.append(
+                f"  {g.symbol:<10} {g.name:<28} {row.estimate:>12.{self.digits}g} "
+                f"(SE {row.std_error:.{self.digits}g})"
+            )
         out += ["", "Variance components:"]
         for symbol, what, value, constrained in self._variance_rows():
             note = "  (fixed at 0: uncorrelated)" if constrained else ""
@@ -224,20 +231,30 @@ class LevelEquations:
             prev = level
         y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, False)
         _, fixed_e, _ = _reduced(self.notation, st, self.fit, self.digits, True)
-        out += ["", "**Reduced form**", "",
-                f"$${y} = \\underbrace{{{fixed}}}_{{\\text{{fixed}}}} + "
-                f"\\underbrace{{{random}}}_{{\\text{{random}}}}$$", "",
-                f"$${y} = {fixed_e} + {random}$$", ""]
+        out += [
+            "",
+            "**Reduced form**",
+            "",
+            f"$${y} = \\underbrace{{{fixed}}}_{{\\text{{fixed}}}} + "
+            f"\\underbrace{{{random}}}_{{\\text{{random}}}}$$",
+            "",
+            f"$${y} = {fixed_e} + {random}$$",
+            "",
+        ]
         out += ["| gamma | term | estimate | std. error |", "|:--|:--|--:|--:|"]
         fe = self.fit.fixed_effects()
         for g in self.notation.gammas:
             row = fe.loc[g.name]
-            out.append(f"| ${st.coef(self.notation, g.path)}$ | {g.name} | "
-                       f"{row.estimate:.{self.digits}g} | {row.std_error:.{self.digits}g} |")
+            out.append(
+                f"| ${st.coef(self.notation, g.path)}$ | {g.name} | "
+                f"{row.estimate:.{self.digits}g} | {row.std_error:.{self.digits}g} |"
+            )
         out += ["", "| variance component | | estimate |", "|:--|:--|--:|"]
         for symbol, what, value, constrained in self._variance_rows():
-            out.append(f"| ${st.tau(symbol)}$ | {what} | "
-                       f"{'0 (fixed)' if constrained else f'{value:.{self.digits}g}'} |")
+            out.append(
+                f"| ${st.tau(symbol)}$ | {what} | "
+                f"{'0 (fixed)' if constrained else f'{value:.{self.digits}g}'} |"
+            )
         out.append(f"\nGroups: {_group_text(self.notation)}")
         if self.centering:
             out += [""] + [f"> Centering: {c}" for c in self.centering]
@@ -253,13 +270,19 @@ class LevelEquations:
             prev = level
         y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, False)
         _, fixed_e, _ = _reduced(self.notation, st, self.fit, self.digits, True)
-        out.append(rf"\text{{Reduced form:}} && {y} &= \underbrace{{{fixed}}}_{{\text{{fixed}}}}"
-                   rf" + \underbrace{{{random}}}_{{\text{{random}}}} \\")
+        out.append(
+            rf"\text{{Reduced form:}} && {y} &= \underbrace{{{fixed}}}_{{\text{{fixed}}}}"
+            rf" + \underbrace{{{random}}}_{{\text{{random}}}} \\"
+        )
         out.append(rf"&& {y} &= {fixed_e} + {random} \\")
-        rows = [f"{st.tau(s)} &= {'0' if c else f'{v:.{self.digits}g}'}"
-                for s, _, v, c in self._variance_rows()]
-        out.append(r"\text{Variance components:} && " + r", \quad ".join(
-            r.replace("&=", "=") for r in rows))
+        rows = [
+            f"{st.tau(s)} &= {'0' if c else f'{v:.{self.digits}g}'}"
+            for s, _, v, c in self._variance_rows()
+        ]
+        out.append(
+            r"\text{Variance components:} && "
+            + r", \quad ".join(r.replace("&=", "=") for r in rows)
+        )
         out.append(r"\end{align*}")
         if self.centering:
             out += [f"% Centering: {c}" for c in self.centering]
@@ -278,8 +301,9 @@ def _centering_notes(fit: Any) -> tuple[str, ...]:
     return tuple(c["note"] for c in attrs.get("centering", ()) if c.get("column") in used)
 
 
-def level_equations(fit: Any, digits: int = 4, centering: tuple[str, ...] | None = None
-                    ) -> LevelEquations:
+def level_equations(
+    fit: Any, digits: int = 4, centering: tuple[str, ...] | None = None
+) -> LevelEquations:
     """The fit as level equations (one grouping factor, or nested grouping factors)."""
     notes = _centering_notes(fit) if centering is None else tuple(centering)
     return LevelEquations(fit, notation(fit), notes, digits)

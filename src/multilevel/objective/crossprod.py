@@ -20,7 +20,6 @@ import scipy.sparse as sp
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import RandomTerm
 
-
 #: above this many random effects outside the first block, their part of the system stays sparse
 DENSE_REST_LIMIT = 3000
 
@@ -99,7 +98,7 @@ class CrossProducts:
 
     @property
     def rest_is_sparse(self) -> bool:
-        """Many levels in the other factors: keep Z_rest'Z_rest sparse and factor it by sparse LU."""
+        """Many levels in the other factors: keep Z_rest'Z_rest sparse, factor it by sparse LU."""
         return sp.issparse(self.C_rr)
 
     @property
@@ -112,7 +111,9 @@ def first_block(design: ModelDesign) -> tuple[list[RandomTerm], list[RandomTerm]
     """Terms on the grouping factor of the first (most levels) term, and the others."""
     terms = list(design.terms)
     g = terms[0].grouping_factor
-    return [t for t in terms if t.grouping_factor == g], [t for t in terms if t.grouping_factor != g]
+    return [t for t in terms if t.grouping_factor == g], [
+        t for t in terms if t.grouping_factor != g
+    ]
 
 
 def _theta_offsets(design: ModelDesign) -> dict[int, int]:
@@ -158,8 +159,17 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     if not rest:
         C = Xy.T @ Xy
         return CrossProducts(
-            n=design.n, p=design.p, G=G, Q=Q, first_map=fmap, first_theta=first_theta,
-            A=A, B=B, C=C, n_rest=0, B_rest=None,
+            n=design.n,
+            p=design.p,
+            G=G,
+            Q=Q,
+            first_map=fmap,
+            first_theta=first_theta,
+            A=A,
+            B=B,
+            C=C,
+            n_rest=0,
+            B_rest=None,
             rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)),
             yy=float(design.y @ design.y),
         )
@@ -184,9 +194,19 @@ def cross_products(design: ModelDesign) -> CrossProducts:
             r_cols.append(lev + c)
             r_idx.append(np.full(t.n_levels, base + k))
     return CrossProducts(
-        n=design.n, p=design.p, G=G, Q=Q, first_map=fmap, first_theta=first_theta,
-        A=A, B=B, C=Xy.T @ Xy, n_rest=nr, B_rest=B_rest,
+        n=design.n,
+        p=design.p,
+        G=G,
+        Q=Q,
+        first_map=fmap,
+        first_theta=first_theta,
+        A=A,
+        B=B,
+        C=Xy.T @ Xy,
+        n_rest=nr,
+        B_rest=B_rest,
         rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
-        C_rr=C_rr, C_rw=C_rw,
+        C_rr=C_rr,
+        C_rw=C_rw,
         yy=float(design.y @ design.y),
     )

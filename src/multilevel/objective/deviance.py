@@ -97,12 +97,12 @@ class ProfiledDeviance:
     def __init__(self, xp: CrossProducts, reml: bool = True):
         self.xp = xp
         self.reml = reml
-        self.n_theta = int(
-            max(xp.first_theta.max(initial=-1), xp.rest_map[2].max(initial=-1)) + 1
-        )
+        self.n_theta = int(max(xp.first_theta.max(initial=-1), xp.rest_map[2].max(initial=-1)) + 1)
         self.evaluations = 0
         rows, cols, _ = xp.rest_map
-        self._rest_diagonal = bool(np.all(rows == cols)) and np.array_equal(rows, np.arange(xp.n_rest))
+        self._rest_diagonal = bool(np.all(rows == cols)) and np.array_equal(
+            rows, np.arange(xp.n_rest)
+        )
         self._pair_map = (
             pair_map(xp.B_rest)
             if xp.n_rest and xp.Q == 1 and not xp.rest_is_sparse and xp.B_rest is not None
@@ -171,6 +171,7 @@ class ProfiledDeviance:
         if self._pair_map is not None:  # one random effect per first-block level: W m
             S[:nr, :nr] = xp.C_rr - (self._pair_map @ M[0, 0]).reshape(nr, nr)
         else:
+            assert xp.B_rest is not None
             S[:nr, :nr] = xp.C_rr - (xp.B_rest.T @ MBr).toarray()
         S[:nr, nr:] = xp.C_rw - BrMBxy
         S[nr:, :nr] = S[:nr, nr:].T
@@ -195,8 +196,9 @@ class ProfiledDeviance:
         nr, p = xp.n_rest, xp.p
         Szz = (Lr.T @ (xp.C_rr - BrMBr) @ Lr + sp.identity(nr)).tocsc()
         Szw = np.asarray(Lr.T @ (xp.C_rw - BrMBxy))
-        lu = spla.splu(Szz, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                       options={"SymmetricMode": True})
+        lu = spla.splu(
+            Szz, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
+        )
         u = lu.U.diagonal()
         if np.any(u <= 0):
             raise np.linalg.LinAlgError("sparse part of the system is not positive definite")
@@ -208,8 +210,9 @@ class ProfiledDeviance:
         r2 = float(d[-1] ** 2)
         beta, XtVinvX_inv = _beta_and_vcov(R[:p, :p], R[-1, :p], p)
         self.evaluations += 1
-        return Evaluation(theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, R, Lr,
-                          rest_lu=lu, S_zw=Szw)
+        return Evaluation(
+            theta, ldL2, ldRX2, r2, beta, XtVinvX_inv, L1, K, M, R, Lr, rest_lu=lu, S_zw=Szw
+        )
 
     def criterion(self, ev: Evaluation) -> float:
         """-2 log-likelihood (ML) or the REML criterion at an evaluation."""

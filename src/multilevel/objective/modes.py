@@ -1,6 +1,7 @@
 """Conditional modes of the random effects (BLUPs) and their conditional variances.
 
-In spherical coordinates u (b = Lambda u) the modes solve (Lambda'Z'Z Lambda + I) u = Lambda'Z'(y - X beta)
+In spherical coordinates u (b = Lambda u) the modes solve
+(Lambda'Z'Z Lambda + I) u = Lambda'Z'(y - X beta)
 and Var(u | y) = sigma^2 (Lambda'Z'Z Lambda + I)^-1, whose diagonal blocks (mapped back by Lambda)
 are lme4's ``condVar``. The first block is eliminated per group, the rest through the dense Schur
 complement already factored for the deviance.
@@ -90,8 +91,12 @@ def conditional_modes(
         Lt = t.Lambda(dev_theta_slice(design, ev.theta, t.name))
         ut = u_r[off : off + size].reshape(t.n_levels, t.q)
         Vu = np.stack(
-            [var_ur_full[off + j * t.q : off + (j + 1) * t.q, off + j * t.q : off + (j + 1) * t.q]
-             for j in range(t.n_levels)]
+            [
+                var_ur_full[
+                    off + j * t.q : off + (j + 1) * t.q, off + j * t.q : off + (j + 1) * t.q
+                ]
+                for j in range(t.n_levels)
+            ]
         )
         out[t.name] = TermModes(b=ut @ Lt.T, cond_var=sigma2 * np.matmul(np.matmul(Lt, Vu), Lt.T))
         off += size

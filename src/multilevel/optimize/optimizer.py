@@ -69,7 +69,9 @@ class OptSummary:
         }
 
 
-def central_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def central_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6
+) -> np.ndarray:
     """Central differences with a step relative to |x|."""
     g = np.empty_like(x)
     for k in range(x.size):
@@ -101,12 +103,18 @@ def _run(counter: _Counter, start: np.ndarray, lower: np.ndarray) -> Any:
     if counter.dev.has_gradient:
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
         opts = {"ftol": FTOL, "gtol": GTOL, "maxiter": MAXITER, "maxcor": 20}
-        return minimize(counter.fun_grad, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                        options=opts)
+        return minimize(
+            counter.fun_grad, start, jac=True, method="L-BFGS-B", bounds=bounds, options=opts
+        )
     # derivative-free, as lme4's BOBYQA: far fewer evaluations than finite-difference gradients
     bounds = Bounds(lower, np.full_like(lower, np.inf))
-    return minimize(counter.fun, start, method="COBYQA", bounds=bounds,
-                    options={"final_tr_radius": TR_RADIUS, "maxfev": MAXFEV})
+    return minimize(
+        counter.fun,
+        start,
+        method="COBYQA",
+        bounds=bounds,
+        options={"final_tr_radius": TR_RADIUS, "maxfev": MAXFEV},
+    )
 
 
 def optimize_theta(dev: ProfiledDeviance, start: np.ndarray, lower: np.ndarray) -> OptSummary:
@@ -165,8 +173,13 @@ def optimize_theta(dev: ProfiledDeviance, start: np.ndarray, lower: np.ndarray) 
         fmin=fmin,
         n_evaluations=counter.n,
         n_iterations=n_iter,
-        tolerances={"ftol": FTOL, "gtol": GTOL, "final_tr_radius": TR_RADIUS,
-                    "maxiter": MAXITER, "conv_tol": CONV_TOL},
+        tolerances={
+            "ftol": FTOL,
+            "gtol": GTOL,
+            "final_tr_radius": TR_RADIUS,
+            "maxiter": MAXITER,
+            "conv_tol": CONV_TOL,
+        },
         message=message,
         gradient=[],
         scaled_gradient_max=float("nan"),
@@ -198,8 +211,7 @@ def check_convergence(
             f"{CONV_TOL}; optimizer message: {opt.message}); the estimates may not be the maximum"
             " of the likelihood: check with a different starting value or a simpler model"
         )
-    return replace(opt, gradient=g.tolist(), scaled_gradient_max=scaled, converged=ok,
-                   notes=notes)
+    return replace(opt, gradient=g.tolist(), scaled_gradient_max=scaled, converged=ok, notes=notes)
 
 
 def singular(theta: np.ndarray, lower: np.ndarray) -> bool:

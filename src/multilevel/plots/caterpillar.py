@@ -50,8 +50,10 @@ def caterpillar_plot(fit: Any, group: str | None = None, z: float = 1.96, **_: A
         pts = ax.scatter(x, b, c=list(colors), s=14, zorder=3)
         pts.set_gid("modes")
         ax.set_ylabel(f"b ({term})")
-        ax.set_title(f"{g}: {term}  ({len(b)} groups, {int(clear.sum())} with an interval "
-                     f"excluding 0)", fontsize=9)
+        ax.set_title(
+            f"{g}: {term}  ({len(b)} groups, {int(clear.sum())} with an interval excluding 0)",
+            fontsize=9,
+        )
         if len(b) <= MAX_LABELS:
             ax.set_xticks(x)
             ax.set_xticklabels(part["level"].astype(str), rotation=90, fontsize=7)

@@ -58,8 +58,12 @@ def residual_plot(fit: Any, **_: Any) -> Figure:
     for ax, (t, k, name) in zip(axes[2:], level2, strict=False):
         b = fit.modes[t.name].b[:, k]
         sd = np.std(b, ddof=1) if b.size > 1 else 1.0
-        _qq(ax, b / (sd if sd > 0 else 1.0),
-            f"Level 2: QQ of {t.name} modes ({name})", f"qq:{t.name}:{name}")
+        _qq(
+            ax,
+            b / (sd if sd > 0 else 1.0),
+            f"Level 2: QQ of {t.name} modes ({name})",
+            f"qq:{t.name}:{name}",
+        )
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -31,8 +31,7 @@ def shrinkage_estimates(fit: Any, group: str | None = None) -> tuple[pd.DataFram
     q = len(names)
     absolute = all(n in fit.fixed_names for n in names)
     population = (
-        np.array([fit.beta[fit.fixed_names.index(n)] for n in names]) if absolute
-        else np.zeros(q)
+        np.array([fit.beta[fit.fixed_names.index(n)] for n in names]) if absolute else np.zeros(q)
     )
     other = fit.design.X @ fit.beta
     for t in fit.design.terms:
@@ -72,8 +71,7 @@ def shrinkage_plot(fit: Any, group: str | None = None, **_: Any) -> Figure:
         segs = [[(0.0, oi), (1.0, bi)] for oi, bi in zip(o, b, strict=True)]
         from matplotlib.collections import LineCollection
 
-        ax.add_collection(LineCollection(segs, colors="0.55", lw=0.7, alpha=0.7,
-                                         gid="shrinkage"))
+        ax.add_collection(LineCollection(segs, colors="0.55", lw=0.7, alpha=0.7, gid="shrinkage"))
         ax.scatter(np.zeros(len(o)), o, s=14, color="C0", gid="ols", label="OLS per group")
         ax.scatter(np.ones(len(b)), b, s=14, color="C3", gid="blup", label="BLUP (multilevel)")
         ax.axhline(pop[0], color="black", lw=2, gid="population", label="population")
@@ -88,18 +86,26 @@ def shrinkage_plot(fit: Any, group: str | None = None, **_: Any) -> Figure:
 
         segs = [[(a, c), (b_, d)] for a, c, b_, d in zip(xo, yo, xb, yb, strict=True)]
         ax.add_collection(LineCollection(segs, colors="0.55", lw=0.7, gid="shrinkage"))
-        ax.scatter(xo, yo, s=16, facecolors="none", edgecolors="C0", gid="ols",
-                   label="OLS per group")
+        ax.scatter(
+            xo, yo, s=16, facecolors="none", edgecolors="C0", gid="ols", label="OLS per group"
+        )
         ax.scatter(xb, yb, s=16, color="C3", gid="blup", label="BLUP (multilevel)")
-        ax.scatter([pop[0]], [pop[1]], marker="*", s=180, color="black", zorder=4,
-                   gid="population", label="population")
+        ax.scatter(
+            [pop[0]],
+            [pop[1]],
+            marker="*",
+            s=180,
+            color="black",
+            zorder=4,
+            gid="population",
+            label="population",
+        )
         ax.set_xlabel(f"{kind}{names[0]}")
         ax.set_ylabel(f"{kind}{names[1]}")
         ax.autoscale_view()
     skipped = int((~ok).sum())
     extra = f"; {skipped} groups too small for OLS" if skipped else ""
-    ax.set_title(f"Shrinkage of {len(part)} {g} estimates toward the population{extra}",
-                 fontsize=9)
+    ax.set_title(f"Shrinkage of {len(part)} {g} estimates toward the population{extra}", fontsize=9)
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()

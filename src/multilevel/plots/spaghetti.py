@@ -79,8 +79,9 @@ def spaghetti_plot(
     for j in chosen:  # one prediction call for all groups: model matrices are built once
         rows = term.codes == j
         lo, hi = np.min(xs[rows]), np.max(xs[rows])
-        grids.append(np.linspace(lo, hi, points if hi > lo else 1) if linear
-                     else np.unique(xs[rows]))
+        grids.append(
+            np.linspace(lo, hi, points if hi > lo else 1) if linear else np.unique(xs[rows])
+        )
     new = data.iloc[np.repeat(first[chosen], [len(g) for g in grids])].copy()
     new[x] = np.concatenate(grids)
     preds = np.split(fit.predict(new, random=True), np.cumsum([len(g) for g in grids])[:-1])
@@ -88,11 +89,19 @@ def spaghetti_plot(
         line = ax.plot(g, p, lw=0.9, alpha=0.6, marker="o" if len(g) == 1 else None, ms=3)[0]
         line.set_gid(f"group:{term.levels[j]}")
     grid = np.linspace(np.min(xs), np.max(xs), points) if linear else np.unique(xs)
-    ax.plot(grid, population_line(fit, x, grid, term.codes), color="black", lw=3,
-            label="population (fixed effects)", gid="population")
+    ax.plot(
+        grid,
+        population_line(fit, x, grid, term.codes),
+        color="black",
+        lw=3,
+        label="population (fixed effects)",
+        gid="population",
+    )
     shown = f"{len(chosen)} of {term.n_levels}" if len(chosen) < term.n_levels else "all"
-    ax.set_title(f"{fit.response} by {x}: {shown} {term.grouping_factor} lines "
-                 "and the population line", fontsize=9)
+    ax.set_title(
+        f"{fit.response} by {x}: {shown} {term.grouping_factor} lines and the population line",
+        fontsize=9,
+    )
     ax.set_xlabel(x)
     ax.set_ylabel(fit.response)
     ax.legend(loc="best", fontsize=8)
@@ -106,8 +115,11 @@ def population_line(fit: Any, x: str, grid: np.ndarray, codes: np.ndarray) -> np
     data = fit.design.frame.data
     new = data.iloc[np.zeros(len(grid), dtype=int)].copy()
     for col in data.columns:
-        if col != x and pd.api.types.is_numeric_dtype(data[col]) and \
-                not pd.api.types.is_bool_dtype(data[col]):
+        if (
+            col != x
+            and pd.api.types.is_numeric_dtype(data[col])
+            and not pd.api.types.is_bool_dtype(data[col])
+        ):
             new[col] = float(data[col].groupby(codes).mean().mean())
     new[x] = grid
     return fit.predict(new, random=False)

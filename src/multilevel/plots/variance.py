@@ -63,23 +63,31 @@ def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Fi
     for k, p in enumerate(PARTS):
         if not np.any(parts[:, k] > 0):
             continue
-        bars = ax.bar(x, heights[:, k], bottom=bottom, color=COLORS[p], label=LABELS[p],
-                      width=0.6)
+        bars = ax.bar(x, heights[:, k], bottom=bottom, color=COLORS[p], label=LABELS[p], width=0.6)
         for patch in bars.patches:
             patch.set_gid(p)
-        for xi, b, h, share in zip(x, bottom, heights[:, k], parts[:, k] / totals,
-                                   strict=True):
+        for xi, b, h, share in zip(x, bottom, heights[:, k], parts[:, k] / totals, strict=True):
             if share >= 0.04:
-                ax.text(float(xi), b + h / 2, f"{100 * share:.1f}%", ha="center", va="center",
-                        fontsize=8, color="white", fontweight="bold")
+                ax.text(
+                    float(xi),
+                    b + h / 2,
+                    f"{100 * share:.1f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white",
+                    fontweight="bold",
+                )
         bottom = bottom + heights[:, k]
     ax.set_xticks(x)
-    ax.set_xticklabels([label.replace("_", " ") for label, _ in models], fontsize=8,
-                       rotation=15 if len(models) > 2 else 0)
+    ax.set_xticklabels(
+        [label.replace("_", " ") for label, _ in models],
+        fontsize=8,
+        rotation=15 if len(models) > 2 else 0,
+    )
     ax.set_ylabel("share of the total variance" if proportions else "variance")
     ax.set_title(f"Variance partition of {models[0][1].response}", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1,
-              frameon=False)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -55,13 +55,16 @@ def figure_data_uri(fig: Any, dpi: int = 96) -> str:
 
 def _figure(fig: Any, alt: str, caption: str, fid: str) -> str:
     e = html.escape
-    return (f'<figure id="fig-{e(fid)}"><img src="{figure_data_uri(fig)}" alt="{e(alt)}">'
-            f"<figcaption>{e(caption)}</figcaption></figure>")
+    return (
+        f'<figure id="fig-{e(fid)}"><img src="{figure_data_uri(fig)}" alt="{e(alt)}">'
+        f"<figcaption>{e(caption)}</figcaption></figure>"
+    )
 
 
 def _section(sid: str, title: str, body: list[str]) -> str:
-    return f'<section id="{sid}">\n<h2>{html.escape(title)}</h2>\n' + "\n".join(body) + \
-        "\n</section>"
+    return (
+        f'<section id="{sid}">\n<h2>{html.escape(title)}</h2>\n' + "\n".join(body) + "\n</section>"
+    )
 
 
 def _page(title: str, sections: list[str]) -> str:
@@ -69,14 +72,26 @@ def _page(title: str, sections: list[str]) -> str:
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     from multilevel import __version__ as version
 
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-        f"<h1>{e(title)}</h1>",
-        f'<p class="meta">Made by multilevel {e(str(version))} on {stamp}.</p>',
-        *sections, "</body>", "</html>", ""])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{e(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            f"<h1>{e(title)}</h1>",
+            f'<p class="meta">Made by multilevel {e(str(version))} on {stamp}.</p>',
+            *sections,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -86,15 +101,15 @@ def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
     captions = {
         "caterpillar": "Each group's conditional mode (its estimated deviation from the "
-                       "average) with a 95% interval, sorted. Red: interval excludes 0.",
+        "average) with a 95% interval, sorted. Red: interval excludes 0.",
         "spaghetti": "One regression line per group over the data; the thick black line is "
-                     "the population (fixed-effects) line.",
+        "the population (fixed-effects) line.",
         "shrinkage": "Each group's own OLS estimate joined to its multilevel estimate (BLUP): "
-                     "small and noisy groups are pulled furthest toward the population value.",
+        "small and noisy groups are pulled furthest toward the population value.",
         "residuals": "Residual checks: points near the red line in the QQ plots mean roughly "
-                     "normal residuals; residuals vs fitted should show no pattern.",
+        "normal residuals; residuals vs fitted should show no pattern.",
         "variance": "How the variance of the outcome splits into a part explained by the "
-                    "predictors, a between-group part and a within-group part.",
+        "predictors, a between-group part and a within-group part.",
     }
     out, skipped = [], []
     for kind in kinds:
@@ -137,45 +152,65 @@ def fit_notes(fit: Any) -> list[str]:
                 f"ICC = {v:.3f}: {100 * v:.1f}% of the variance in {fit.response} lies between "
                 f"the {grp} groups and {100 * (1 - v):.1f}% within them. Two observations from the "
                 f"same {grp} are correlated about {v:.2f}; this is why their rows cannot be "
-                "treated as independent.")
+                "treated as independent."
+            )
     else:
         parts = variance_parts(fit)
         cond = parts["between"] / (parts["between"] + parts["within"])
         notes.append(
             f"Conditional ICC = {cond:.3f}: after accounting for the predictors, {100 * cond:.1f}% "
             f"of the remaining (unexplained) variance in {fit.response} lies between the {g} "
-            "groups." + _null_icc(fit))
+            "groups." + _null_icc(fit)
+        )
     if fit.is_singular:
-        zero = [vc.group + ": " + ", ".join(t for t, v in zip(vc.terms, vc.variances, strict=True)
-                                            if v < 1e-6 * max(fit.sigma**2, 1e-300))
-                for vc in fit.random_effects]
+        zero = [
+            vc.group
+            + ": "
+            + ", ".join(
+                t
+                for t, v in zip(vc.terms, vc.variances, strict=True)
+                if v < 1e-6 * max(fit.sigma**2, 1e-300)
+            )
+            for vc in fit.random_effects
+        ]
         which = "; ".join(z for z in zero if not z.endswith(": ")) or "a random effect"
         notes.append(
             "Singular fit: the model estimated a variance as (nearly) zero or a correlation as "
             f"+/-1 ({which}). The data cannot tell that part of the random effects apart from "
             "noise. The other estimates are still usable, but a simpler model without that "
-            "random effect fits just as well and is easier to interpret.")
+            "random effect fits just as well and is easier to interpret."
+        )
     if not fit.converged:
         notes.append(
             "The optimizer did not confirm that it found the best estimates (it did not "
             "converge). Treat the numbers with caution: centring or rescaling the predictors, or "
-            "a simpler random part, usually fixes this.")
+            "a simpler random part, usually fixes this."
+        )
     if fit.n_dropped:
         by = fit.design.frame.dropped_by
         detail = ", ".join(f"{k}: {v}" for k, v in by.items()) if by else ""
-        notes.append(f"{fit.n_dropped} rows had missing values in the model's variables and were "
-                     f"left out" + (f" ({detail})." if detail else "."))
+        notes.append(
+            f"{fit.n_dropped} rows had missing values in the model's variables and were "
+            f"left out" + (f" ({detail})." if detail else ".")
+        )
     for name, k in fit.n_groups.items():
         if k < 10:
-            notes.append(f"Only {k} {name} groups: between-group variances are estimated "
-                         "imprecisely from so few groups.")
+            notes.append(
+                f"Only {k} {name} groups: between-group variances are estimated "
+                "imprecisely from so few groups."
+            )
     for t in fit.design.terms:
         singles = int(np.sum(np.bincount(t.codes) == 1))
         if singles and t.q > 1:
-            notes.append(f"{singles} {t.grouping_factor} groups have a single row: they inform "
-                         "the intercepts but not the random slopes.")
-    notes += [f"Message from the fit: {w}" for w in fit.warnings
-              if not w.startswith("boundary (singular)")]
+            notes.append(
+                f"{singles} {t.grouping_factor} groups have a single row: they inform "
+                "the intercepts but not the random slopes."
+            )
+    notes += [
+        f"Message from the fit: {w}"
+        for w in fit.warnings
+        if not w.startswith("boundary (singular)")
+    ]
     return notes
 
 
@@ -187,45 +222,64 @@ def _null_icc(fit: Any) -> str:
         return " The unconditional ICC comes from the null model (random-effects ANOVA)."
     g = fit.design.terms[0].grouping_factor
     try:
-        null = fit_model(f"{fit.response} ~ 1 + (1 | {g})", fit.design.frame.data,
-                         reml=fit.reml, warn=False)
+        null = fit_model(
+            f"{fit.response} ~ 1 + (1 | {g})", fit.design.frame.data, reml=fit.reml, warn=False
+        )
     except Exception:  # noqa: BLE001 - an optional note must not break the report
         return ""
     if null.icc is None:
         return ""
     v = next(iter(null.icc.values()))
-    return (f" Without predictors (the null model, same rows) the ICC = {v:.3f}: {100 * v:.1f}% "
-            f"of the variance in {fit.response} lies between the {g} groups; two observations "
-            f"from the same {g} are correlated about {v:.2f}.")
+    return (
+        f" Without predictors (the null model, same rows) the ICC = {v:.3f}: {100 * v:.1f}% "
+        f"of the variance in {fit.response} lies between the {g} groups; two observations "
+        f"from the same {g} are correlated about {v:.2f}."
+    )
 
 
 def ladder_notes(ld: Any) -> list[str]:
     """The ICC of the null model, each LRT in words, and variance explained at each level."""
     null = ld.steps[0]
     notes = fit_notes(null.fit)[:1]
-    words = {"random_intercept": "adding the level-1 predictors",
-             "intercepts_as_outcomes": "adding the level-2 predictors",
-             "slopes_as_outcomes": "letting the level-1 slopes vary between groups and "
-                                   "adding cross-level interactions"}
+    words = {
+        "random_intercept": "adding the level-1 predictors",
+        "intercepts_as_outcomes": "adding the level-2 predictors",
+        "slopes_as_outcomes": "letting the level-1 slopes vary between groups and "
+        "adding cross-level interactions",
+    }
     for t in ld.tests:
         p = t.p_value_mixture if t.p_value_mixture is not None else t.p_value
-        verdict = "improved the fit significantly" if p < 0.05 else \
-            "did not improve the fit significantly"
-        notes.append(f"{words.get(t.model_full, t.model_full).capitalize()} "
-                     f"({t.model_reduced} -> {t.model_full}) {verdict}: chi-square({t.df}) = "
-                     f"{t.chisq:.2f}, p {_p_words(p)}"
-                     + (" (50:50 chi-square mixture, because a variance cannot be below 0)."
-                        if t.p_value_mixture is not None else "."))
+        verdict = (
+            "improved the fit significantly"
+            if p < 0.05
+            else "did not improve the fit significantly"
+        )
+        notes.append(
+            f"{words.get(t.model_full, t.model_full).capitalize()} "
+            f"({t.model_reduced} -> {t.model_full}) {verdict}: chi-square({t.df}) = "
+            f"{t.chisq:.2f}, p {_p_words(p)}"
+            + (
+                " (50:50 chi-square mixture, because a variance cannot be below 0)."
+                if t.p_value_mixture is not None
+                else "."
+            )
+        )
     for s in ld.steps[1:]:
         ve = s.variance_explained
         l1, l2 = ve.get("level1", math.nan), ve.get("level2", math.nan)
         if math.isfinite(l1) and math.isfinite(l2):
-            notes.append(f"{s.step.replace('_', ' ')}: the predictors explain {100 * l1:.1f}% of "
-                         f"the within-group (level-1) and {100 * l2:.1f}% of the between-group "
-                         "(level-2) variance of the null model."
-                         + (" A negative share means that variance grew when the predictors "
-                            "were added; this happens, e.g., when a level-1 predictor differs "
-                            "in its mean between groups." if min(l1, l2) < 0 else ""))
+            notes.append(
+                f"{s.step.replace('_', ' ')}: the predictors explain {100 * l1:.1f}% of "
+                f"the within-group (level-1) and {100 * l2:.1f}% of the between-group "
+                "(level-2) variance of the null model."
+                + (
+                    " A negative share means that variance grew when the predictors "
+                    "were added; this happens, e.g., when a level-1 predictor differs "
+                    "in its mean between groups."
+                    if min(l1, l2) < 0
+                    else ""
+                )
+            )
     for s in ld.steps:
         for n in fit_notes(s.fit)[1:]:
             notes.append(f"{s.step.replace('_', ' ')}: {n}")
@@ -240,7 +294,8 @@ def _notes_html(notes: list[str]) -> str:
     e = html.escape
     warn = ("Singular", "The optimizer")
     items = "".join(
-        f'<li class="{"warn" if n.startswith(warn) else ""}">{e(n)}</li>' for n in notes)
+        f'<li class="{"warn" if n.startswith(warn) else ""}">{e(n)}</li>' for n in notes
+    )
     return f'<ul class="notes">{items}</ul>'
 
 
@@ -250,13 +305,15 @@ def fit_report(fit: Any, title: str | None = None, notes: Sequence[str] = ()) ->
     e = html.escape
     summary = tb.data_summary_table(fit)
     model = [f"<p>Formula: <code>{e(fit.formula)}</code> ({fit.method})</p>", _equations(fit)]
-    figs, skipped = _plots(fit, ("caterpillar", "spaghetti", "shrinkage", "residuals",
-                                 "variance"))
+    figs, skipped = _plots(fit, ("caterpillar", "spaghetti", "shrinkage", "residuals", "variance"))
     sections = [
         _section("data", "Data", [summary.to_html()]),
         _section("model", "Model", model),
-        _section("tables", "Tables", [tb.fixed_effects_table(fit).to_html(),
-                                      tb.random_effects_table(fit).to_html()]),
+        _section(
+            "tables",
+            "Tables",
+            [tb.fixed_effects_table(fit).to_html(), tb.random_effects_table(fit).to_html()],
+        ),
         _section("plots", "Plots", figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
         _section("notes", "Notes", [_notes_html(fit_notes(fit) + list(notes))]),
     ]
@@ -271,52 +328,82 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
     last = ld.steps[-1].fit
     steps = []
     for s in ld.steps:
-        steps.append(f"<details{' open' if s is ld.steps[-1] else ''}><summary>"
-                     f"{e(s.step.replace('_', ' '))}: <code>{e(s.fit.formula)}</code></summary>"
-                     + _equations(s.fit) + tb.fixed_effects_table(s.fit).to_html()
-                     + tb.random_effects_table(s.fit).to_html() + "</details>")
+        steps.append(
+            f"<details{' open' if s is ld.steps[-1] else ''}><summary>"
+            f"{e(s.step.replace('_', ' '))}: <code>{e(s.fit.formula)}</code></summary>"
+            + _equations(s.fit)
+            + tb.fixed_effects_table(s.fit).to_html()
+            + tb.random_effects_table(s.fit).to_html()
+            + "</details>"
+        )
     figs, skipped = _plots(last, ("caterpillar", "spaghetti", "shrinkage", "residuals"))
-    variance = _figure(variance_partition_plot(ld), "variance partition plot",
-                       "Variance of the outcome at each step: explained by predictors, between "
-                       "groups and within groups. The null model's between share is the ICC.",
-                       "variance")
+    variance = _figure(
+        variance_partition_plot(ld),
+        "variance partition plot",
+        "Variance of the outcome at each step: explained by predictors, between "
+        "groups and within groups. The null model's between share is the ICC.",
+        "variance",
+    )
     sections = [
-        _section("data", "Data", [tb.data_summary_table(last).to_html(),
-                                  '<p class="meta">Rows with a missing value in any variable of '
-                                  "the ladder are left out before fitting, so that every model "
-                                  "uses the same rows (see the notes).</p>"]),
+        _section(
+            "data",
+            "Data",
+            [
+                tb.data_summary_table(last).to_html(),
+                '<p class="meta">Rows with a missing value in any variable of '
+                "the ladder are left out before fitting, so that every model "
+                "uses the same rows (see the notes).</p>",
+            ],
+        ),
         _section("model", "Models", steps),
-        _section("lrt", "Model comparison and likelihood-ratio tests",
-                 [tb.model_comparison_table(ld).to_html()]),
-        _section("plots", "Plots",
-                 [variance, f"<h3>Last model: {e(ld.steps[-1].step.replace('_', ' '))}</h3>"]
-                 + figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
+        _section(
+            "lrt",
+            "Model comparison and likelihood-ratio tests",
+            [tb.model_comparison_table(ld).to_html()],
+        ),
+        _section(
+            "plots",
+            "Plots",
+            [variance, f"<h3>Last model: {e(ld.steps[-1].step.replace('_', ' '))}</h3>"]
+            + figs
+            + [f'<p class="meta">{e(s)}</p>' for s in skipped],
+        ),
         _section("notes", "Notes", [_notes_html(ladder_notes(ld) + list(notes))]),
     ]
     return _page(title or f"Model ladder for {ld.outcome} in {ld.group}", sections)
 
 
-def comparison_report(comp: Any, title: str | None = None, notes: Sequence[str] = ()
-                      ) -> str:
+def comparison_report(comp: Any, title: str | None = None, notes: Sequence[str] = ()) -> str:
     """Report for an estimator comparison: the table, the forest plot and what it means."""
     from multilevel.compare.plot import forest_plot
 
     e = html.escape
-    data = (f"<p>{comp.n_obs} rows in {comp.n_clusters} clusters ({e(comp.cluster)}).</p>")
+    data = f"<p>{comp.n_obs} rows in {comp.n_clusters} clusters ({e(comp.cluster)}).</p>"
     extra, notes = list(notes), []
     if comp.kish_design_effect is not None:
         notes.append(
             f"Kish design effect = {comp.kish_design_effect:.2f}: clustering makes the sampling "
             f"variance of a mean about {comp.kish_design_effect:.2f} times what it would be if "
-            "the rows were independent, so naive OLS standard errors are too small.")
+            "the rows were independent, so naive OLS standard errors are too small."
+        )
     notes += [f"{r.name}: {n}" for r in comp.results for n in r.notes] + extra
     sections = [
         _section("data", "Data", [data]),
         _section("model", "Model", [f"<p>Mean model: <code>{e(comp.formula)}</code></p>"]),
         _section("tables", "Tables", [tb.estimator_comparison_table(comp).to_html()]),
-        _section("plots", "Plots", [_figure(forest_plot(comp), "forest plot",
-                                            "Each estimator's estimate and confidence interval; "
-                                            "the multilevel model in red.", "forest")]),
+        _section(
+            "plots",
+            "Plots",
+            [
+                _figure(
+                    forest_plot(comp),
+                    "forest plot",
+                    "Each estimator's estimate and confidence interval; "
+                    "the multilevel model in red.",
+                    "forest",
+                )
+            ],
+        ),
         _section("notes", "Notes", [_notes_html(notes)]),
     ]
     return _page(title or f"Estimators compared: {comp.formula}", sections)
@@ -332,8 +419,9 @@ def report_html(obj: Any, title: str | None = None, notes: Sequence[str] = ()) -
     return fit_report(obj, title, notes)
 
 
-def write_report(obj: Any, path: str | Path, title: str | None = None,
-                 notes: Sequence[str] = ()) -> Path:
+def write_report(
+    obj: Any, path: str | Path, title: str | None = None, notes: Sequence[str] = ()
+) -> Path:
     """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8) and return the path."""
     p = Path(path)
     p.write_text(report_html(obj, title, notes), encoding="utf-8")

@@ -56,8 +56,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "text": lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v),
     "num": fmt_num,
     "num3": lambda v: fmt_num(v, 3),
-    "int": lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v))
-    else str(int(v)),
+    "int": lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)),
     "size": lambda v: fmt_num(v) if v is None or not math.isfinite(float(v)) else f"{float(v):g}",
     "p": fmt_p,
     "r": fmt_r,
@@ -106,8 +105,12 @@ class ApaTable:
         def esc(s: str) -> str:
             return s.replace("|", "\\|")
 
-        lines = [f"**{self.title}**", "", "| " + " | ".join(map(esc, self.headers)) + " |",
-                 "|" + "|".join(":--" if c.align == "l" else "--:" for c in self.columns) + "|"]
+        lines = [
+            f"**{self.title}**",
+            "",
+            "| " + " | ".join(map(esc, self.headers)) + " |",
+            "|" + "|".join(":--" if c.align == "l" else "--:" for c in self.columns) + "|",
+        ]
         lines += ["| " + " | ".join(map(esc, r)) + " |" for r in self.cells()]
         if self.note:
             lines += ["", f"*Note.* {self.note}"]
@@ -115,27 +118,43 @@ class ApaTable:
 
     def to_latex(self) -> str:
         align = "".join(c.align for c in self.columns)
-        lines = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(self.title)}}}",
-                 rf"\begin{{tabular}}{{{align}}}", r"\toprule",
-                 " & ".join(latex_escape(h) for h in self.headers) + r" \\", r"\midrule"]
+        lines = [
+            r"\begin{table}[ht]",
+            r"\centering",
+            rf"\caption{{{latex_escape(self.title)}}}",
+            rf"\begin{{tabular}}{{{align}}}",
+            r"\toprule",
+            " & ".join(latex_escape(h) for h in self.headers) + r" \\",
+            r"\midrule",
+        ]
         lines += [" & ".join(latex_escape(c) for c in r) + r" \\" for r in self.cells()]
         lines += [r"\bottomrule", r"\end{tabular}"]
         if self.note:
-            lines.append(rf"\par\smallskip{{\footnotesize\textit{{Note.}} "
-                         rf"{latex_escape(self.note)}}}")
+            lines.append(
+                rf"\par\smallskip{{\footnotesize\textit{{Note.}} "
+                rf"{latex_escape(self.note)}}}"
+            )
         lines.append(r"\end{table}")
         return "\n".join(lines)
 
     def to_html(self) -> str:
         e = html.escape
-        out = [f'<table class="apa" id="table-{e(self.name)}">',
-               f"<caption>{e(self.title)}</caption>", "<thead><tr>"]
+        out = [
+            f'<table class="apa" id="table-{e(self.name)}">',
+            f"<caption>{e(self.title)}</caption>",
+            "<thead><tr>",
+        ]
         out.append("".join(f'<th class="{c.align}">{e(c.header)}</th>' for c in self.columns))
         out.append("</tr></thead><tbody>")
         for r in self.cells():
-            out.append("<tr>" + "".join(
-                f'<td class="{c.align}">{e(v)}</td>'
-                for c, v in zip(self.columns, r, strict=True)) + "</tr>")
+            out.append(
+                "<tr>"
+                + "".join(
+                    f'<td class="{c.align}">{e(v)}</td>'
+                    for c, v in zip(self.columns, r, strict=True)
+                )
+                + "</tr>"
+            )
         out.append("</tbody></table>")
         if self.note:
             out.append(f'<p class="table-note"><em>Note.</em> {e(self.note)}</p>')
@@ -150,17 +169,36 @@ class ApaTable:
         return buf.getvalue()
 
     def render(self, fmt: str) -> str:
-        return {"markdown": self.to_markdown, "latex": self.to_latex, "html": self.to_html,
-                "csv": self.to_csv}[fmt]()
+        return {
+            "markdown": self.to_markdown,
+            "latex": self.to_latex,
+            "html": self.to_html,
+            "csv": self.to_csv,
+        }[fmt]()
 
 
 def latex_escape(s: str) -> str:
     out = []
     for ch in s:
-        out.append({"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
-                    "^": r"\^{}", "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\~{}",
-                    "<": r"$<$", ">": r"$>$", "—": "---", "χ": r"$\chi$", "²": r"$^2$"}
-                   .get(ch, ch))
+        out.append(
+            {
+                "\\": r"\textbackslash{}",
+                "_": r"\_",
+                "%": r"\%",
+                "&": r"\&",
+                "#": r"\#",
+                "^": r"\^{}",
+                "$": r"\$",
+                "{": r"\{",
+                "}": r"\}",
+                "~": r"\~{}",
+                "<": r"$<$",
+                ">": r"$>$",
+                "—": "---",
+                "χ": r"$\chi$",
+                "²": r"$^2$",
+            }.get(ch, ch)
+        )
     return "".join(out)
 
 
@@ -171,15 +209,22 @@ def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.9
     q = stats.t.ppf(0.5 + level / 2, fe["df"].to_numpy())
     fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
     fe["ci_upper"] = fe["estimate"] + q * fe["std_error"]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "t_value", "df",
-             "p_value"]]
+    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "t_value", "df", "p_value"]]
     pct = f"{100 * level:g}%"
     ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
     return ApaTable(
-        "fixed_effects", f"Fixed effects for {fit.response}", fe,
-        (Column("Predictor", "term", "text", "l"), Column("b", "estimate"),
-         Column("SE", "std_error"), Column(f"{pct} CI", "ci_lower,ci_upper", "ci"),
-         Column("t", "t_value"), Column("df", "df"), Column("p", "p_value", "p")),
+        "fixed_effects",
+        f"Fixed effects for {fit.response}",
+        fe,
+        (
+            Column("Predictor", "term", "text", "l"),
+            Column("b", "estimate"),
+            Column("SE", "std_error"),
+            Column(f"{pct} CI", "ci_lower,ci_upper", "ci"),
+            Column("t", "t_value"),
+            Column("df", "df"),
+            Column("p", "p_value", "p"),
+        ),
         f"{fit.method} estimates; N = {fit.n_obs}. df and p by {ddf_name}'s method.",
     )
 
@@ -190,23 +235,51 @@ def random_effects_table(fit: Any) -> ApaTable:
     rows = []
     for _, r in vc.iterrows():
         if r["group"] == "Residual":
-            rows.append({"group": "Residual", "term": "", "variance": r["vcov"],
-                         "sd": r["sdcor"], "correlation": np.nan})
+            rows.append(
+                {
+                    "group": "Residual",
+                    "term": "",
+                    "variance": r["vcov"],
+                    "sd": r["sdcor"],
+                    "correlation": np.nan,
+                }
+            )
         elif pd.isna(r["var2"]):
-            rows.append({"group": r["group"], "term": r["var1"], "variance": r["vcov"],
-                         "sd": r["sdcor"], "correlation": np.nan})
+            rows.append(
+                {
+                    "group": r["group"],
+                    "term": r["var1"],
+                    "variance": r["vcov"],
+                    "sd": r["sdcor"],
+                    "correlation": np.nan,
+                }
+            )
         else:
-            rows.append({"group": r["group"], "term": f"{r['var1']} with {r['var2']}",
-                         "variance": r["vcov"], "sd": np.nan, "correlation": r["sdcor"]})
+            rows.append(
+                {
+                    "group": r["group"],
+                    "term": f"{r['var1']} with {r['var2']}",
+                    "variance": r["vcov"],
+                    "sd": np.nan,
+                    "correlation": r["sdcor"],
+                }
+            )
     data = pd.DataFrame(rows, columns=["group", "term", "variance", "sd", "correlation"])
     groups = "; ".join(f"{g}: {k} groups" for g, k in fit.n_groups.items())
     note = f"Rows 'a with b' give the covariance and correlation. {groups}."
     if fit.icc is not None:
         note += " ICC = " + ", ".join(f"{v:.3f} ({g})" for g, v in fit.icc.items()) + "."
     return ApaTable(
-        "random_effects", f"Random effects for {fit.response}", data,
-        (Column("Group", "group", "text", "l"), Column("Effect", "term", "text", "l"),
-         Column("Variance", "variance"), Column("SD", "sd"), Column("r", "correlation", "r")),
+        "random_effects",
+        f"Random effects for {fit.response}",
+        data,
+        (
+            Column("Group", "group", "text", "l"),
+            Column("Effect", "term", "text", "l"),
+            Column("Variance", "variance"),
+            Column("SD", "sd"),
+            Column("r", "correlation", "r"),
+        ),
         note,
     )
 
@@ -222,27 +295,45 @@ def model_comparison_table(models: Any) -> ApaTable:
     rows = []
     for label, f in pairs:
         t = tests.get(label)
-        rows.append({
-            "model": label, "formula": f.formula, "npar": f.n_params, "loglik": f.loglik,
-            "aic": f.aic, "bic": f.bic,
-            "chisq": t.chisq if t else np.nan, "df": t.df if t else np.nan,
-            "p_value": t.p_value if t else np.nan,
-            "p_value_mixture": t.p_value_mixture if t and t.p_value_mixture is not None
-            else np.nan,
-        })
+        rows.append(
+            {
+                "model": label,
+                "formula": f.formula,
+                "npar": f.n_params,
+                "loglik": f.loglik,
+                "aic": f.aic,
+                "bic": f.bic,
+                "chisq": t.chisq if t else np.nan,
+                "df": t.df if t else np.nan,
+                "p_value": t.p_value if t else np.nan,
+                "p_value_mixture": t.p_value_mixture
+                if t and t.p_value_mixture is not None
+                else np.nan,
+            }
+        )
     data = pd.DataFrame(rows)
-    cols = [Column("Model", "model", "text", "l"), Column("k", "npar", "int"),
-            Column("logLik", "loglik"), Column("AIC", "aic"), Column("BIC", "bic")]
+    cols = [
+        Column("Model", "model", "text", "l"),
+        Column("k", "npar", "int"),
+        Column("logLik", "loglik"),
+        Column("AIC", "aic"),
+        Column("BIC", "bic"),
+    ]
     note = "k = number of parameters. "
     if tests:
         cols += [Column("χ²", "chisq"), Column("df", "df", "int"), Column("p", "p_value", "p")]
         if data["p_value_mixture"].notna().any():
             cols.append(Column("p (boundary)", "p_value_mixture", "p"))
-            note += ("p (boundary): 50:50 chi-square mixture p-value for tests of a variance "
-                     "on the boundary of its parameter space. ")
+            note += (
+                "p (boundary): 50:50 chi-square mixture p-value for tests of a variance "
+                "on the boundary of its parameter space. "
+            )
         fits_used = {t.fits_used for t in tests.values()}
-        note += ("χ² tests each model against the one above it, using "
-                 + ", ".join(sorted(fits_used)) + " fits.")
+        note += (
+            "χ² tests each model against the one above it, using "
+            + ", ".join(sorted(fits_used))
+            + " fits."
+        )
     return ApaTable("model_comparison", "Model comparison", data, tuple(cols), note.strip())
 
 
@@ -253,18 +344,31 @@ def data_summary_table(fit: Any) -> ApaTable:
         if any(r["group"] == t.grouping_factor for r in rows):
             continue
         sizes = np.bincount(t.codes, minlength=t.n_levels)
-        rows.append({"group": t.grouping_factor, "groups": t.n_levels,
-                     "size_min": int(sizes.min()), "size_median": float(np.median(sizes)),
-                     "size_max": int(sizes.max())})
+        rows.append(
+            {
+                "group": t.grouping_factor,
+                "groups": t.n_levels,
+                "size_min": int(sizes.min()),
+                "size_median": float(np.median(sizes)),
+                "size_max": int(sizes.max()),
+            }
+        )
     data = pd.DataFrame(rows)
     note = f"{fit.n_obs} rows used"
-    note += f"; {fit.n_dropped} dropped for missing values." if fit.n_dropped else \
-        "; no rows dropped."
+    note += (
+        f"; {fit.n_dropped} dropped for missing values." if fit.n_dropped else "; no rows dropped."
+    )
     return ApaTable(
-        "data_summary", "Data summary", data,
-        (Column("Grouping factor", "group", "text", "l"), Column("Groups", "groups", "int"),
-         Column("Smallest", "size_min", "int"), Column("Median size", "size_median", "size"),
-         Column("Largest", "size_max", "int")),
+        "data_summary",
+        "Data summary",
+        data,
+        (
+            Column("Grouping factor", "group", "text", "l"),
+            Column("Groups", "groups", "int"),
+            Column("Smallest", "size_min", "int"),
+            Column("Median size", "size_median", "size"),
+            Column("Largest", "size_max", "int"),
+        ),
         note,
     )
 
@@ -275,17 +379,27 @@ def estimator_comparison_table(comparison: Any) -> ApaTable:
     order = {t: i for i, t in enumerate(dict.fromkeys(data["term"]))}
     data = data.sort_values("term", key=lambda c: c.map(order), kind="stable")  # term-major
     pct = f"{100 * comparison.level:g}%"
-    note = ("SE ratio = SE / multilevel SE; deff = (SE / naive OLS SE)², the variance "
-            "inflation relative to treating rows as independent.")
+    note = (
+        "SE ratio = SE / multilevel SE; deff = (SE / naive OLS SE)², the variance "
+        "inflation relative to treating rows as independent."
+    )
     if comparison.kish_design_effect is not None:
         deff = comparison.kish_design_effect
         note += f" Kish design effect 1 + (mean cluster size - 1) ICC = {deff:.2f}."
     return ApaTable(
-        "estimator_comparison", f"Estimators compared: {comparison.formula}", data,
-        (Column("Term", "term", "text", "l"), Column("Estimator", "estimator", "text", "l"),
-         Column("b", "estimate"), Column("SE", "std_error"),
-         Column(f"{pct} CI", "ci_lower,ci_upper", "ci"), Column("p", "p_value", "p"),
-         Column("SE ratio", "se_ratio"), Column("deff", "design_effect")),
+        "estimator_comparison",
+        f"Estimators compared: {comparison.formula}",
+        data,
+        (
+            Column("Term", "term", "text", "l"),
+            Column("Estimator", "estimator", "text", "l"),
+            Column("b", "estimate"),
+            Column("SE", "std_error"),
+            Column(f"{pct} CI", "ci_lower,ci_upper", "ci"),
+            Column("p", "p_value", "p"),
+            Column("SE ratio", "se_ratio"),
+            Column("deff", "design_effect"),
+        ),
         note,
     )
 
@@ -305,8 +419,9 @@ def tables_for(obj: Any) -> list[ApaTable]:
 
 
 def _renamed(t: ApaTable, step: str) -> ApaTable:
-    return ApaTable(f"{step}_{t.name}", f"{t.title}: {step.replace('_', ' ')}", t.data,
-                    t.columns, t.note)
+    return ApaTable(
+        f"{step}_{t.name}", f"{t.title}: {step.replace('_', ' ')}", t.data, t.columns, t.note
+    )
 
 
 def export_csv(obj: Any, directory: str | Path) -> list[Path]:

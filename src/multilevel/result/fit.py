@@ -159,7 +159,7 @@ class LmmFit:
 
     # ------------------------------------------------------------------ tables
     def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Estimate, SE, t, df and p for each fixed effect (``ddf``: satterthwaite | kenward-roger)."""
+        """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger)."""
         from scipy import stats
 
         est = self.beta
@@ -179,14 +179,20 @@ class LmmFit:
 
     def varcorr(self) -> pd.DataFrame:
         """Variance components as lme4's ``as.data.frame(VarCorr(m))`` (variances, then covs)."""
-        rows = []
+        rows: list[tuple[str, str | None, str | None, float, float]] = []
         for vc in self.random_effects:
             for i, ti in enumerate(vc.terms):
                 rows.append((vc.group, ti, None, vc.covariance[i, i], vc.std_devs[i]))
             for j in range(len(vc.terms)):
                 for i in range(j + 1, len(vc.terms)):
                     rows.append(
-                        (vc.group, vc.terms[i], vc.terms[j], vc.covariance[i, j], vc.correlation[i, j])
+                        (
+                            vc.group,
+                            vc.terms[i],
+                            vc.terms[j],
+                            vc.covariance[i, j],
+                            vc.correlation[i, j],
+                        )
                     )
         rows.append(("Residual", None, None, self.sigma**2, self.sigma))
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "vcov", "sdcor"])
@@ -196,8 +202,9 @@ class LmmFit:
         out = {}
         for t in self.design.terms:
             m = self.modes[t.name]
-            out[t.name] = pd.DataFrame(m.b, index=pd.Index(t.levels, name=t.grouping_factor),
-                                       columns=list(t.term_names))
+            out[t.name] = pd.DataFrame(
+                m.b, index=pd.Index(t.levels, name=t.grouping_factor), columns=list(t.term_names)
+            )
         return out
 
     def ranef_table(self) -> pd.DataFrame:
@@ -207,13 +214,17 @@ class LmmFit:
         for t in self.design.terms:
             m = self.modes[t.name]
             for k, term in enumerate(t.term_names):
-                frames.append(pd.DataFrame({
-                    "group": t.grouping_factor,
-                    "term": term,
-                    "level": list(t.levels),
-                    "condval": m.b[:, k],
-                    "condsd": np.sqrt(np.maximum(m.cond_var[:, k, k], 0.0)),
-                }))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "group": t.grouping_factor,
+                            "term": term,
+                            "level": list(t.levels),
+                            "condval": m.b[:, k],
+                            "condsd": np.sqrt(np.maximum(m.cond_var[:, k, k], 0.0)),
+                        }
+                    )
+                )
         return pd.concat(frames, ignore_index=True)
 
     # ------------------------------------------------------------------ prediction
@@ -249,7 +260,7 @@ class LmmFit:
 
     # ------------------------------------------------------------------ output
     def summary(self, ddf: str = "satterthwaite") -> Summary:
-        """lme4-style summary; render with ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``."""
+        """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``."""
         from multilevel.result.summary import Summary
 
         return Summary.of(self, ddf=ddf)

@@ -84,7 +84,13 @@ class Summary:
                 cells = [_f(corr[i, j], 3) for j in range(i)]
                 cells += [""] * (max_terms - 1 - len(cells))
                 re_rows.append(
-                    (vc.group if i == 0 else "", term, _f(vc.variances[i]), _f(vc.std_devs[i]), *cells)
+                    (
+                        vc.group if i == 0 else "",
+                        term,
+                        _f(vc.variances[i]),
+                        _f(vc.std_devs[i]),
+                        *cells,
+                    )
                 )
         re_rows.append(("Residual", "", _f(fit.sigma**2), _f(fit.sigma), *[""] * (max_terms - 1)))
         corr_header = ("Corr",) + ("",) * (max_terms - 2) if max_terms > 1 else ()
@@ -186,8 +192,16 @@ class Summary:
 
     def to_latex(self) -> str:
         def esc(s: str) -> str:
-            for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                         ("#", r"\#"), ("^", r"\^{}"), ("<", r"$<$"), (">", r"$>$")):
+            for a, b in (
+                ("\\", r"\textbackslash{}"),
+                ("_", r"\_"),
+                ("%", r"\%"),
+                ("&", r"\&"),
+                ("#", r"\#"),
+                ("^", r"\^{}"),
+                ("<", r"$<$"),
+                (">", r"$>$"),
+            ):
                 s = s.replace(a, b)
             return s
 

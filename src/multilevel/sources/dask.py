@@ -39,8 +39,9 @@ def _merge_all(parts: list[PartialStats]) -> PartialStats:
     return out
 
 
-def tree_reduce(parts: list[Any], split_every: int = 8,
-                combine: Callable[[list[Any]], Any] = _merge_all) -> Any:
+def tree_reduce(
+    parts: list[Any], split_every: int = 8, combine: Callable[[list[Any]], Any] = _merge_all
+) -> Any:
     """Combine delayed partials ``split_every`` at a time until one remains (a delayed object):
     log_{split_every}(partitions) rounds, no task holding more than ``split_every`` partials."""
     from dask import delayed
@@ -63,8 +64,9 @@ def _levels(ddf: Any, columns: list[str], kinds: dict[str, str]) -> dict[str, li
     import dask
     from dask import delayed
 
-    per_part = dask.compute(*[delayed(_partition_levels, pure=True)(p, kinds)
-                              for p in ddf[columns].to_delayed()])
+    per_part = dask.compute(
+        *[delayed(_partition_levels, pure=True)(p, kinds) for p in ddf[columns].to_delayed()]
+    )
     out = {}
     for c, kind in kinds.items():
         values = list(dict.fromkeys(v for part in per_part for v in part[c]))
@@ -102,8 +104,15 @@ def fit_dask(
     available = [str(c) for c in ddf.columns]
     needed, _ = needed_columns(spec, available)
     sample = ddf[list(needed)].partitions[0].compute().head(SAMPLE_ROWS)
-    enc = learn_encoding(spec, None, 0, group_levels, categories, sample=sample,
-                         levels_of=lambda cols, kinds: _levels(ddf, cols, kinds),
-                         available=available)
+    enc = learn_encoding(
+        spec,
+        None,
+        0,
+        group_levels,
+        categories,
+        sample=sample,
+        levels_of=lambda cols, kinds: _levels(ddf, cols, kinds),
+        available=available,
+    )
     total = dask_statistics(ddf, enc, split_every)
     return fit_statistics(total, enc, reml=reml, warn=warn)

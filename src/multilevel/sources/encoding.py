@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from multilevel.design.fixed import numeric_lookups, encode
+from multilevel.design.fixed import encode, numeric_lookups
 from multilevel.design.frame import formula_variables, python_expr, r_collation_key
 from multilevel.design.model import response_values
 from multilevel.errors import DataError, FormulaError, MultilevelError
@@ -71,15 +71,15 @@ class TermInfo:
     @property
     def theta_names(self) -> list[str]:
         t, g = self.term_names, self.grouping_factor
-        return [f"{g}.{t[r]}" if r == c else f"{g}.{t[r]}.{t[c]}" for r, c in zip(*self.tril,
-                                                                                 strict=True)]
+        return [
+            f"{g}.{t[r]}" if r == c else f"{g}.{t[r]}.{t[c]}"
+            for r, c in zip(*self.tril, strict=True)
+        ]
 
     def Lambda(self, theta: np.ndarray) -> np.ndarray:
         L = np.zeros((self.q, self.q))
         L[self.tril] = theta
         return L
-
-
 
 
 def factor_kind(col: pd.Series) -> str | None:
@@ -155,12 +155,19 @@ class Encoding:
                     f"{levels[:10]}{'...' if len(levels) > 10 else ''} (declared or found in the "
                     "first pass over the data)"
                 )
-            out[c] = pd.Series(pd.Categorical.from_codes(codes, categories=levels),
-                               index=chunk.index)
+            out[c] = pd.Series(
+                pd.Categorical.from_codes(codes, categories=levels), index=chunk.index
+            )
         return chunk.assign(**out)
 
-    def matrix(self, part: str, rows: pd.DataFrame, names: tuple[str, ...], what: str,
-               out: np.ndarray | None = None) -> np.ndarray:
+    def matrix(
+        self,
+        part: str,
+        rows: pd.DataFrame,
+        names: tuple[str, ...],
+        what: str,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The model matrix of one formula part (into ``out`` if given): filled directly when
         its columns are products of numeric columns (as ``encode`` does on large data), else
         encoded by formulaic. Non-finite products are caught by the caller (on the sums)."""
@@ -185,15 +192,17 @@ class Encoding:
         out[:] = values
         return out
 
-    def matrices(self, rows: pd.DataFrame, y: np.ndarray
-                 ) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]]]:
+    def matrices(
+        self, rows: pd.DataFrame, y: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]]]:
         """[X y] (all raw columns of X) and the columns of Z, each with a key naming what it
         is (None for the intercept, the column name otherwise; a Z column that is also a
         column of X is not computed twice)."""
         P = len(self.fixed_raw)
         Xy = np.empty((len(rows), P + 1), order="F")
-        self.matrix(self.formula.fixed, rows, self.fixed_raw, "fixed-effects model matrix",
-                    out=Xy[:, :P])
+        self.matrix(
+            self.formula.fixed, rows, self.fixed_raw, "fixed-effects model matrix", out=Xy[:, :P]
+        )
         Xy[:, P] = y
         where = {name: j for j, name in enumerate(self.fixed_raw)}
         zcols: list[tuple[str | None, np.ndarray]] = []
@@ -202,8 +211,10 @@ class Encoding:
                 zcols += [(column_key(n), Xy[:, where[n]]) for n in t.raw_names]
                 continue
             Z = self.matrix(t.expr, rows, t.raw_names, f"random-effects matrix of '{t.name}'")
-            keys = [column_key(n) if n in where or n == "Intercept" else f"{t.name}|{n}"
-                    for n in t.raw_names]
+            keys = [
+                column_key(n) if n in where or n == "Intercept" else f"{t.name}|{n}"
+                for n in t.raw_names
+            ]
             zcols += [(key, Z[:, k]) for k, key in enumerate(keys)]
         return Xy, zcols
 
@@ -260,17 +271,19 @@ def check_supported(spec: FormulaSpec) -> str:
     return spec.random[0].factors[0]
 
 
-
-
 def _factor_kinds(spec: FormulaSpec, sample: pd.DataFrame, skip: set[str]) -> dict[str, str]:
     """The factor columns: text, logical and categorical ones, and numeric ones used inside
     C(...) or factor(...) (formulaic tells which, from the sample)."""
-    kinds = {c: k for c in sample.columns if c not in skip
-             and (k := factor_kind(sample[c])) is not None}
-    as_factors = {c: pd.Categorical(factor_values(sample[c], k),
-                                    categories=order_levels(list(factor_values(sample[c], k)), k,
-                                                            _categories(sample[c])))
-                  for c, k in kinds.items()}
+    kinds = {
+        c: k for c in sample.columns if c not in skip and (k := factor_kind(sample[c])) is not None
+    }
+    as_factors = {
+        c: pd.Categorical(
+            factor_values(sample[c], k),
+            categories=order_levels(list(factor_values(sample[c], k)), k, _categories(sample[c])),
+        )
+        for c, k in kinds.items()
+    }
     sample = sample.assign(**as_factors)
     numeric_use: set[str] = set()
     for part in [spec.fixed] + [r.expr for r in spec.random]:
@@ -328,13 +341,17 @@ def learn_encoding(
         keep &= ~inf
     sample = sample.loc[keep]
     if len(sample) == 0:
-        raise DataError("the first rows of the data all have missing values; cannot learn the "
-                        "encoding (declare categories or reorder the data)")
+        raise DataError(
+            "the first rows of the data all have missing values; cannot learn the "
+            "encoding (declare categories or reorder the data)"
+        )
     for name in outcome:
         y = sample[name]
         if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-            raise DataError(f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
-                            "mixed model needs a numeric outcome")
+            raise DataError(
+                f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
+                "mixed model needs a numeric outcome"
+            )
     kinds = _factor_kinds(spec, sample, skip=set(outcome) | {group})
     declared = {k: list(v) for k, v in (categories or {}).items()}
     todo = {c: k for c, k in kinds.items() if c not in declared}
@@ -361,12 +378,23 @@ def learn_encoding(
         if not raw:
             raise DataError(f"random term '{r.source}' has no random effects (did you write 0?)")
         name = r.group_name if k == 0 else f"{r.group_name}.{k}"
-        terms.append(TermInfo(name, r.group_name, r.expr, tuple(lme4_name(n) for n in raw),
-                              tuple(raw)))
+        terms.append(
+            TermInfo(name, r.group_name, r.expr, tuple(lme4_name(n) for n in raw), tuple(raw))
+        )
     lookups = {}
     for part, names in [(spec.fixed, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
         found = numeric_lookups(Formula(python_expr(part)), rows)
         if found is not None and len(found) == len(names):
             lookups[part] = tuple(tuple(c) for c in found)
-    return Encoding(spec, tuple(columns), tuple(outcome), group, cats, kinds, tuple(fixed_raw),
-                    tuple(terms), order, lookups)
+    return Encoding(
+        spec,
+        tuple(columns),
+        tuple(outcome),
+        group,
+        cats,
+        kinds,
+        tuple(fixed_raw),
+        tuple(terms),
+        order,
+        lookups,
+    )

@@ -68,11 +68,13 @@ def fit_large(
     return fit
 
 
-def accumulate(source: Source, enc: Encoding, chunk_rows: int,
-               progress: bool | None = None) -> PartialStats:
+def accumulate(
+    source: Source, enc: Encoding, chunk_rows: int, progress: bool | None = None
+) -> PartialStats:
     """One pass over the source: the statistics of all its rows."""
-    bar = Progress("multilevel: reading", source.n_rows if progress is not False else None,
-                   enabled=progress)
+    bar = Progress(
+        "multilevel: reading", source.n_rows if progress is not False else None, enabled=progress
+    )
     total = empty_stats(enc)
     try:
         for chunk in prefetch(iter_chunks(source, list(enc.columns), chunk_rows)):
@@ -85,8 +87,7 @@ def accumulate(source: Source, enc: Encoding, chunk_rows: int,
     return total
 
 
-def _modes(ev: Evaluation, xp: CrossProducts, enc: Encoding, sigma2: float
-           ) -> dict[str, TermModes]:
+def _modes(ev: Evaluation, xp: CrossProducts, enc: Encoding, sigma2: float) -> dict[str, TermModes]:
     """b_j = Lambda (Lambda'A_jLambda + I)^-1 Lambda'(B_y,j - B_x,j beta), per group, from the
     statistics alone; conditional covariances sigma^2 Lambda K_j Lambda' (as modes.py)."""
     p = xp.p
@@ -105,8 +106,9 @@ def _modes(ev: Evaluation, xp: CrossProducts, enc: Encoding, sigma2: float
     return out
 
 
-def fit_statistics(stats: PartialStats, enc: Encoding, reml: bool = True,
-                   warn: bool = True) -> LargeFit:
+def fit_statistics(
+    stats: PartialStats, enc: Encoding, reml: bool = True, warn: bool = True
+) -> LargeFit:
     """Fit from total statistics (of a chunked pass, a Dask reduction, or merged partials)."""
     xp, tot = cross_products_of(stats, enc)
     if reml and xp.n <= xp.p:
@@ -134,8 +136,9 @@ def _fit(xp, tot, enc: Encoding, reml: bool, warn: bool) -> LargeFit:
         Lt = t.Lambda(theta[k : k + n_t])
         k += n_t
         theta_names += t.theta_names
-        components.append(VarianceComponent(t.name, t.grouping_factor, t.term_names,
-                                            sigma2 * (Lt @ Lt.T)))
+        components.append(
+            VarianceComponent(t.name, t.grouping_factor, t.term_names, sigma2 * (Lt @ Lt.T))
+        )
     info = varpar_info(dev, theta, sigma)
     df = satterthwaite(info, np.eye(xp.p)) if xp.p else np.zeros(0)
     gradient = dev.value_and_gradient(theta)[1]
@@ -145,30 +148,51 @@ def _fit(xp, tot, enc: Encoding, reml: bool, warn: bool) -> LargeFit:
     messages = []
     if tot.n_dropped:
         cols = ", ".join(f"{c} ({k})" for c, k in tot.dropped_by.items())
-        messages.append(f"{tot.n_dropped} of {tot.n_input} rows dropped for missing values in: "
-                        f"{cols}")
+        messages.append(
+            f"{tot.n_dropped} of {tot.n_input} rows dropped for missing values in: {cols}"
+        )
     if tot.dropped_names:
         messages.append(
             "fixed-effect model matrix is rank deficient so dropping "
             f"{len(tot.dropped_names)} column(s): {', '.join(tot.dropped_names)} "
-            "(a linear combination of earlier columns)")
+            "(a linear combination of earlier columns)"
+        )
     if is_sing:
-        zero = [n for n, th, lo in zip(theta_names, theta, lower, strict=True)
-                if lo == 0 and th < 1e-4]
-        messages.append("boundary (singular) fit: the variance of " + ", ".join(zero)
-                        + " is estimated as (nearly) zero; a simpler random-effects structure "
-                        "without it fits the data equally well")
+        zero = [
+            n for n, th, lo in zip(theta_names, theta, lower, strict=True) if lo == 0 and th < 1e-4
+        ]
+        messages.append(
+            "boundary (singular) fit: the variance of "
+            + ", ".join(zero)
+            + " is estimated as (nearly) zero; a simpler random-effects structure "
+            "without it fits the data equally well"
+        )
     if not opt.converged:
         messages.extend(opt.notes or ["the optimizer did not converge"])
     if warn:
         for msg in messages:
             warnings.warn(msg, FitWarning, stacklevel=3)
     return LargeFit(
-        formula=enc.formula.text, reml=reml, fixed_names=tot.fixed_names, beta=ev.beta,
-        vcov_beta=sigma2 * ev.XtVinvX_inv, df_satterthwaite=df, theta=theta,
-        theta_names=tuple(theta_names), sigma=sigma, random_effects=tuple(components),
-        loglik=float(loglik), optimization=opt, is_singular=is_sing, n_obs=xp.n,
-        n_groups={enc.group: xp.G}, n_dropped=tot.n_dropped, dropped_by=tot.dropped_by,
-        group_levels=tot.group_levels, modes=_modes(ev, xp, enc, sigma2),
-        warnings=tuple(messages), encoding=enc, totals=tot,
+        formula=enc.formula.text,
+        reml=reml,
+        fixed_names=tot.fixed_names,
+        beta=ev.beta,
+        vcov_beta=sigma2 * ev.XtVinvX_inv,
+        df_satterthwaite=df,
+        theta=theta,
+        theta_names=tuple(theta_names),
+        sigma=sigma,
+        random_effects=tuple(components),
+        loglik=float(loglik),
+        optimization=opt,
+        is_singular=is_sing,
+        n_obs=xp.n,
+        n_groups={enc.group: xp.G},
+        n_dropped=tot.n_dropped,
+        dropped_by=tot.dropped_by,
+        group_levels=tot.group_levels,
+        modes=_modes(ev, xp, enc, sigma2),
+        warnings=tuple(messages),
+        encoding=enc,
+        totals=tot,
     )

@@ -10,8 +10,13 @@ from typing import TextIO
 class Progress:
     """Rows read so far (of the total when known), rewritten in place at most every 0.2 s."""
 
-    def __init__(self, label: str, total: int | None, enabled: bool | None = None,
-                 stream: TextIO | None = None):
+    def __init__(
+        self,
+        label: str,
+        total: int | None,
+        enabled: bool | None = None,
+        stream: TextIO | None = None,
+    ):
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)

@@ -85,7 +85,8 @@ class LargeFit:
     def icc(self) -> dict[str, float] | None:
         """tau00 / (tau00 + sigma^2) for the null model (as ``LmmFit.icc``), else None."""
         null = self.fixed_names == ("(Intercept)",) and all(
-            vc.terms == ("(Intercept)",) for vc in self.random_effects)
+            vc.terms == ("(Intercept)",) for vc in self.random_effects
+        )
         if not null:
             return None
         total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + self.sigma**2
@@ -94,14 +95,21 @@ class LargeFit:
     def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
         """Estimate, SE, t, Satterthwaite df and p for each fixed effect."""
         if ddf.lower() != "satterthwaite":
-            raise ValueError("a fit from chunks has Satterthwaite df only (Kenward-Roger needs "
-                             "the rows: use multilevel.fit)")
+            raise ValueError(
+                "a fit from chunks has Satterthwaite df only (Kenward-Roger needs "
+                "the rows: use multilevel.fit)"
+            )
         se = self.std_errors
         t = self.beta / se
         p = 2 * sst.t.sf(np.abs(t), self.df_satterthwaite)
         return pd.DataFrame(
-            {"estimate": self.beta, "std_error": se, "t_value": t, "df": self.df_satterthwaite,
-             "p_value": p},
+            {
+                "estimate": self.beta,
+                "std_error": se,
+                "t_value": t,
+                "df": self.df_satterthwaite,
+                "p_value": p,
+            },
             index=pd.Index(self.fixed_names, name="term"),
         )
 
@@ -109,9 +117,11 @@ class LargeFit:
         """Conditional modes per term: a levels x terms DataFrame (lme4's ``ranef``)."""
         assert self.encoding is not None
         return {
-            t.name: pd.DataFrame(self.modes[t.name].b,
-                                 index=pd.Index(self.group_levels, name=t.grouping_factor),
-                                 columns=list(t.term_names))
+            t.name: pd.DataFrame(
+                self.modes[t.name].b,
+                index=pd.Index(self.group_levels, name=t.grouping_factor),
+                columns=list(t.term_names),
+            )
             for t in self.encoding.terms
         }
 

@@ -47,12 +47,22 @@ class PartialStats:
 
 def empty_stats(enc: Encoding) -> PartialStats:
     Q, P = enc.Q, len(enc.fixed_raw)
-    return PartialStats(0, {}, 0, np.zeros(0), np.zeros(0, np.int64), np.zeros((Q, Q, 0)),
-                        np.zeros((Q, P + 1, 0)), np.zeros((P + 1, P + 1)), 0.0)
+    return PartialStats(
+        0,
+        {},
+        0,
+        np.zeros(0),
+        np.zeros(0, np.int64),
+        np.zeros((Q, Q, 0)),
+        np.zeros((Q, P + 1, 0)),
+        np.zeros((P + 1, P + 1)),
+        0.0,
+    )
 
 
-def _group_cross(codes: np.ndarray, counts: np.ndarray, zcols: list, Xy: np.ndarray,
-                 xkeys: list) -> tuple[np.ndarray, np.ndarray]:
+def _group_cross(
+    codes: np.ndarray, counts: np.ndarray, zcols: list, Xy: np.ndarray, xkeys: list
+) -> tuple[np.ndarray, np.ndarray]:
     """A_j = Z_j'Z_j and B_j = Z_j'[X y] by bincount, each distinct product of columns once
     (the intercept's products are the columns themselves; Z's columns are often X's)."""
     G = counts.shape[0]
@@ -85,28 +95,41 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
     dropped_by, keep, infinite = missing_and_infinite(chunk)
     for name, inf in infinite.items():
         if (inf & keep).any():
-            raise DataError(f"column {name!r} has {int((inf & keep).sum())} infinite value(s); "
-                            "remove or recode them")
+            raise DataError(
+                f"column {name!r} has {int((inf & keep).sum())} infinite value(s); "
+                "remove or recode them"
+            )
     rows = chunk if keep.all() else chunk.loc[keep]
     base = empty_stats(enc)
     if len(rows) == 0:
-        return PartialStats(len(chunk), dropped_by, 0, base.labels, base.counts, base.A, base.B,
-                            base.C, 0.0)
+        return PartialStats(
+            len(chunk), dropped_by, 0, base.labels, base.counts, base.A, base.B, base.C, 0.0
+        )
     rows = enc.prepare(rows)
     y = enc.outcome(rows)
     Xy, zcols = enc.matrices(rows, y)
     C = Xy.T @ Xy
     if not np.all(np.isfinite(np.diag(C))):
         bad = [n for n, v in zip(enc.fixed_raw, np.diag(C), strict=False) if not np.isfinite(v)]
-        raise DataError(f"the model matrix has non-finite values in column(s) {bad} (e.g. log "
-                        "of zero or a negative number)")
+        raise DataError(
+            f"the model matrix has non-finite values in column(s) {bad} (e.g. log "
+            "of zero or a negative number)"
+        )
     codes, labels = group_codes(rows[enc.group])
     counts = np.bincount(codes, minlength=labels.shape[0])
     xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
     A, B = _group_cross(codes, counts, zcols, Xy, xkeys)
     return PartialStats(
-        n_input=len(chunk), dropped_by=dropped_by, n=len(y), labels=labels, counts=counts,
-        A=A, B=B, C=C, yy=float(y @ y), y_range=(float(y.min()), float(y.max())),
+        n_input=len(chunk),
+        dropped_by=dropped_by,
+        n=len(y),
+        labels=labels,
+        counts=counts,
+        A=A,
+        B=B,
+        C=C,
+        yy=float(y @ y),
+        y_range=(float(y.min()), float(y.max())),
     )
 
 
@@ -137,8 +160,12 @@ def merge(a: PartialStats, b: PartialStats) -> PartialStats:
         new = pos < 0
         G = a.G + int(new.sum())
         pos[new] = np.arange(a.G, G)
-        labels = np.concatenate([a.labels.astype(object) if a.labels.dtype != b.labels.dtype
-                                 else a.labels, b.labels[new]])
+        labels = np.concatenate(
+            [
+                a.labels.astype(object) if a.labels.dtype != b.labels.dtype else a.labels,
+                b.labels[new],
+            ]
+        )
         counts = np.zeros(G, np.int64)
         A = np.zeros(a.A.shape[:2] + (G,))
         B = np.zeros(a.B.shape[:2] + (G,))
@@ -150,8 +177,15 @@ def merge(a: PartialStats, b: PartialStats) -> PartialStats:
     for k, v in b.dropped_by.items():
         dropped[k] = dropped.get(k, 0) + v
     return PartialStats(
-        n_input=a.n_input + b.n_input, dropped_by=dropped, n=a.n + b.n, labels=labels,
-        counts=counts, A=A, B=B, C=a.C + b.C, yy=a.yy + b.yy,
+        n_input=a.n_input + b.n_input,
+        dropped_by=dropped,
+        n=a.n + b.n,
+        labels=labels,
+        counts=counts,
+        A=A,
+        B=B,
+        C=a.C + b.C,
+        yy=a.yy + b.yy,
         y_range=(min(a.y_range[0], b.y_range[0]), max(a.y_range[1], b.y_range[1])),
     )
 
@@ -217,7 +251,9 @@ def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts
     if stats.n == 0:
         raise DataError(
             f"no rows left after dropping rows with missing values in {', '.join(stats.dropped_by)}"
-            f" ({stats.n_input} rows)" if stats.n_input else "the data has no rows"
+            f" ({stats.n_input} rows)"
+            if stats.n_input
+            else "the data has no rows"
         )
     labels = stats.labels
     if enc.group_order is not None:
@@ -242,11 +278,15 @@ def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts
     n = stats.n
     for t in enc.terms:
         if G < 2:
-            raise DataError(f"grouping factor {enc.group!r} has only {G} level in the rows used; "
-                            "a random effect needs at least 2 groups")
+            raise DataError(
+                f"grouping factor {enc.group!r} has only {G} level in the rows used; "
+                "a random effect needs at least 2 groups"
+            )
         if G >= n or G * t.q >= n:
-            raise DataError(f"term '{t.name}' has {G * t.q} random effects ({G} groups x {t.q}) "
-                            f"for {n} observations; the model is unidentifiable")
+            raise DataError(
+                f"term '{t.name}' has {G * t.q} random effects ({G} groups x {t.q}) "
+                f"for {n} observations; the model is unidentifiable"
+            )
     if stats.y_range[0] == stats.y_range[1]:
         raise DataError(f"the outcome {enc.formula.response!r} is constant in every row used")
     rows, colsm, index = [], [], []
@@ -260,14 +300,28 @@ def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts
         off += t.q
     fmap = ThetaMap(np.array(rows, int), np.array(colsm, int), np.array(index, int))
     xp = CrossProducts(
-        n=n, p=len(keep), G=G, Q=enc.Q, first_map=fmap, first_theta=np.arange(k),
-        A=np.ascontiguousarray(A), B=B, C=C, n_rest=0, B_rest=None,
-        rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)), yy=stats.yy,
+        n=n,
+        p=len(keep),
+        G=G,
+        Q=enc.Q,
+        first_map=fmap,
+        first_theta=np.arange(k),
+        A=np.ascontiguousarray(A),
+        B=B,
+        C=C,
+        n_rest=0,
+        B_rest=None,
+        rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)),
+        yy=stats.yy,
     )
     totals = Totals(
-        fixed_names=tuple(names[j] for j in keep), dropped_names=tuple(names[j] for j in drop),
-        keep=tuple(keep), group_levels=tuple(level_label(v) for v in values),
-        group_values=values, n_input=stats.n_input, n_dropped=stats.n_input - n,
+        fixed_names=tuple(names[j] for j in keep),
+        dropped_names=tuple(names[j] for j in drop),
+        keep=tuple(keep),
+        group_levels=tuple(level_label(v) for v in values),
+        group_values=values,
+        n_input=stats.n_input,
+        n_dropped=stats.n_input - n,
         dropped_by=dict(stats.dropped_by),
     )
     return xp, totals
