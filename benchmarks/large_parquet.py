@@ -29,8 +29,9 @@ from simulate import BETA, DECIMALS, FORMULAS, SIGMA, tau_matrix  # noqa: E402
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def write_parquet(path: Path, rows: int, groups: int, model: str, row_group: int,
-                  seed: int = 1) -> None:
+def write_parquet(
+    path: Path, rows: int, groups: int, model: str, row_group: int, seed: int = 1
+) -> None:
     """The simulated data, one row group at a time (memory: one row group)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -54,8 +55,16 @@ def write_parquet(path: Path, rows: int, groups: int, model: str, row_group: int
             if T.shape[0] == 2:
                 eta += u[g, 1] * x[:, 0]
             y = np.round(eta + SIGMA * rng.standard_normal(m), DECIMALS)
-            table = pa.table({"g": g.astype(np.int64), "x1": x[:, 0], "x2": x[:, 1],
-                              "x3": x[:, 2], "w": w, "y": y})
+            table = pa.table(
+                {
+                    "g": g.astype(np.int64),
+                    "x1": x[:, 0],
+                    "x2": x[:, 1],
+                    "x3": x[:, 2],
+                    "w": w,
+                    "y": y,
+                }
+            )
             if writer is None:
                 writer = pq.ParquetWriter(str(tmp), table.schema)
             writer.write_table(table, row_group_size=row_group)
@@ -99,15 +108,28 @@ def fit_child(path: str, model: str, chunk_rows: int, reml: bool) -> None:
     wall = time.perf_counter() - t0
     cpu = cpu_s() - c0
     vc = fit.random_effects[0]
-    print(json.dumps({
-        "wall_s": wall, "cpu_s": cpu, "load_avg_1min": os.getloadavg()[0],
-        "statistics_s": fit.timings.get("statistics"),
-        "optimize_s": fit.timings.get("optimize"), "peak_rss_mb": rss_mb(),
-        "rss_after_imports_mb": base, "n_obs": fit.n_obs, "n_groups": fit.n_groups,
-        "loglik": fit.loglik, "beta": fit.beta.tolist(), "sigma": fit.sigma,
-        "tau_sd": vc.std_devs.tolist(), "corr": vc.correlation.tolist(),
-        "converged": fit.converged, "n_evaluations": fit.optimization.n_evaluations,
-    }))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "load_avg_1min": os.getloadavg()[0],
+                "statistics_s": fit.timings.get("statistics"),
+                "optimize_s": fit.timings.get("optimize"),
+                "peak_rss_mb": rss_mb(),
+                "rss_after_imports_mb": base,
+                "n_obs": fit.n_obs,
+                "n_groups": fit.n_groups,
+                "loglik": fit.loglik,
+                "beta": fit.beta.tolist(),
+                "sigma": fit.sigma,
+                "tau_sd": vc.std_devs.tolist(),
+                "corr": vc.correlation.tolist(),
+                "converged": fit.converged,
+                "n_evaluations": fit.optimization.n_evaluations,
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,27 +152,53 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         write_parquet(path, args.rows, args.groups, args.model, args.row_group)
         print(f"wrote {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    cmd = [sys.executable, __file__, "--child", "--path", str(path), "--model", args.model,
-           "--chunk-rows", str(args.chunk_rows)] + (["--ml"] if args.ml else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--path",
+        str(path),
+        "--model",
+        args.model,
+        "--chunk-rows",
+        str(args.chunk_rows),
+    ] + (["--ml"] if args.ml else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     rec = json.loads(out.stdout.strip().splitlines()[-1])
     size_mb = path.stat().st_size / 2**20
     raw_mb = args.rows * 6 * 8 / 2**20
-    print(f"data: {args.rows:,} rows, {args.groups:,} groups, model {args.model} "
-          f"({FORMULAS[args.model]}), {'ML' if args.ml else 'REML'}")
+    print(
+        f"data: {args.rows:,} rows, {args.groups:,} groups, model {args.model} "
+        f"({FORMULAS[args.model]}), {'ML' if args.ml else 'REML'}"
+    )
     print(f"file: {size_mb:,.0f} MB Parquet ({raw_mb:,.0f} MB as float64 columns in memory)")
-    print(f"fit_large: {rec['wall_s']:.2f} s wall, {rec['cpu_s']:.2f} s CPU, load average "
-          f"{rec['load_avg_1min']:.1f} on {os.cpu_count()} cores "
-          f"(statistics pass {rec['statistics_s']:.2f} s, "
-          f"optimisation + inference {rec['optimize_s']:.2f} s, "
-          f"{rec['n_evaluations']} deviance evaluations)")
-    print(f"peak RSS: {rec['peak_rss_mb']:,.0f} MB (after imports "
-          f"{rec['rss_after_imports_mb']:,.0f} MB), chunk {args.chunk_rows:,} rows")
-    print(f"estimates: beta {np.round(rec['beta'], 4).tolist()} (truth {BETA.tolist()}), "
-          f"tau SDs {np.round(rec['tau_sd'], 4).tolist()}, sigma {rec['sigma']:.4f} (truth "
-          f"{SIGMA}), loglik {rec['loglik']:.4f}, converged {rec['converged']}")
-    print(json.dumps({**rec, "rows": args.rows, "groups": args.groups, "model": args.model,
-                      "file_mb": size_mb}))
+    print(
+        f"fit_large: {rec['wall_s']:.2f} s wall, {rec['cpu_s']:.2f} s CPU, load average "
+        f"{rec['load_avg_1min']:.1f} on {os.cpu_count()} cores "
+        f"(statistics pass {rec['statistics_s']:.2f} s, "
+        f"optimisation + inference {rec['optimize_s']:.2f} s, "
+        f"{rec['n_evaluations']} deviance evaluations)"
+    )
+    print(
+        f"peak RSS: {rec['peak_rss_mb']:,.0f} MB (after imports "
+        f"{rec['rss_after_imports_mb']:,.0f} MB), chunk {args.chunk_rows:,} rows"
+    )
+    print(
+        f"estimates: beta {np.round(rec['beta'], 4).tolist()} (truth {BETA.tolist()}), "
+        f"tau SDs {np.round(rec['tau_sd'], 4).tolist()}, sigma {rec['sigma']:.4f} (truth "
+        f"{SIGMA}), loglik {rec['loglik']:.4f}, converged {rec['converged']}"
+    )
+    print(
+        json.dumps(
+            {
+                **rec,
+                "rows": args.rows,
+                "groups": args.groups,
+                "model": args.model,
+                "file_mb": size_mb,
+            }
+        )
+    )
     return 0
 
 

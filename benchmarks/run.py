@@ -19,6 +19,7 @@ import os
 import platform
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ sys.path.insert(0, str(HERE))
 import simulate  # noqa: E402
 
 TOOLS = ("multilevel", "lme4", "statsmodels", "mixedlm")
+EXTRA_TOOLS = ("multilevel-file",)  # multilevel.fit(path): reading the Parquet file is timed too
 LOGLIK_TOL = 1e-6
 INSTEVAL_FORMULA = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
 INSTEVAL_DIR = HERE.parent.parent / "shared" / "bench"
@@ -62,9 +64,13 @@ def run_process(cmd: list[str], timeout: float, env: dict | None = None) -> dict
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    rec: dict = {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "cmd": shlex.join(cmd),
-                 "process_cpu": usage.ru_utime + usage.ru_stime,
-                 "loadavg_1min": [load0, os.getloadavg()[0]]}
+    rec: dict = {
+        "wall": wall,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "cmd": shlex.join(cmd),
+        "process_cpu": usage.ru_utime + usage.ru_stime,
+        "loadavg_1min": [load0, os.getloadavg()[0]],
+    }
     if status:
         return rec | {"status": status}
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ") or ln.startswith("{")]
@@ -77,13 +83,15 @@ def run_process(cmd: list[str], timeout: float, env: dict | None = None) -> dict
 def export_commit(rev: str) -> tuple[str, Path]:
     """``git archive`` the package at ``rev`` into benchmarks/out; the work tree is untouched."""
     repo = HERE.parent
-    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", rev], check=True,
-                         capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", rev], check=True, capture_output=True, text=True
+    ).stdout.strip()
     dest = simulate.OUT / f"src-{sha[:10]}"
     if not (dest / "src" / "multilevel").exists():
         dest.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(repo), "archive", sha, "src"], check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", sha, "src"], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return sha, dest / "src"
 
@@ -93,9 +101,17 @@ def fit_command(
 ) -> list[str]:
     if tool == "lme4":
         return ["Rscript", str(HERE / "lme4_fit.R"), str(data["csv"]), formula, method, factors]
-    path = data.get("parquet", data["csv"])
-    return [sys.executable, str(HERE / "tools.py"), tool, str(path), formula, method,
-            "--factors", factors]
+    path = data["parquet"] if "parquet" in data else data["csv"]
+    return [
+        sys.executable,
+        str(HERE / "tools.py"),
+        tool,
+        str(path),
+        formula,
+        method,
+        "--factors",
+        factors,
+    ]
 
 
 def machine() -> dict:
@@ -123,8 +139,13 @@ def machine() -> dict:
         "cpu": cpu,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
-        "R / lme4": cmd(["Rscript", "-e",
-                         'cat(R.version.string, "/ lme4", as.character(packageVersion("lme4")))']),
+        "R / lme4": cmd(
+            [
+                "Rscript",
+                "-e",
+                'cat(R.version.string, "/ lme4", as.character(packageVersion("lme4")))',
+            ]
+        ),
     }
     for pkg in ("multilevel", "statsmodels", "mixedlm", "scipy", "pandas"):
         try:
@@ -138,6 +159,11 @@ def machine() -> dict:
 
 def fmt(x: float | None, spec: str) -> str:
     return "—" if x is None else format(x, spec)
+
+
+def fmt_ratio(x: float | None) -> str:
+    """Time ratios: one decimal from 1 up, two significant digits below (0.047 = 21x slower)."""
+    return "—" if x is None else format(x, ".1f" if x >= 1 else ".2g")
 
 
 def verdict(diff: float) -> str:
@@ -160,25 +186,30 @@ def report(records: list[dict]) -> str:
             keys.append(k)
     for k in keys:
         rows = [r for r in records if (r["data"], r["model"], r["method"]) == k]
-        ref = next((r for r in rows if r["tool"].startswith("lme4") and r["status"] == "ok"), None)
-        ours = next((r for r in rows if r["tool"] == "multilevel" and r["status"] == "ok"), None)
-        lines += [f"### {k[0]}, {k[1]}, {k[2].upper()}", "",
-                  "| tool | fit s (wall) | fit s (CPU) | peak RSS MB | loglik | loglik − lme4 "
-                  "| tool / multilevel (wall) | (CPU) | load avg | status |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        done = [r for r in rows if r["status"].startswith("ok")]
+        ref = next((r for r in done if r["tool"].startswith("lme4")), None)
+        ours = next((r for r in done if r["tool"] == "multilevel"), None)
+        lines += [
+            f"### {k[0]}, {k[1]}, {k[2].upper()}",
+            "",
+            "| tool | fit s (wall) | fit s (CPU) | peak RSS MB | loglik | loglik − lme4 "
+            "| tool / multilevel (wall) | (CPU) | load avg | status |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in rows:
-            ok = r["status"] == "ok"
+            ok = r["status"].startswith("ok")
             diff = r["loglik"] - ref["loglik"] if ok and ref else None
             ratio = r["seconds"] / ours["seconds"] if ok and ours else None
-            cpu_ratio = (r["cpu"] / ours["cpu"] if ok and ours and r.get("cpu") and ours.get("cpu")
-                         else None)
+            cpu_ratio = (
+                r["cpu"] / ours["cpu"] if ok and ours and r.get("cpu") and ours.get("cpu") else None
+            )
             agree = "" if diff is None else verdict(diff)
             load = r.get("loadavg_1min")
             lines.append(
                 f"| {r['tool']} | {fmt(r.get('seconds') if ok else None, '.3f')} "
                 f"| {fmt(r.get('cpu') if ok else None, '.3f')} | {fmt(r.get('rss_mb'), '.0f')} "
                 f"| {fmt(r.get('loglik') if ok else None, '.6f')} | {fmt(diff, '+.2e')}{agree} "
-                f"| {fmt(ratio, '.1f')} | {fmt(cpu_ratio, '.1f')} "
+                f"| {fmt_ratio(ratio)} | {fmt_ratio(cpu_ratio)} "
                 f"| {'—' if not load else f'{load[0]:.1f}–{load[1]:.1f}'} | {r['status']} |"
             )
         lines.append("")
@@ -198,47 +229,98 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="ml", help="ml and/or reml")
     ap.add_argument("--insteval", action="store_true", help="also the crossed InstEval model")
     ap.add_argument("--insteval-dir", default=str(INSTEVAL_DIR))
-    ap.add_argument("--statsmodels-sizes", default="S",
-                    help="sizes at which statsmodels runs (it is slow)")
+    ap.add_argument(
+        "--statsmodels-sizes", default="S", help="sizes at which statsmodels runs (it is slow)"
+    )
     ap.add_argument("--timeout", type=float, default=600, help="seconds per fit before giving up")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", default=str(simulate.OUT / "results.json"))
-    ap.add_argument("--at-commit", metavar="REV",
-                    help="benchmark multilevel as committed at REV (git archive into "
-                         "benchmarks/out), not the work tree")
+    ap.add_argument(
+        "--at-commit",
+        metavar="REV",
+        help="benchmark multilevel as committed at REV (git archive into "
+        "benchmarks/out), not the work tree",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each fit that takes under --repeat-under s this many times "
+        "(fresh processes) and report the median",
+    )
+    ap.add_argument("--repeat-under", type=float, default=15.0)
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        metavar="N",
+        help="set OPENBLAS/OMP/MKL_NUM_THREADS=N for every tool's process",
+    )
+    ap.add_argument(
+        "--report", metavar="JSON", help="only print the report of an earlier run's raw records"
+    )
     args = ap.parse_args(argv)
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        print("\n".join(f"- {k}: {v}" for k, v in saved["machine"].items()))
+        print(f"\nCommand: `python benchmarks/run.py {shlex.join(saved['argv'])}`\n")
+        print(report(saved["records"]))
+        return 0
 
     tools = [t for t in args.tools.split(",") if t]
-    unknown = set(tools) - set(TOOLS)
+    unknown = set(tools) - set(TOOLS) - set(EXTRA_TOOLS)
     if unknown:
-        ap.error(f"unknown tools {sorted(unknown)}; choose from {TOOLS}")
+        ap.error(f"unknown tools {sorted(unknown)}; choose from {TOOLS + EXTRA_TOOLS}")
     sizes = [s for s in args.sizes.split(",") if s]
     sm_sizes = set(args.statsmodels_sizes.split(","))
     methods = [m for m in args.methods.split(",") if m]
     info = machine()
     env = None
+    if args.blas_threads:
+        n = str(args.blas_threads)
+        env = os.environ | {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
+        info["BLAS threads"] = n
     if args.at_commit:
         sha, src = export_commit(args.at_commit)
-        env = os.environ | {"PYTHONPATH": str(src)}
+        env = (env or dict(os.environ)) | {"PYTHONPATH": str(src)}
         info["multilevel source"] = f"git commit {sha} (exported to {src})"
     else:
         info["multilevel source"] = "work tree " + str(HERE.parent / "src")
     print("## Machine\n")
     for k, v in info.items():
         print(f"- {k}: {v}")
-    print(f"\nCommand: `python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}`\n",
-          flush=True)
+    print(
+        f"\nCommand: `python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}`\n",
+        flush=True,
+    )
 
     records: list[dict] = []
 
     def run(label: str, model: str, method: str, tool: str, cmd: list[str]) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {label} {model} {method} {tool} ...", end=" ",
-              flush=True)
+        print(
+            f"[{time.strftime('%H:%M:%S')}] {label} {model} {method} {tool} ...",
+            end=" ",
+            flush=True,
+        )
         rec = run_process(cmd, args.timeout, env)
+        if rec["status"] == "ok" and args.repeat > 1 and rec["seconds"] < args.repeat_under:
+            runs = [rec] + [run_process(cmd, args.timeout, env) for _ in range(args.repeat - 1)]
+            runs = [r for r in runs if r["status"] == "ok"]
+            secs = sorted(r["seconds"] for r in runs)
+            rec = rec | {
+                "seconds": statistics.median(secs),
+                "cpu": statistics.median(r["cpu"] for r in runs),
+                "rss_mb": max(r["rss_mb"] for r in runs),
+                "seconds_all": [r["seconds"] for r in runs],
+                "cpu_all": [r["cpu"] for r in runs],
+                "loadavg_1min": [runs[0]["loadavg_1min"][0], runs[-1]["loadavg_1min"][1]],
+                "status": f"ok (median of {len(runs)} processes, {secs[0]:.3g}–{secs[-1]:.3g} s)",
+            }
         rec |= {"data": label, "model": model, "method": method, "tool": tool}
         records.append(rec)
-        print(f"{rec['status']} {rec.get('seconds', float('nan')):.3f} s "
-              f"loglik {rec.get('loglik')}", flush=True)
+        print(
+            f"{rec['status']} {rec.get('seconds', float('nan')):.3f} s loglik {rec.get('loglik')}",
+            flush=True,
+        )
 
     for size in sizes:
         n_obs, n_groups = simulate.SIZES[size]
@@ -249,9 +331,15 @@ def main(argv: list[str] | None = None) -> int:
             for method in methods:
                 for tool in tools:
                     if tool == "statsmodels" and size not in sm_sizes:
-                        records.append({"data": label, "model": model, "method": method,
-                                        "tool": tool,
-                                        "status": "not run (see --statsmodels-sizes)"})
+                        records.append(
+                            {
+                                "data": label,
+                                "model": model,
+                                "method": method,
+                                "tool": tool,
+                                "status": "not run (see --statsmodels-sizes)",
+                            }
+                        )
                         continue
                     # Python tools read the Parquet file with integer group ids; R makes g a factor
                     factors = "g" if tool == "lme4" else ""
@@ -267,16 +355,26 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = fit_command(tool, {"csv": path}, INSTEVAL_FORMULA, method, "s,d,dept")
                 run(label, "crossed", method, tool, cmd)
             fitted = stored["fits"][method]
-            records.append({"data": label, "model": "crossed", "method": method,
-                            "tool": "lme4 (stored, insteval_lme4.json)", "status": "ok",
-                            "seconds": fitted["seconds"], "loglik": fitted["loglik"],
-                            "theta": fitted["theta"], "beta": fitted["beta"]})
+            records.append(
+                {
+                    "data": label,
+                    "model": "crossed",
+                    "method": method,
+                    "tool": "lme4 (stored, insteval_lme4.json)",
+                    "status": "ok",
+                    "seconds": fitted["seconds"],
+                    "loglik": fitted["loglik"],
+                    "theta": fitted["theta"],
+                    "beta": fitted["beta"],
+                }
+            )
 
     text = report(records)
     print("\n## Results\n\n" + text)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"machine": info, "argv": sys.argv[1:],
-                                           "records": records}, indent=1))
+    Path(args.json).write_text(
+        json.dumps({"machine": info, "argv": sys.argv[1:], "records": records}, indent=1)
+    )
     print(f"raw records: {args.json}")
     return 0
 
