@@ -34,23 +34,58 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
     0.1804
     """
     design = build_design(formula, data)
-    return fit_design(design, reml=reml, warn=warn)
+    return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 
-def fit_design(design: ModelDesign, reml: bool = True, warn: bool = True) -> LmmFit:
+def fit_design(
+    design: ModelDesign, reml: bool = True, warn: bool = True, *, _stacklevel: int = 2
+) -> LmmFit:
     """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests)."""
     if reml and design.n <= design.p:
         raise DataError(
             f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
         )
     xp = cross_products(design)
+    _check_outcome_not_explained(xp, design)
     # small dense kernels: BLAS threads only cost synchronisation (badly so on a busy machine)
     threads = None if xp.n_rest + design.p > 400 else 1
-    with threadpool_limits(limits=threads):
-        return _fit(design, xp, reml, warn)
+    try:
+        with threadpool_limits(limits=threads), np.errstate(all="ignore"):
+            result = _fit(design, xp, reml)
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError) as exc:
+        raise DataError(
+            "the model could not be fitted: the equations are numerically singular at the "
+            f"estimates ({exc}). This happens with too little data for the random part, or "
+            "predictors on very different scales; simplify the random part or rescale predictors"
+        ) from None
+    if not (np.isfinite(result.loglik) and np.all(np.isfinite(result.beta))):
+        raise DataError(
+            "the fit produced non-finite values (log-likelihood or estimates); rescale the "
+            "outcome and predictors, or simplify the model"
+        )
+    if warn:
+        for msg in result.warnings:
+            warnings.warn(msg, FitWarning, stacklevel=_stacklevel)
+    return result
 
 
-def _fit(design: ModelDesign, xp: CrossProducts, reml: bool, warn: bool) -> LmmFit:
+def _check_outcome_not_explained(xp: CrossProducts, design: ModelDesign) -> None:
+    """Refuse an outcome that the fixed effects reproduce exactly (e.g. y on both sides)."""
+    C = xp.C
+    d = np.sqrt(np.maximum(np.diag(C), 1e-300))
+    try:
+        R = np.linalg.cholesky(C / np.outer(d, d))
+    except np.linalg.LinAlgError:
+        R = None
+    if R is None or R[-1, -1] ** 2 < 1e-12:
+        raise DataError(
+            f"the outcome {design.formula.response!r} is an exact linear function of the fixed "
+            "effects (is it also on the right-hand side of the formula?); nothing is left for "
+            "the random effects and the residual to explain"
+        )
+
+
+def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = design.theta_lower()
     opt = optimize_theta(dev, design.theta_start(), lower)
@@ -99,9 +134,6 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool, warn: bool) -> LmmF
         )
     if not opt.converged:
         messages.extend(opt.notes or ["the optimizer did not converge"])
-    if warn:
-        for msg in messages:
-            warnings.warn(msg, FitWarning, stacklevel=3)
     return LmmFit(
         formula=design.formula.text,
         reml=reml,

@@ -3,6 +3,7 @@ and drop aliased (linearly dependent) columns as lme4's ``chkRank.drop.cols`` do
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
-from multilevel.design.frame import python_expr
+from multilevel.design.frame import MAX_MAGNITUDE, python_expr
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.rnames import lme4_name
 from multilevel.formula.safety import SAFE_FUNCTIONS
@@ -48,6 +49,18 @@ def numeric_lookups(formula: Formula, data: pd.DataFrame) -> list[list[str]] | N
 def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
     """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats.
 
+    Numerical trouble inside an expression (log of a negative number, overflow) is not a
+    warning here: it shows as a non-finite value, reported below as a DataError naming the column.
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        return _encode(formula, data, what)
+
+
+def _encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
+    """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats.
+
     formulaic encodes every formula; when all factors are numeric columns the spec is learned on
     a few rows and the (Fortran-ordered) matrix is filled directly, which is several times
     faster on millions of rows.
@@ -62,7 +75,7 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
     except FormulaicError as exc:
         msg = str(exc).splitlines()[0]
         raise FormulaError(f"cannot build the {what} from '{formula}': {msg}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
         raise DataError(f"cannot build the {what} from '{formula}': {exc}") from None
     names = [str(c) for c in mm.columns]
     if lookups is not None and len(lookups) == len(names):
@@ -80,7 +93,10 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
                 data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
             )
             names = [str(c) for c in mm.columns]
-        values, names = _as_float_frame(mm)
+        try:
+            values, names = _as_float_frame(mm)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"the {what} '{formula}' is not numeric: {exc}") from None
     if values.shape[0] != len(data):
         raise DataError(f"the {what} '{formula}' gave {values.shape[0]} rows for {len(data)}")
     if not np.all(np.isfinite(values)):
@@ -89,6 +105,15 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
             f"the {what} has non-finite values in column(s) {', '.join(bad_cols)} "
             "(e.g. log of zero or a negative number)"
         )
+    if values.size:
+        biggest = np.max(np.abs(values), axis=0)
+        too_big = np.flatnonzero(biggest > MAX_MAGNITUDE)
+        if too_big.size:
+            k = int(too_big[0])
+            raise DataError(
+                f"column {names[k]!r} of the {what} reaches {biggest[k]:.3g}, too large for the "
+                "sums of squares of a fit in double precision; rescale it (e.g. change units)"
+            )
     return values, names, mm.model_spec
 
 
@@ -103,6 +128,9 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     k = X.shape[1]
     if k == 0:
         return []
+    scale = np.max(np.abs(X), axis=0)
+    scale[scale == 0] = 1.0
+    X = X / scale  # unit-scaled columns: no overflow or underflow in X'X for any magnitudes
     XtX = X.T @ X
     norms = np.sqrt(np.diag(XtX))
     if np.all(norms > 0):

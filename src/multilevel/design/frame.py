@@ -35,6 +35,10 @@ def load_data(data: Any) -> pd.DataFrame:
         if path.is_file() and path.stat().st_size == 0:
             raise DataError(f"data file {path} is empty")
         suffix = path.suffix.lower()
+        if path.is_dir() and not any(path.glob("*.parquet")):
+            raise DataError(
+                f"{path} is a folder without .parquet files; give a CSV or Parquet file"
+            )
         try:
             if suffix in (".parquet", ".pq") or path.is_dir():
                 return pd.read_parquet(path)
@@ -46,7 +50,10 @@ def load_data(data: Any) -> pd.DataFrame:
         except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
             raise DataError(f"cannot read data file {path}: {exc}") from None
     if isinstance(data, dict):
-        return pd.DataFrame(data)
+        try:
+            return pd.DataFrame(data)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"cannot make a table of the columns given: {exc}") from None
     to_pandas = getattr(data, "to_pandas", None)  # polars, pyarrow
     if callable(to_pandas):
         return to_pandas()
@@ -69,12 +76,25 @@ def python_expr(expr: str) -> str:
     return "".join(out)
 
 
+def _refuse_if_unsafe(expr: str, term: str | None) -> None:
+    """Text formulaic cannot read may still be Python that tries to run code: say so."""
+    try:
+        ast.parse(r_to_python(expr), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return
+    check_expression(r_to_python(expr), term or expr)
+
+
 def formula_variables(expr: str, term: str | None = None) -> list[str]:
     """Column names an expression refers to, checking each Python sub-expression for safety."""
     try:
         formula = Formula(python_expr(expr))
     except FormulaicError as exc:
         raise FormulaError(f"cannot parse {expr!r}: {str(exc).splitlines()[0]}") from None
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        _refuse_if_unsafe(expr, term)
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FormulaError(f"cannot parse {expr!r}: {msg}") from None
     names: list[str] = []
     for t in formula:
         for factor in t.factors:
@@ -86,10 +106,34 @@ def formula_variables(expr: str, term: str | None = None) -> list[str]:
                 names.append(code.strip("`"))
                 continue
             check_expression(r_to_python(code), term or expr)
-            for node in ast.walk(ast.parse(code, mode="eval")):
+            for node in ast.walk(ast.parse(r_to_python(code), mode="eval")):
                 if isinstance(node, ast.Name) and node.id not in ALLOWED_CALLS:
                     names.append(node.id)
     return list(dict.fromkeys(names))
+
+
+#: magnitudes beyond these leave too little room in double precision for sums of squares
+MAX_MAGNITUDE = 1e100
+MIN_SCALE = 1e-100
+
+
+def _check_magnitudes(frame: pd.DataFrame, needed: dict[str, str]) -> None:
+    """Refuse numeric columns whose values are too large or too small to square safely."""
+    for name in needed:
+        col = frame[name]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        values = col.to_numpy(dtype=float)
+        if not values.size:
+            continue
+        biggest = float(np.max(np.abs(values)))
+        spread = float(np.max(values) - np.min(values))
+        if biggest > MAX_MAGNITUDE or (0 < spread < MIN_SCALE):
+            raise DataError(
+                f"column {name!r} has values of magnitude {biggest:.3g} (range {spread:.3g}), too "
+                "extreme for the sums of squares of a fit in double precision; rescale it (e.g. "
+                "change its units) and fit again"
+            )
 
 
 def r_collation_key(label: str) -> tuple[str, str]:
@@ -135,11 +179,11 @@ class ModelFrame:
         return len(self.data)
 
 
-def _missing_column(name: str, columns: list[str], where: str) -> DataError:
+def missing_column_error(name: str, columns: list[str], where: str) -> DataError:
     close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
     lower = [c for c in columns if c.lower() == name.lower() and c != name]
     hint = lower or close
-    suggestion = f"; did you mean {', '.join(repr(c) for c in hint)}?" if hint else ""
+    suggestion = f"; did you mean {', '.join(repr(c) for c in hint)}?" if hint else "."
     shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
     return DataError(f"column {name!r} ({where}) is not in the data{suggestion} Columns: {shown}")
 
@@ -171,7 +215,7 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
             needed.setdefault(f, f"grouping factor in '{r.source}'")
     for name, where in needed.items():
         if name not in data.columns:
-            raise _missing_column(name, columns, where)
+            raise missing_column_error(name, columns, where)
 
     frame = data[list(needed)]
     outcome_columns = (
@@ -187,6 +231,10 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
                 f"the outcome {name!r} is not numeric (dtype {y.dtype}; values like {sample}); "
                 "a linear mixed model needs a numeric outcome"
             )
+
+    for name in needed:
+        if pd.api.types.is_complex_dtype(frame[name]):
+            raise DataError(f"column {name!r} holds complex numbers; a model needs real values")
 
     missing = frame.isna()
     dropped_by = {c: int(v) for c, v in missing.sum().items() if v > 0}
@@ -205,6 +253,20 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
                 )
     kept = frame.loc[keep]
     kept = as_r_factors(kept, skip=set(outcome_columns))
+    _check_magnitudes(kept, needed)
+    for name, where in needed.items():
+        col = kept[name]
+        if where.startswith(("fixed part", "random term")) and isinstance(
+            col.dtype, pd.CategoricalDtype
+        ):
+            if len(col.cat.categories) < 2 and len(kept):
+                level = col.cat.categories[0] if len(col.cat.categories) else "none"
+                raise DataError(
+                    f"predictor {name!r} ({where}) has a single level ({level!r}) in the rows "
+                    "used, so it has no effect to estimate (R: contrasts can be applied only to "
+                    "factors with 2 or more levels); remove it from the formula or check the rows "
+                    "dropped"
+                )
     n_dropped = int(len(frame) - len(kept))
     if len(kept) == 0:
         raise DataError(

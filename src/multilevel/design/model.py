@@ -82,7 +82,8 @@ def _check_terms(terms: list[RandomTerm], n: int) -> None:
             raise DataError(
                 f"grouping factor {t.grouping_factor!r} in '{t.source}' has only {t.n_levels} "
                 "level in the rows used; a random effect needs at least 2 groups (lme4 requires "
-                "more than 1 sampled level)"
+                "more than 1 sampled level). Remove the random term (ordinary regression) or "
+                "check the rows dropped for missing values"
             )
         if t.n_levels >= n:
             raise DataError(
@@ -116,7 +117,7 @@ def response_values(response: str, data: pd.DataFrame) -> np.ndarray:
 
 def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
     """Parse, select rows, encode, and check: the first step of the pipeline."""
-    spec = parse_formula(formula) if isinstance(formula, str) else formula
+    spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
     if not spec.random:
         raise FormulaError(
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
@@ -132,13 +133,16 @@ def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
     if frame.n_dropped:
         cols = ", ".join(f"{c} ({k})" for c, k in frame.dropped_by.items())
         warnings.append(
-            f"{frame.n_dropped} of {frame.n_input} rows dropped for missing values in: {cols}"
+            f"{frame.n_dropped} of {frame.n_input} rows dropped for missing values in: {cols}. "
+            f"The model is fitted to the {frame.n_obs} complete rows, which assumes the values "
+            "are missing at random; impute or recode them to use all rows"
         )
     if fixed.dropped:
         warnings.append(
             "fixed-effect model matrix is rank deficient so dropping "
-            f"{len(fixed.dropped)} column(s): {', '.join(fixed.dropped)} "
-            "(a linear combination of earlier columns)"
+            f"{len(fixed.dropped)} column(s): {', '.join(fixed.dropped)}. Each is a linear "
+            "combination of the columns before it, so its effect cannot be separated from "
+            "theirs and is not estimated; remove it from the formula (or combine the predictors)"
         )
     if np.ptp(y) == 0:
         raise DataError(f"the outcome {spec.response!r} is constant ({y[0]!r}) in every row used")

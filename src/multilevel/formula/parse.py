@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from multilevel.errors import FormulaError
 
-_IDENT = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$|^`[^`]+`$")
+_IDENT = re.compile(r"^`[^`]+`$")
+
+
+def _is_name(name: str) -> bool:
+    """A column name as R allows it unquoted (letters incl. non-ASCII, digits, _ and .)."""
+    return bool(_IDENT.match(name)) or (
+        bool(name) and not name[0].isdigit() and name.replace(".", "_").isidentifier()
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ def _find_bar(inner: str) -> tuple[int, int] | None:
 
 def _check_name(name: str, source: str) -> str:
     name = name.strip()
-    if not name or not _IDENT.match(name):
+    if not name or not _is_name(name):
         raise FormulaError(
             f"grouping factor {name!r} in random term '{source}' is not a column name; "
             "write (expr | g), (expr | a/b) or (expr | a:b) with column names"
@@ -188,7 +195,11 @@ def parse_formula(text: str) -> FormulaSpec:
     >>> spec.response, spec.fixed, spec.random[0].expr, spec.random[0].factors
     ('y', 'x', '1 + x', ('g',))
     """
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise FormulaError(
+            f"the formula must be a string such as 'y ~ x + (1 | group)', not {type(text).__name__}"
+        )
+    if not text.strip():
         raise FormulaError("the formula is empty; write e.g. 'y ~ x + (1 | group)'")
     if text.count("~") != 1:
         raise FormulaError(
@@ -219,9 +230,7 @@ def parse_formula(text: str) -> FormulaSpec:
             fixed_parts.append(term if sign == "+" else f"- {term}")
     fixed = " + ".join(p for p in fixed_parts if not p.startswith("- "))
     removed = " ".join(p for p in fixed_parts if p.startswith("- "))
-    if not fixed:
-        fixed = "1" if not removed else "0"
-        if removed.replace(" ", "") in ("-1", "-0"):
-            removed = ""
+    if not fixed:  # as R: only '- 1' (or '0') removes the intercept; '-x' alone removes nothing
+        fixed = "1"
     fixed = f"{fixed} {removed}".strip()
     return FormulaSpec(text=text.strip(), response=response, fixed=fixed, random=tuple(random))

@@ -69,11 +69,18 @@ ALLOWED_NODES = (
     ast.Tuple,
     ast.List,
     ast.IfExp,
-    ast.operator,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
     ast.unaryop,
     ast.boolop,
     ast.cmpop,
 )
+MAX_CONSTANT_EXPONENT = 1000  # x ** 2 is arithmetic; 10 ** 10 ** 10 is a denial of service
 
 _R_POWER = re.compile(r"\^")
 
@@ -112,3 +119,43 @@ def check_expression(expr: str, term: str | None = None) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
             if len(node.value) > 200:
                 raise UnsafeFormulaError(f"string constant too long{where}")
+        if isinstance(node, ast.BinOp):
+            _check_binop(node, expr, where)
+
+
+def _has_name(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Name) for n in ast.walk(node))
+
+
+def _small_constant(node: ast.AST) -> bool:
+    """A numeric literal (or +/- or a ratio of literals) of modest size, e.g. 2, -1, 1/3."""
+    if isinstance(node, ast.Constant):
+        return (
+            isinstance(node.value, int | float)
+            and not isinstance(node.value, bool)
+            and abs(node.value) <= MAX_CONSTANT_EXPONENT
+        )
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return _small_constant(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div | ast.Add | ast.Sub):
+        return _small_constant(node.left) and _small_constant(node.right)
+    return False
+
+
+def _check_binop(node: ast.BinOp, expr: str, where: str) -> None:
+    """Arithmetic that could exhaust memory or time before evaluation is refused: constant
+    exponents beyond 1000, and repetition of strings, lists or tuples."""
+    for side in (node.left, node.right):
+        if isinstance(side, ast.List | ast.Tuple) or (
+            isinstance(side, ast.Constant) and isinstance(side.value, str | bytes)
+        ):
+            raise UnsafeFormulaError(
+                f"expression {expr!r}{where} does arithmetic on a string or list; formulas may "
+                "only do arithmetic on numbers and columns"
+            )
+    if isinstance(node.op, ast.Pow) and not _has_name(node.right):
+        if not _small_constant(node.right):
+            raise UnsafeFormulaError(
+                f"expression {expr!r}{where} raises to a constant power that is not a number "
+                f"between -{MAX_CONSTANT_EXPONENT} and {MAX_CONSTANT_EXPONENT}"
+            )

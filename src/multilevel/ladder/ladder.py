@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.api import FitWarning, fit
-from multilevel.design.frame import load_data
+from multilevel.design.frame import load_data, missing_column_error
 from multilevel.errors import DataError
 from multilevel.ladder.lrt import LrtResult, lrt
 from multilevel.ladder.r2 import R2, r2, variance_explained
@@ -218,12 +218,19 @@ def _md(head: list[str], rows: list[list[str]]) -> str:
 
 
 # ------------------------------------------------------------ checks and formulas
-def check_levels(data: pd.DataFrame, group: str, level1: list[str], level2: list[str]) -> None:
-    """Level-2 predictors must be constant within groups; warn on level-1 ones that are."""
-    for col in [group, *level1, *level2]:
+def check_levels(
+    data: pd.DataFrame, group: str, level1: list[str], level2: list[str], outcome: str | None = None
+) -> None:
+    """Every named column exists; level-2 predictors are constant within groups; warn on
+    level-1 predictors that are."""
+    named = [(outcome, "the outcome")] if outcome is not None else []
+    named += [(group, "the grouping factor")]
+    named += [(c, "a level-1 predictor") for c in level1] + [
+        (c, "a level-2 predictor") for c in level2
+    ]
+    for col, role in named:
         if col not in data.columns:
-            shown = ", ".join(map(str, data.columns))
-            raise DataError(f"column {col!r} is not in the data; columns: {shown}")
+            raise missing_column_error(col, [str(c) for c in data.columns], role)
     grouped = data.groupby(group, sort=True, dropna=True)
     for col in level2:
         spread = _spread(grouped, data[col])
@@ -307,7 +314,7 @@ def ladder(
     """
     df = load_data(data)
     level1, level2 = list(level1), list(level2)
-    check_levels(df, group, level1, level2)
+    check_levels(df, group, level1, level2, outcome)
     if center is not None:
         df, level2 = _center(df, level1, level2, group, center)
     used = [outcome, group, *level1, *level2]

@@ -207,9 +207,10 @@ def check_convergence(
     notes = list(opt.notes)
     if not ok:
         notes.append(
-            f"the gradient scaled by the Hessian is {scaled:.3g} at the optimum (tolerance "
-            f"{CONV_TOL}; optimizer message: {opt.message}); the estimates may not be the maximum"
-            " of the likelihood: check with a different starting value or a simpler model"
+            f"the optimizer did not converge: the gradient scaled by the Hessian is {scaled:.3g} "
+            f"at the estimates (tolerance {CONV_TOL}; optimizer message: {opt.message}). The "
+            "estimates may not be the maximum of the likelihood; rescale or centre the "
+            "predictors, or fit a simpler random part"
         )
     return replace(opt, gradient=g.tolist(), scaled_gradient_max=scaled, converged=ok, notes=notes)
 
