@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from multilevel.cli.output import add_format_option, chosen, emit
 
 EXAMPLES = """examples:
   multilevel compare hsb 'mathach ~ cses + meanses + catholic + (1 | school)'
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "formula", help="lme4 formula with one clustering factor, e.g. 'y ~ x + (1 | group)'"
     )
     p.add_argument("--group", help="cluster column, if the formula has no random term")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_format_option(p)
     p.add_argument("--plot", metavar="FILE", help="write a forest plot (PNG, PDF, SVG)")
     p.add_argument("--estimators", help="comma-separated estimator names (default: all but CR2)")
     p.add_argument(
@@ -71,11 +72,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(str(exc)) from None
     if args.plot:
         comp.plot().savefig(args.plot, dpi=120)
-    if args.json:
-        json.dump(comp.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(comp.to_text() + "\n")
-        if args.plot:
-            sys.stdout.write(f"\nforest plot written to {args.plot}\n")
+    fmt = chosen(args)
+    emit(comp, fmt)
+    if args.plot and fmt == "text":
+        sys.stdout.write(f"\nforest plot written to {args.plot}\n")
     return 0

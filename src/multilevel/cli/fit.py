@@ -7,6 +7,8 @@ import json
 import sys
 import warnings
 
+from multilevel.cli.output import add_format_option, chosen, emit
+
 EXAMPLES = """examples:
   multilevel fit hsb.csv 'mathach ~ 1 + (1 | school)'
   multilevel fit hsb.csv 'mathach ~ cses * meanses + (1 + cses | school)' --json
@@ -25,10 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="CSV or Parquet file, or the name of a built-in data set")
     p.add_argument("formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | group)'")
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
-    p.add_argument("--json", action="store_true", help="print the fit object as JSON")
-    p.add_argument(
-        "--format", choices=["text", "markdown", "html", "latex", "json"], default="text"
-    )
+    add_format_option(p)
     p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
     p.set_defaults(run=run)
 
@@ -50,13 +49,15 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         fit = multilevel.fit(args.formula, resolve_data(args.data), reml=not args.ml)
-    fmt = "json" if args.json else args.format
+    fmt = chosen(args)
     if fmt == "json":
         kr = args.ddf == "kenward-roger" and fit.reml
         json.dump(fit.to_dict(kenward_roger=kr), sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
-    s = fit.summary(ddf=args.ddf)
-    out = {"text": s.to_text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
-    sys.stdout.write(out[fmt]() + "\n")
+    elif fmt == "csv":
+        emit(fit, fmt)
+    else:  # the lme4-style summary, rendered as text, Markdown, LaTeX or HTML
+        s = fit.summary(ddf=args.ddf)
+        out = {"text": s.to_text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
+        sys.stdout.write(out[fmt]() + "\n")
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from multilevel.cli.output import add_format_option, chosen, emit
 
 EXAMPLES = """examples:
   multilevel ladder hsb --outcome mathach --group school --level1 cses --level2 meanses catholic
@@ -56,8 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="centre level-1 predictors (group: add group means as level-2 predictors)",
     )
     p.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
-    p.add_argument("--json", action="store_true", help="print {models: [...], tests: [...]} JSON")
-    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    add_format_option(p)
     p.set_defaults(run=run)
 
 
@@ -81,12 +81,5 @@ def run(args: argparse.Namespace) -> int:
     for w in caught:
         if issubclass(w.category, LadderWarning):
             print(f"warning: {w.message}", file=sys.stderr)
-    fmt = "json" if args.json else args.format
-    if fmt == "json":
-        json.dump(result.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    elif fmt == "markdown":
-        sys.stdout.write(result.to_markdown() + "\n")
-    else:
-        sys.stdout.write(result.to_text() + "\n")
+    emit(result, chosen(args))
     return 0
