@@ -188,6 +188,30 @@ def missing_column_error(name: str, columns: list[str], where: str) -> DataError
     return DataError(f"column {name!r} ({where}) is not in the data{suggestion} Columns: {shown}")
 
 
+def needed_columns(spec: FormulaSpec, available: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The columns a formula reads, each with where it is used, and those of the outcome (a
+    column, or the columns of an expression such as log(y)); a missing one is a DataError."""
+    needed: dict[str, str] = {}
+    if spec.response in available:
+        needed[spec.response] = "the outcome"
+        outcome = [spec.response]
+    else:  # an expression such as log(y), as lme4 allows
+        outcome = formula_variables(f"0 + {spec.response}", f"outcome '{spec.response}'")
+        for name in outcome:
+            needed.setdefault(name, f"the outcome '{spec.response}'")
+    for name in formula_variables(spec.fixed, "fixed part"):
+        needed.setdefault(name, f"fixed part '{spec.fixed}'")
+    for r in spec.random:
+        for name in formula_variables(r.expr, r.source):
+            needed.setdefault(name, f"random term '{r.source}'")
+        for f in r.factors:
+            needed.setdefault(f, f"grouping factor in '{r.source}'")
+    for name, where in needed.items():
+        if name not in available:
+            raise missing_column_error(name, available, where)
+    return needed, outcome
+
+
 def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
     """Select the formula's columns, check them, and drop (and count) rows with missing values."""
     if not isinstance(data, pd.DataFrame):
@@ -199,30 +223,8 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
     if len(data) == 0:
         raise DataError("the data has no rows")
 
-    response_is_column = spec.response in data.columns
-    needed: dict[str, str] = {}
-    if response_is_column:
-        needed[spec.response] = "the outcome"
-    else:  # an expression such as log(y), as lme4 allows
-        for name in formula_variables(f"0 + {spec.response}", f"outcome '{spec.response}'"):
-            needed.setdefault(name, f"the outcome '{spec.response}'")
-    for name in formula_variables(spec.fixed, "fixed part"):
-        needed.setdefault(name, f"fixed part '{spec.fixed}'")
-    for r in spec.random:
-        for name in formula_variables(r.expr, r.source):
-            needed.setdefault(name, f"random term '{r.source}'")
-        for f in r.factors:
-            needed.setdefault(f, f"grouping factor in '{r.source}'")
-    for name, where in needed.items():
-        if name not in data.columns:
-            raise missing_column_error(name, columns, where)
-
+    needed, outcome_columns = needed_columns(spec, columns)
     frame = data[list(needed)]
-    outcome_columns = (
-        [spec.response]
-        if response_is_column
-        else [n for n, w in needed.items() if w.startswith("the outcome")]
-    )
     for name in outcome_columns:
         y = frame[name]
         if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):

@@ -12,6 +12,7 @@ import pandas as pd
 from multilevel.design.model import ModelDesign
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
+from multilevel.result.criteria import LikelihoodCriteria
 
 if TYPE_CHECKING:
     from multilevel.inference.kenward_roger import KenwardRoger
@@ -46,7 +47,7 @@ class VarianceComponent:
 
 
 @dataclass(frozen=True, eq=False)
-class LmmFit:
+class LmmFit(LikelihoodCriteria):
     """A linear mixed model fitted by REML or ML.
 
     Attributes follow the math: ``beta`` (fixed effects), ``theta`` (relative covariance factor),
@@ -74,12 +75,9 @@ class LmmFit:
     _varpar: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
-    @property
-    def method(self) -> str:
-        return "REML" if self.reml else "ML"
 
     @property
-    def n_obs(self) -> int:
+    def n_obs(self) -> int:  # type: ignore[override]  # a field in LargeFit
         return self.design.n
 
     @property
@@ -102,60 +100,6 @@ class LmmFit:
     def residuals(self) -> np.ndarray:
         """y - fitted, with fitted = X beta + Z b (conditional on the modes, as lme4)."""
         return self.design.y - self.fitted
-
-    @property
-    def converged(self) -> bool:
-        return self.optimization.converged
-
-    @property
-    def n_params(self) -> int:
-        """Fixed effects + covariance parameters + sigma (lme4's ``df`` of logLik)."""
-        return len(self.beta) + len(self.theta) + 1
-
-    @property
-    def deviance(self) -> float | None:
-        """-2 log-likelihood of an ML fit (None for REML fits, as in the reference files)."""
-        return None if self.reml else -2.0 * self.loglik
-
-    @property
-    def reml_criterion(self) -> float | None:
-        return -2.0 * self.loglik if self.reml else None
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_params
-
-    @property
-    def std_errors(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.vcov_beta))
-
-    @property
-    def residual_variance(self) -> float:
-        return self.sigma**2
-
-    @property
-    def is_intercept_only(self) -> bool:
-        return all(vc.terms == ("(Intercept)",) for vc in self.random_effects)
-
-    @property
-    def is_null_model(self) -> bool:
-        """Random-effects ANOVA: fixed part is the intercept only, random parts are intercepts."""
-        return self.fixed_names == ("(Intercept)",) and self.is_intercept_only
-
-    @property
-    def icc(self) -> dict[str, float] | None:
-        """tau00 / (tau00 + sigma^2) per group for the null model (lme4 reference), else None.
-
-        With several intercept terms each gets var_g / (sum of intercept variances + sigma^2).
-        """
-        if not self.is_null_model:
-            return None
-        total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + self.sigma**2
-        return {vc.group: float(vc.covariance[0, 0]) / total for vc in self.random_effects}
 
     # ------------------------------------------------------------------ tables
     def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:

@@ -20,7 +20,12 @@ import pandas as pd
 from formulaic import Formula
 
 from multilevel.design.fixed import encode, numeric_lookups
-from multilevel.design.frame import formula_variables, python_expr, r_collation_key
+from multilevel.design.frame import (
+    formula_variables,
+    needed_columns,
+    python_expr,
+    r_collation_key,
+)
 from multilevel.design.model import response_values
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
@@ -221,31 +226,6 @@ class Encoding:
 
 def column_key(name: str) -> str | None:
     return None if name == "Intercept" else name
-
-
-def needed_columns(spec: FormulaSpec, available: list[str]) -> tuple[dict[str, str], list[str]]:
-    """The columns a formula reads, each with where it is used, and those of the outcome (a
-    column, or the columns of an expression such as log(y)), as ``build_frame`` finds them."""
-    needed: dict[str, str] = {}
-    if spec.response in available:
-        needed[spec.response] = "the outcome"
-        outcome = [spec.response]
-    else:
-        outcome = formula_variables(f"0 + {spec.response}", f"outcome '{spec.response}'")
-        for name in outcome:
-            needed.setdefault(name, f"the outcome '{spec.response}'")
-    for name in formula_variables(spec.fixed, "fixed part"):
-        needed.setdefault(name, f"fixed part '{spec.fixed}'")
-    for r in spec.random:
-        for name in formula_variables(r.expr, r.source):
-            needed.setdefault(name, f"random term '{r.source}'")
-        for f in r.factors:
-            needed.setdefault(f, f"grouping factor in '{r.source}'")
-    for name, where in needed.items():
-        if name not in available:
-            shown = ", ".join(available[:20])
-            raise DataError(f"column {name!r} ({where}) is not in the data. Columns: {shown}")
-    return needed, outcome
 
 
 def check_supported(spec: FormulaSpec) -> str:

@@ -16,13 +16,14 @@ from scipy import stats as sst
 
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
+from multilevel.result.criteria import LikelihoodCriteria
 from multilevel.result.fit import VarianceComponent
 from multilevel.sources.encoding import Encoding
 from multilevel.sources.stats import Totals
 
 
 @dataclass(frozen=True, eq=False)
-class LargeFit:
+class LargeFit(LikelihoodCriteria):
     """A one-grouping-factor linear mixed model fitted from chunked data (REML or ML)."""
 
     formula: str
@@ -48,49 +49,6 @@ class LargeFit:
     encoding: Encoding | None = field(default=None, repr=False)
     totals: Totals | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
-
-    @property
-    def method(self) -> str:
-        return "REML" if self.reml else "ML"
-
-    @property
-    def converged(self) -> bool:
-        return self.optimization.converged
-
-    @property
-    def n_params(self) -> int:
-        return len(self.beta) + len(self.theta) + 1
-
-    @property
-    def deviance(self) -> float | None:
-        return None if self.reml else -2.0 * self.loglik
-
-    @property
-    def reml_criterion(self) -> float | None:
-        return -2.0 * self.loglik if self.reml else None
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_params
-
-    @property
-    def std_errors(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.vcov_beta))
-
-    @property
-    def icc(self) -> dict[str, float] | None:
-        """tau00 / (tau00 + sigma^2) for the null model (as ``LmmFit.icc``), else None."""
-        null = self.fixed_names == ("(Intercept)",) and all(
-            vc.terms == ("(Intercept)",) for vc in self.random_effects
-        )
-        if not null:
-            return None
-        total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + self.sigma**2
-        return {vc.group: float(vc.covariance[0, 0]) / total for vc in self.random_effects}
 
     def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
         """Estimate, SE, t, Satterthwaite df and p for each fixed effect."""
