@@ -245,16 +245,22 @@ def test_predictor_near_double_range_is_not_called_collinear(s):
 
 
 def test_predictor_scaled_1e_minus_160():
-    fit_or_error("y ~ x + (1 | g)", _scaled("x", 1e-160))
+    assert fit_or_error("y ~ x + (1 | g)", _scaled("x", 1e-160)) is None
+    with pytest.raises(DataError, match="'x'.*rescale"):
+        multilevel.fit("y ~ x + (1 | g)", _scaled("x", 1e-160))
 
 
 @pytest.mark.parametrize("formula", ["y ~ y + (1 | g)", "y ~ scale(y) + (1 | g)"])
 def test_outcome_on_both_sides(formula):
-    fit_or_error(formula, _base())
+    assert fit_or_error(formula, _base()) is None
+    with pytest.raises(DataError, match="exact linear function of the fixed effects"):
+        multilevel.fit(formula, _base())
 
 
 def test_string_constant_term():
-    fit_or_error("y ~ I('a') + (1 | g)", _base())
+    assert fit_or_error("y ~ I('a') + (1 | g)", _base()) is None
+    with pytest.raises(DataError, match="not numeric"):
+        multilevel.fit("y ~ I('a') + (1 | g)", _base())
 
 
 @pytest.mark.parametrize("formula", [None, 5, b"y ~ x + (1 | g)"], ids=["None", "int", "bytes"])
