@@ -253,7 +253,7 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
                     f"{rows}); "
                     "remove or recode them"
                 )
-    kept = frame.loc[keep]
+    kept = frame if keep.all() else frame.loc[keep]  # no copy when nothing is dropped
     kept = as_r_factors(kept, skip=set(outcome_columns))
     _check_magnitudes(kept, needed)
     for name, where in needed.items():

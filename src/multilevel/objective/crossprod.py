@@ -24,27 +24,36 @@ from multilevel.design.random import RandomTerm
 DENSE_REST_LIMIT = 3000
 
 
-def group_sums(codes: np.ndarray, G: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def _column_sums(codes: np.ndarray, G: int, lr: np.ndarray, col: np.ndarray, buf: np.ndarray):
+    """sum over each group of lr * col (lr None: of col), reusing one buffer for the product."""
+    if lr is None:
+        return np.bincount(codes, weights=col, minlength=G)
+    np.multiply(lr, col, out=buf)
+    return np.bincount(codes, weights=buf, minlength=G)
+
+
+def group_sums(
+    codes: np.ndarray, G: int, left: np.ndarray, right: np.ndarray, buf: np.ndarray | None = None
+) -> np.ndarray:
     """sum_{i in j} left_i right_i' for every group j: (a, b, G) from (n, a) and (n, b)."""
     a, b = left.shape[1], right.shape[1]
+    buf = np.empty(left.shape[0]) if buf is None else buf
     out = np.empty((a, b, G))
     for r in range(a):
-        lr = left[:, r]
-        ones = bool(np.all(lr == 1.0))
+        lr = None if bool(np.all(left[:, r] == 1.0)) else left[:, r]
         for c in range(b):
-            w = right[:, c] if ones else lr * right[:, c]
-            out[r, c] = np.bincount(codes, weights=w, minlength=G)
+            out[r, c] = _column_sums(codes, G, lr, right[:, c], buf)
     return out
 
 
-def _sym_group_sums(codes: np.ndarray, G: int, Z: np.ndarray) -> np.ndarray:
-    """Z_j'Z_j for every group, computing only the lower triangle."""
+def _sym_group_sums(codes: np.ndarray, G: int, Z: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """Z_j'Z_j for every group as (q, q, G), computing only the lower triangle."""
     q = Z.shape[1]
     out = np.empty((q, q, G))
     for r in range(q):
+        lr = None if bool(np.all(Z[:, r] == 1.0)) else Z[:, r]
         for c in range(r + 1):
-            w = Z[:, r] * Z[:, c]
-            out[r, c] = out[c, r] = np.bincount(codes, weights=w, minlength=G)
+            out[r, c] = out[c, r] = _column_sums(codes, G, lr, Z[:, c], buf)
     return out
 
 
@@ -150,14 +159,20 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     first_theta = np.concatenate(
         [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
     )
-    Xy = np.empty((design.n, design.p + 1), order="F")
-    Xy[:, : design.p] = design.X
-    Xy[:, design.p] = design.y
-    A = _sym_group_sums(codes, G, Z1)
-    B = group_sums(codes, G, Z1, Xy)
+    # no n x (p + 1) copy of [X y]: group sums column by column, the Gram matrix from blocks
+    buf = np.empty(design.n)
+    A = _sym_group_sums(codes, G, Z1, buf)
+    B = np.concatenate(
+        [group_sums(codes, G, Z1, design.X, buf), group_sums(codes, G, Z1, design.y[:, None], buf)],
+        axis=1,
+    )
+    Xty = design.X.T @ design.y
+    C = np.empty((design.p + 1, design.p + 1))
+    C[: design.p, : design.p] = design.X.T @ design.X
+    C[: design.p, design.p] = C[design.p, : design.p] = Xty
+    C[design.p, design.p] = design.y @ design.y
 
     if not rest:
-        C = Xy.T @ Xy
         return CrossProducts(
             n=design.n,
             p=design.p,
@@ -181,7 +196,7 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     cols = (codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
-    C_rw = np.asarray(Zr.T @ Xy)
+    C_rw = np.column_stack([np.asarray(Zr.T @ design.X), np.asarray(Zr.T @ design.y)])
     ZrZr = (Zr.T @ Zr).tocsr()
     C_rr = ZrZr if nr > DENSE_REST_LIMIT else ZrZr.toarray()
     r_rows, r_cols, r_idx = [], [], []
@@ -202,7 +217,7 @@ def cross_products(design: ModelDesign) -> CrossProducts:
         first_theta=first_theta,
         A=A,
         B=B,
-        C=Xy.T @ Xy,
+        C=C,
         n_rest=nr,
         B_rest=B_rest,
         rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
