@@ -128,10 +128,7 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     k = X.shape[1]
     if k == 0:
         return []
-    scale = np.max(np.abs(X), axis=0)
-    scale[scale == 0] = 1.0
-    X = X / scale  # unit-scaled columns: no overflow or underflow in X'X for any magnitudes
-    XtX = X.T @ X
+    XtX = X.T @ X  # values are below 1e100 in magnitude (encode refuses larger): no overflow
     norms = np.sqrt(np.diag(XtX))
     if np.all(norms > 0):
         C = XtX / np.outer(norms, norms)

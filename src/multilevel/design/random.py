@@ -37,6 +37,9 @@ def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
         remap[used] = np.arange(len(used))
         return remap[codes].astype(np.int64), [cats[i] for i in used]
     codes, uniques = pd.factorize(column, sort=True)
+    values = np.asarray(uniques)
+    if values.dtype.kind in "iu":  # integer ids: one vectorised conversion
+        return codes.astype(np.int64), values.astype(str).tolist()
     return codes.astype(np.int64), [level_label(u) for u in uniques]
 
 
