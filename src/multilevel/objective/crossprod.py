@@ -24,7 +24,9 @@ from multilevel.design.random import RandomTerm
 DENSE_REST_LIMIT = 3000
 
 
-def _column_sums(codes: np.ndarray, G: int, lr: np.ndarray, col: np.ndarray, buf: np.ndarray):
+def _column_sums(
+    codes: np.ndarray, G: int, lr: np.ndarray | None, col: np.ndarray, buf: np.ndarray
+) -> np.ndarray:
     """sum over each group of lr * col (lr None: of col), reusing one buffer for the product."""
     if lr is None:
         return np.bincount(codes, weights=col, minlength=G)
