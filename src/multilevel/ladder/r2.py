@@ -58,8 +58,10 @@ def random_variance(fit: LmmFit) -> float:
 
 def r2(fit: LmmFit) -> R2:
     """Marginal and conditional R^2 (Nakagawa & Schielzeth 2013; Johnson 2014 for slopes)."""
-    eta = fit.design.X @ fit.beta
-    var_f = float(np.var(eta, ddof=1)) if eta.size > 1 else 0.0
+    X = fit.design.X
+    # var(X beta) from centred columns: exactly 0 for the intercept, whatever the rounding of beta
+    eta = (X - X.mean(axis=0)) @ fit.beta
+    var_f = float(eta @ eta / (eta.size - 1)) if eta.size > 1 else 0.0
     var_u = random_variance(fit)
     var_e = float(fit.sigma**2)
     total = var_f + var_u + var_e

@@ -29,12 +29,10 @@ COLORS = {"fixed": "C2", "between": "C1", "within": "C0"}
 
 def variance_parts(fit: Any) -> dict[str, float]:
     """{"fixed": Var(X beta), "between": mean z' T z summed over terms, "within": sigma^2}."""
-    eta = fit.design.X @ fit.beta
-    fixed = float(np.var(eta, ddof=1)) if eta.size > 1 else 0.0
-    between = 0.0
-    for term, vc in zip(fit.design.terms, fit.random_effects, strict=True):
-        between += float(np.mean(np.einsum("ij,jk,ik->i", term.Z, vc.covariance, term.Z)))
-    return {"fixed": fixed, "between": between, "within": float(fit.sigma**2)}
+    from multilevel.ladder.r2 import r2  # the same decomposition as the ladder's R^2
+
+    parts = r2(fit)
+    return {"fixed": parts.var_fixed, "between": parts.var_random, "within": parts.var_residual}
 
 
 def _models(obj: Any) -> list[tuple[str, Any]]:
