@@ -95,3 +95,11 @@ def test_singular_fit_is_flagged_and_explained():
     assert fit.is_singular
     assert fit.random_effects[0].variances[0] < 1e-6
     assert "singular" in fit.summary().to_text()
+
+
+def test_terminal_rendering_is_the_text_with_emphasis():
+    s = fitted("sleepstudy", "Reaction ~ Days + (Days | Subject)", True).summary()
+    term = s.to_terminal()
+    assert "\033[1m" in term and "\u2500" in term
+    plain = term.replace("\033[1m", "").replace("\033[0m", "")
+    assert [ln for ln in plain.splitlines() if "\u2500" not in ln] == s.to_text().splitlines()

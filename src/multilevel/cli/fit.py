@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         emit(fit, fmt)
     else:  # the lme4-style summary, rendered as text, Markdown, LaTeX or HTML
         s = fit.summary(ddf=args.ddf)
-        out = {"text": s.to_text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
+        text = s.to_terminal if sys.stdout.isatty() else s.to_text  # plain text when piped
+        out = {"text": text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
         sys.stdout.write(out[fmt]() + "\n")
     return 0

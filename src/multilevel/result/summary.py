@@ -136,10 +136,19 @@ class Summary:
 
     # ------------------------------------------------------------------ renderings
     def to_text(self) -> str:
-        out = list(self.heading)
+        """Plain text, as lme4 prints it (for files, pipes and logs)."""
+        return self._render(terminal=False)
+
+    def to_terminal(self) -> str:
+        """The same text for a terminal: bold titles and headers, rules under the headers."""
+        return self._render(terminal=True)
+
+    def _render(self, terminal: bool) -> str:
+        bold, plain = ("\033[1m", "\033[0m") if terminal else ("", "")
+        out = [f"{bold}{self.heading[0]}{plain}", *self.heading[1:]]
         for t in self.tables:
             out.append("")
-            out.append(f"{t.title}:")
+            out.append(f"{bold}{t.title}:{plain}")
             cols = list(zip(t.header, *t.rows, strict=True))
             widths = [max(len(c) for c in col) for col in cols]
 
@@ -150,7 +159,9 @@ class Summary:
                 ]
                 return " " + " ".join(parts).rstrip()
 
-            out.append(line(t.header))
+            out.append(f"{bold}{line(t.header)}{plain}")
+            if terminal:
+                out.append(" " + "\u2500" * (sum(widths) + len(widths) - 1))
             out.extend(line(r) for r in t.rows)
         if any(t.title == "Fixed effects" for t in self.tables):
             out.append("---")
