@@ -174,22 +174,21 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     C[: design.p, design.p] = C[design.p, : design.p] = Xty
     C[design.p, design.p] = design.y @ design.y
 
+    common = dict(
+        n=design.n,
+        p=design.p,
+        G=G,
+        Q=Q,
+        first_map=fmap,
+        first_theta=first_theta,
+        A=A,
+        B=B,
+        C=C,
+        yy=float(C[design.p, design.p]),
+    )
     if not rest:
-        return CrossProducts(
-            n=design.n,
-            p=design.p,
-            G=G,
-            Q=Q,
-            first_map=fmap,
-            first_theta=first_theta,
-            A=A,
-            B=B,
-            C=C,
-            n_rest=0,
-            B_rest=None,
-            rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)),
-            yy=float(design.y @ design.y),
-        )
+        empty = np.zeros(0, int)
+        return CrossProducts(**common, n_rest=0, B_rest=None, rest_map=(empty, empty, empty))
 
     Zr, offsets = rest_matrix(rest, design.n)
     nr = Zr.shape[1]
@@ -211,19 +210,10 @@ def cross_products(design: ModelDesign) -> CrossProducts:
             r_cols.append(lev + c)
             r_idx.append(np.full(t.n_levels, base + k))
     return CrossProducts(
-        n=design.n,
-        p=design.p,
-        G=G,
-        Q=Q,
-        first_map=fmap,
-        first_theta=first_theta,
-        A=A,
-        B=B,
-        C=C,
+        **common,
         n_rest=nr,
         B_rest=B_rest,
         rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
         C_rr=C_rr,
         C_rw=C_rw,
-        yy=float(design.y @ design.y),
     )
