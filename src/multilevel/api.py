@@ -6,7 +6,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from multilevel.design.model import ModelDesign, build_design
 from multilevel.errors import DataError
@@ -15,6 +14,7 @@ from multilevel.objective import CrossProducts, ProfiledDeviance, cross_products
 from multilevel.objective.modes import conditional_modes
 from multilevel.optimize import optimize_theta, singular
 from multilevel.optimize.optimizer import check_convergence
+from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import LmmFit, VarianceComponent
 
 
@@ -47,10 +47,8 @@ def fit_design(
         )
     xp = cross_products(design)
     _check_outcome_not_explained(xp, design)
-    # small dense kernels: BLAS threads only cost synchronisation (badly so on a busy machine)
-    threads = None if xp.n_rest + design.p > 400 else 1
     try:
-        with threadpool_limits(limits=threads), np.errstate(all="ignore"):
+        with kernel_threads(xp.n_rest, design.p), np.errstate(all="ignore"):
             result = _fit(design, xp, reml)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError) as exc:
         raise DataError(
@@ -102,9 +100,6 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
             VarianceComponent(t.name, t.grouping_factor, t.term_names, sigma2 * (Lt @ Lt.T))
         )
     modes = conditional_modes(design, dev, ev, sigma2)
-    fitted = design.X @ ev.beta
-    for t in design.terms:
-        fitted = fitted + np.einsum("ij,ij->i", t.Z, modes[t.name].b[t.codes])
 
     info = varpar_info(dev, theta, sigma)
     df = satterthwaite(info, np.eye(design.p)) if design.p else np.zeros(0)
@@ -125,7 +120,9 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
             + " is estimated as (nearly) zero; a simpler random-effects structure without it "
             "fits the data equally well"
         )
-    if sigma <= 1e-7 * max(float(np.std(design.y)), 1e-300):
+    if sigma <= 1e-7 * max(
+        float(np.sqrt(max(xp.yy / xp.n - (design.y.sum() / xp.n) ** 2, 0))), 1e-300
+    ):
         messages.append(
             f"the residual variance is (nearly) zero (sigma = {sigma:.3g}): the outcome is an "
             "exact "
@@ -150,7 +147,6 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
         optimization=opt,
         is_singular=is_sing,
         modes=modes,
-        fitted=fitted,
         warnings=tuple(messages),
         _varpar=info,
     )

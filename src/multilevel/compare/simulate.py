@@ -26,6 +26,7 @@ import pandas as pd
 
 from multilevel.compare.data import ClusteredData
 from multilevel.design import ModelDesign, build_design
+from multilevel.design.columns import ModelColumns
 from multilevel.design.frame import ModelFrame
 from multilevel.errors import MultilevelError
 
@@ -97,7 +98,10 @@ def _design(df: pd.DataFrame, template: ModelDesign | None) -> ModelDesign:
     X = np.column_stack([np.ones(len(df)), df["x"].to_numpy(dtype=float)])
     frame = ModelFrame(data=df, n_input=len(df), n_dropped=0, dropped_by={}, row_index=df.index)
     return replace(
-        template, frame=frame, y=df["y"].to_numpy(dtype=float), fixed=replace(template.fixed, X=X)
+        template,
+        frame=frame,
+        y=df["y"].to_numpy(dtype=float),
+        fixed=replace(template.fixed, columns=ModelColumns.of(X), XtX=None),
     )
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
+from multilevel.design.columns import ModelColumns
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.rnames import lme4_name
@@ -47,7 +48,17 @@ def numeric_lookups(formula: Formula, data: pd.DataFrame) -> list[list[str]] | N
 
 
 def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
-    """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats.
+    """Evaluate a right-hand-side formula on ``data``: the model matrix as floats (Fortran order),
+    its column names and formulaic's spec (to encode new data the same way)."""
+    columns, names, spec = encode_columns(formula, data, what)
+    return columns.array, names, spec
+
+
+def encode_columns(
+    formula: str, data: pd.DataFrame, what: str
+) -> tuple[ModelColumns, list[str], ModelSpec]:
+    """As :func:`encode`, with the matrix kept as :class:`ModelColumns` (the data read in place
+    when every column is a numeric data column or a product of them).
 
     Numerical trouble inside an expression (log of a negative number, overflow) is not a
     warning here: it shows as a non-finite value, reported below as a DataError naming the column.
@@ -58,13 +69,11 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
         return _encode(formula, data, what)
 
 
-def _encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str], ModelSpec]:
-    """Evaluate a right-hand-side formula on ``data`` with the safe namespace; columns as floats.
-
-    formulaic encodes every formula; when all factors are numeric columns the spec is learned on
-    a few rows and the (Fortran-ordered) matrix is filled directly, which is several times
-    faster on millions of rows.
-    """
+def _encode(
+    formula: str, data: pd.DataFrame, what: str
+) -> tuple[ModelColumns, list[str], ModelSpec]:
+    """formulaic encodes every formula; when all factors are numeric columns the spec is learned
+    on a few rows and the columns stay the data's own (no n x k copy on millions of rows)."""
     try:
         parsed = Formula(python_expr(formula))
         lookups = numeric_lookups(parsed, data) if len(data) > 10_000 else None
@@ -79,45 +88,54 @@ def _encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, li
         raise DataError(f"cannot build the {what} from '{formula}': {exc}") from None
     names = [str(c) for c in mm.columns]
     if lookups is not None and len(lookups) == len(names):
-        values = np.empty((len(data), len(names)), order="F")
-        for j, cols in enumerate(lookups):
-            if not cols:
-                values[:, j] = 1.0
-                continue
-            values[:, j] = data[cols[0]].to_numpy(dtype=float)
-            for c in cols[1:]:
-                values[:, j] *= data[c].to_numpy(dtype=float)
-    else:
-        if lookups is not None:  # unexpected layout: encode everything with formulaic
-            mm = parsed.get_model_matrix(
-                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
-            )
-            names = [str(c) for c in mm.columns]
-        try:
-            values, names = _as_float_frame(mm)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"the {what} '{formula}' is not numeric: {exc}") from None
+        used = sorted({c for cols in lookups for c in cols})
+        source = {c: data[c].to_numpy(dtype=float) for c in used}
+        columns = ModelColumns(len(data), tuple(tuple(sorted(c)) for c in lookups), source)
+        # single columns were checked with the frame (finite, magnitude): only products remain
+        products = [j for j, cols in enumerate(lookups) if len(cols) > 1]
+        if products:
+            _check_values(columns.select(products), [names[j] for j in products], what)
+        return columns, names, mm.model_spec
+    if lookups is not None:  # unexpected layout: encode everything with formulaic
+        mm = parsed.get_model_matrix(
+            data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+        )
+        names = [str(c) for c in mm.columns]
+    try:
+        values, names = _as_float_frame(mm)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"the {what} '{formula}' is not numeric: {exc}") from None
     if values.shape[0] != len(data):
         raise DataError(f"the {what} '{formula}' gave {values.shape[0]} rows for {len(data)}")
-    if not np.all(np.isfinite(values)):
-        bad_cols = [names[j] for j in np.flatnonzero(~np.isfinite(values).all(axis=0))]
+    columns = ModelColumns.of(values)
+    _check_values(columns, names, what)
+    return columns, names, mm.model_spec
+
+
+def _check_values(columns: ModelColumns, names: list[str], what: str) -> None:
+    """Every value finite and small enough to square in double precision, or a DataError."""
+    if not columns.k or not columns.n:
+        return
+    biggest = columns.max_abs()
+    bad = ~np.isfinite(biggest)
+    if bad.any():
+        bad_cols = [names[j] for j in np.flatnonzero(bad)]
         raise DataError(
             f"the {what} has non-finite values in column(s) {', '.join(bad_cols)} "
             "(e.g. log of zero or a negative number)"
         )
-    if values.size:
-        biggest = np.max(np.abs(values), axis=0)
-        too_big = np.flatnonzero(biggest > MAX_MAGNITUDE)
-        if too_big.size:
-            k = int(too_big[0])
-            raise DataError(
-                f"column {names[k]!r} of the {what} reaches {biggest[k]:.3g}, too large for the "
-                "sums of squares of a fit in double precision; rescale it (e.g. change units)"
-            )
-    return values, names, mm.model_spec
+    too_big = np.flatnonzero(biggest > MAX_MAGNITUDE)
+    if too_big.size:
+        k = int(too_big[0])
+        raise DataError(
+            f"column {names[k]!r} of the {what} reaches {biggest[k]:.3g}, too large for the "
+            "sums of squares of a fit in double precision; rescale it (e.g. change units)"
+        )
 
 
-def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
+def aliased_columns(
+    X: np.ndarray | ModelColumns, tol: float = RANK_TOL, XtX: np.ndarray | None = None
+) -> list[int]:
     """Indices of columns that are (numerically) linear combinations of earlier columns.
 
     Column j is aliased when its distance from the span of columns 0..j-1, |R_jj| of a QR
@@ -125,10 +143,12 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     Cholesky factor of the scaled X'X screens the clear full-rank case cheaply; the QR of X
     decides whenever some column comes anywhere near the tolerance.
     """
-    k = X.shape[1]
+    columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
+    k = columns.k
     if k == 0:
         return []
-    XtX = X.T @ X  # values are below 1e100 in magnitude (encode refuses larger): no overflow
+    if XtX is None:  # values are below 1e100 in magnitude (encode refuses larger): no overflow
+        XtX = columns.gram()
     norms = np.sqrt(np.diag(XtX))
     if np.all(norms > 0):
         C = XtX / np.outer(norms, norms)
@@ -138,7 +158,7 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
                 return []
         except np.linalg.LinAlgError:
             pass
-    R = np.asarray(np.linalg.qr(X, mode="r"))
+    R = np.asarray(np.linalg.qr(columns.array, mode="r"))
     diag = np.zeros(k)
     m = min(R.shape)
     diag[:m] = np.abs(np.diag(R)[:m])
@@ -147,13 +167,30 @@ def aliased_columns(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
 
 @dataclass(frozen=True)
 class FixedDesign:
-    """X with lme4 column names; ``dropped`` are aliased columns removed (lme4 does the same)."""
+    """X with lme4 column names; ``dropped`` are aliased columns removed (lme4 does the same).
 
-    X: np.ndarray
+    X is held as :class:`ModelColumns` (built as a matrix only when used); ``XtX``, when known,
+    is X'X, computed once for the rank check and reused by the cross-products.
+    """
+
+    columns: ModelColumns
     names: tuple[str, ...]
     dropped: tuple[str, ...]
     spec: ModelSpec
     keep: tuple[int, ...]
+    XtX: np.ndarray | None = None
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.columns.array
+
+    @property
+    def p(self) -> int:
+        return self.columns.k
+
+    def gram(self) -> np.ndarray:
+        """X'X."""
+        return self.columns.gram() if self.XtX is None else self.XtX
 
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """X for new data, with the encodings (levels, centring) learned from the fit."""
@@ -169,14 +206,16 @@ class FixedDesign:
 
 def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
     """Build X for the fixed part of a model."""
-    X, raw_names, spec = encode(formula, data, "fixed-effects model matrix")
+    X, raw_names, spec = encode_columns(formula, data, "fixed-effects model matrix")
     names = [lme4_name(n) for n in raw_names]
-    drop = aliased_columns(X)
-    keep = [j for j in range(X.shape[1]) if j not in drop]
+    XtX = X.gram()
+    drop = aliased_columns(X, XtX=XtX)
+    keep = [j for j in range(X.k) if j not in drop]
     return FixedDesign(
-        X=X if not drop else np.asfortranarray(X[:, keep]),
+        columns=X if not drop else X.select(keep),
         names=tuple(names[j] for j in keep),
         dropped=tuple(names[j] for j in drop),
         spec=spec,
         keep=tuple(keep),
+        XtX=XtX[np.ix_(keep, keep)],
     )

@@ -40,7 +40,7 @@ class ModelDesign:
 
     @property
     def p(self) -> int:
-        return int(self.fixed.X.shape[1])
+        return self.fixed.p
 
     @property
     def n_theta(self) -> int:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from formulaic import ModelSpec
 
-from multilevel.design.fixed import _as_float_frame, encode
+from multilevel.design.columns import ModelColumns
+from multilevel.design.fixed import _as_float_frame, encode_columns
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
 from multilevel.formula.rnames import lme4_name
@@ -27,15 +28,26 @@ def level_label(value: object) -> str:
     return str(value)
 
 
+def _labels(values: pd.Index) -> list[str]:
+    """Level labels as R prints them (whole-number floats without '.0'), vectorised for strings."""
+    if values.inferred_type in ("string", "integer"):
+        return [str(v) for v in values.astype(str)]
+    return [level_label(v) for v in values]
+
+
 def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and sorted level labels of one grouping column (as R's ``factor``)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        cats = [level_label(c) for c in column.cat.categories]
-        used = np.unique(codes)
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        cats = _labels(column.cat.categories)
+        if codes.size and codes.min() < 0:
+            raise DataError(f"grouping factor {column.name!r} has missing values")
+        used = np.flatnonzero(np.bincount(codes, minlength=len(cats)))
+        if len(used) == len(cats):
+            return codes, cats
         remap = np.full(len(cats), -1)
         remap[used] = np.arange(len(used))
-        return remap[codes].astype(np.int64), [cats[i] for i in used]
+        return remap[codes], [cats[i] for i in used]
     codes, uniques = pd.factorize(column, sort=True)
     values = np.asarray(uniques)
     if values.dtype.kind in "iu":  # integer ids: one vectorised conversion
@@ -64,9 +76,14 @@ class RandomTerm:
     term_names: tuple[str, ...]  # '(Intercept)', 'cses'
     codes: np.ndarray  # (n,) level index of each row
     levels: tuple[str, ...]
-    Z: np.ndarray  # (n, q) raw random-effects model matrix
+    columns: ModelColumns  # the (n, q) raw random-effects model matrix, as its recipe
     spec: ModelSpec
     source: str
+
+    @property
+    def Z(self) -> np.ndarray:
+        """The (n, q) raw random-effects model matrix."""
+        return self.columns.array
 
     @property
     def q(self) -> int:
@@ -135,8 +152,8 @@ class RandomTerm:
 
 def random_term(spec: RandomSpec, data: pd.DataFrame) -> RandomTerm:
     """Build one random term from its spec and the model frame."""
-    Z, raw, mspec = encode(spec.expr, data, f"random-effects matrix of '{spec.source}'")
-    if Z.shape[1] == 0:
+    Z, raw, mspec = encode_columns(spec.expr, data, f"random-effects matrix of '{spec.source}'")
+    if Z.k == 0:
         raise DataError(f"random term '{spec.source}' has no random effects (did you write 0?)")
     codes, levels = group_codes(data, spec.factors)
     return RandomTerm(
@@ -146,7 +163,7 @@ def random_term(spec: RandomSpec, data: pd.DataFrame) -> RandomTerm:
         term_names=tuple(lme4_name(n) for n in raw),
         codes=codes,
         levels=levels,
-        Z=Z,
+        columns=Z,
         spec=mspec,
         source=spec.source,
     )

@@ -12,6 +12,7 @@ a sum over rows by group: one pass, in any order, in chunks or per partition (se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,39 +25,49 @@ from multilevel.design.random import RandomTerm
 DENSE_REST_LIMIT = 3000
 
 
-def _column_sums(
-    codes: np.ndarray, G: int, lr: np.ndarray | None, col: np.ndarray, buf: np.ndarray
-) -> np.ndarray:
-    """sum over each group of lr * col (lr None: of col), reusing one buffer for the product."""
-    if lr is None:
-        return np.bincount(codes, weights=col, minlength=G)
-    np.multiply(lr, col, out=buf)
-    return np.bincount(codes, weights=buf, minlength=G)
+#: the outcome's key among the factor names of the columns
+Y_KEY = "\0y"
 
 
-def group_sums(
-    codes: np.ndarray, G: int, left: np.ndarray, right: np.ndarray, buf: np.ndarray | None = None
-) -> np.ndarray:
-    """sum_{i in j} left_i right_i' for every group j: (a, b, G) from (n, a) and (n, b)."""
-    a, b = left.shape[1], right.shape[1]
-    buf = np.empty(left.shape[0]) if buf is None else buf
-    out = np.empty((a, b, G))
-    for r in range(a):
-        lr = None if bool(np.all(left[:, r] == 1.0)) else left[:, r]
-        for c in range(b):
-            out[r, c] = _column_sums(codes, G, lr, right[:, c], buf)
-    return out
+def group_cross(
+    codes: np.ndarray,
+    G: int,
+    z_keys: list[tuple[str, ...]],
+    w_keys: list[tuple[str, ...]],
+    value: Callable[[str], np.ndarray],
+    buf: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A_j = Z_j'Z_j (Q, Q, G) and B_j = Z_j'W (Q, P, G) for every group j, by bincount.
 
+    Each column is given by the names of the data columns it is the product of (``()`` is the
+    intercept); ``value(name)`` returns that data column. Every distinct product is summed once:
+    the intercept's products are the columns themselves, and Z's columns are often X's.
+    """
+    cache: dict[tuple[str, ...], np.ndarray] = {}
 
-def _sym_group_sums(codes: np.ndarray, G: int, Z: np.ndarray, buf: np.ndarray) -> np.ndarray:
-    """Z_j'Z_j for every group as (q, q, G), computing only the lower triangle."""
-    q = Z.shape[1]
-    out = np.empty((q, q, G))
-    for r in range(q):
-        lr = None if bool(np.all(Z[:, r] == 1.0)) else Z[:, r]
+    def sums(k1: tuple[str, ...], k2: tuple[str, ...]) -> np.ndarray:
+        key = tuple(sorted(k1 + k2))
+        if key not in cache:
+            if not key:
+                cache[key] = np.bincount(codes, minlength=G).astype(float)
+                return cache[key]
+            w = value(key[0])
+            if len(key) > 1:
+                w = np.multiply(w, value(key[1]), out=buf)
+                for f in key[2:]:
+                    np.multiply(w, value(f), out=w)
+            cache[key] = np.bincount(codes, weights=w, minlength=G)
+        return cache[key]
+
+    Q = len(z_keys)
+    A = np.empty((Q, Q, G))
+    B = np.empty((Q, len(w_keys), G))
+    for r, kr in enumerate(z_keys):
         for c in range(r + 1):
-            out[r, c] = out[c, r] = _column_sums(codes, G, lr, Z[:, c], buf)
-    return out
+            A[r, c] = A[c, r] = sums(kr, z_keys[c])
+        for c, kc in enumerate(w_keys):
+            B[r, c] = sums(kr, kc)
+    return A, B
 
 
 @dataclass(frozen=True)
@@ -154,23 +165,23 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     theta_off = _theta_offsets(design)
     codes = first[0].codes
     G = first[0].n_levels
-    Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
     q_offsets = list(np.cumsum([0] + [t.q for t in first[:-1]]))
-    Q = Z1.shape[1]
+    Q = sum(t.q for t in first)
     fmap = _first_block_map(first, q_offsets)
     first_theta = np.concatenate(
         [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
     )
-    # no n x (p + 1) copy of [X y]: group sums column by column, the Gram matrix from blocks
+    # the data read in place (ModelColumns): group sums product by product, one n-buffer
     buf = np.empty(design.n)
-    A = _sym_group_sums(codes, G, Z1, buf)
-    B = np.concatenate(
-        [group_sums(codes, G, Z1, design.X, buf), group_sums(codes, G, Z1, design.y[:, None], buf)],
-        axis=1,
-    )
-    Xty = design.X.T @ design.y
+    X = design.fixed.columns
+    source: dict[str, np.ndarray] = {Y_KEY: design.y}
+    for cols in [X] + [t.columns for t in first]:
+        source.update(cols.source)
+    z_keys = [f for t in first for f in t.columns.factors]
+    A, B = group_cross(codes, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__, buf)
+    Xty = np.array([X.column(j, out=buf) @ design.y for j in range(design.p)])
     C = np.empty((design.p + 1, design.p + 1))
-    C[: design.p, : design.p] = design.X.T @ design.X
+    C[: design.p, : design.p] = design.fixed.gram()
     C[: design.p, design.p] = C[design.p, : design.p] = Xty
     C[design.p, design.p] = design.y @ design.y
 
@@ -195,6 +206,7 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     # Z_1 as a sparse (n x G*Q) matrix, for Z_1'Z_rest
     rows = np.repeat(np.arange(design.n), Q)
     cols = (codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
+    Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
     C_rw = np.column_stack([np.asarray(Zr.T @ design.X), np.asarray(Zr.T @ design.y)])

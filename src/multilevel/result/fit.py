@@ -70,7 +70,6 @@ class LmmFit(LikelihoodCriteria):
     optimization: OptSummary
     is_singular: bool
     modes: dict[str, TermModes] = field(repr=False)
-    fitted: np.ndarray = field(repr=False)
     warnings: tuple[str, ...] = ()
     _varpar: Any = field(default=None, repr=False)
 
@@ -95,6 +94,14 @@ class LmmFit(LikelihoodCriteria):
     @property
     def y(self) -> np.ndarray:
         return self.design.y
+
+    @cached_property
+    def fitted(self) -> np.ndarray:
+        """X beta + Z b: the fixed part plus each group's conditional modes (as lme4's fitted)."""
+        out = self.design.fixed.columns.dot(self.beta)
+        for t in self.design.terms:
+            out += t.columns.rowdot(self.modes[t.name].b, t.codes)
+        return out
 
     @property
     def residuals(self) -> np.ndarray:
@@ -175,7 +182,7 @@ class LmmFit(LikelihoodCriteria):
     def predict(self, newdata: Any = None, random: bool = True) -> np.ndarray:
         """Predictions X beta (+ Z b if ``random``); levels not seen in the fit get b = 0."""
         if newdata is None:
-            return self.fitted if random else self.design.X @ self.beta
+            return self.fitted if random else self.design.fixed.columns.dot(self.beta)
         from multilevel.design.frame import load_data
 
         df = load_data(newdata)

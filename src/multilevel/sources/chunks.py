@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from multilevel.design.frame import is_number, missing_and_infinite  # noqa: F401 - re-exported
 from multilevel.errors import DataError
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -118,36 +119,6 @@ def iter_chunks(source: Source, columns: list[str], chunk_rows: int) -> Iterator
                     yield chunk[columns]
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise DataError(f"cannot read data file {source.obj}: {exc}") from None
-
-
-def is_number(col: pd.Series) -> bool:
-    """A numeric column (logicals are factors, as in R's model frame)."""
-    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
-
-
-def missing_and_infinite(chunk: pd.DataFrame) -> tuple[dict[str, int], np.ndarray, dict]:
-    """Per-column missing counts, the complete-row mask, and infinite-value masks."""
-    n = len(chunk)
-    missing = np.zeros(n, bool)
-    dropped_by: dict[str, int] = {}
-    infinite = {}
-    for name in chunk.columns:
-        col = chunk[name]
-        if is_number(col):
-            v = col.to_numpy(dtype=float, na_value=np.nan)
-            bad = ~np.isfinite(v)
-            if not bad.any():
-                continue
-            m = np.isnan(v)
-            if (bad & ~m).any():
-                infinite[name] = bad & ~m
-        else:
-            m = col.isna().to_numpy()
-        k = int(m.sum())
-        if k:
-            dropped_by[str(name)] = k
-            missing |= m
-    return dropped_by, ~missing, infinite
 
 
 def complete_rows(chunk: pd.DataFrame) -> np.ndarray:

@@ -14,7 +14,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
@@ -25,6 +24,7 @@ from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 from multilevel.objective.modes import TermModes
 from multilevel.optimize import optimize_theta, singular
 from multilevel.optimize.optimizer import check_convergence
+from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import VarianceComponent
 from multilevel.sources.chunks import Source, as_source, iter_chunks, prefetch
 from multilevel.sources.encoding import Encoding, check_supported, learn_encoding
@@ -113,7 +113,7 @@ def fit_statistics(
     xp, tot = cross_products_of(stats, enc)
     if reml and xp.n <= xp.p:
         raise DataError(f"REML needs more observations ({xp.n}) than fixed effects ({xp.p})")
-    with threadpool_limits(limits=1):
+    with kernel_threads(0, xp.p):
         return _fit(xp, tot, enc, reml, warn)
 
 

@@ -20,7 +20,7 @@ from multilevel.design.frame import r_collation_key
 from multilevel.design.random import level_label
 from multilevel.errors import DataError
 from multilevel.formula.rnames import lme4_name
-from multilevel.objective.crossprod import CrossProducts, ThetaMap
+from multilevel.objective.crossprod import CrossProducts, ThetaMap, group_cross
 from multilevel.sources.chunks import missing_and_infinite
 from multilevel.sources.encoding import Encoding, column_key
 
@@ -63,29 +63,12 @@ def empty_stats(enc: Encoding) -> PartialStats:
 def _group_cross(
     codes: np.ndarray, counts: np.ndarray, zcols: list, Xy: np.ndarray, xkeys: list
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A_j = Z_j'Z_j and B_j = Z_j'[X y] by bincount, each distinct product of columns once
-    (the intercept's products are the columns themselves; Z's columns are often X's)."""
-    G = counts.shape[0]
-    cache: dict[tuple, np.ndarray] = {(): counts.astype(float)}
-    values = {k: v for k, v in zcols}
-    values.update({k: Xy[:, j] for j, k in enumerate(xkeys)})
-
-    def sums(k1: str | None, k2: str | None) -> np.ndarray:
-        key = tuple(sorted(k for k in (k1, k2) if k is not None))
-        if key not in cache:
-            w = values[key[0]] if len(key) == 1 else values[key[0]] * values[key[1]]
-            cache[key] = np.bincount(codes, weights=w, minlength=G)
-        return cache[key]
-
-    Q = len(zcols)
-    A = np.empty((Q, Q, G))
-    B = np.empty((Q, Xy.shape[1], G))
-    for r, (kr, _) in enumerate(zcols):
-        for c in range(r + 1):
-            A[r, c] = A[c, r] = sums(kr, zcols[c][0])
-        for c, kc in enumerate(xkeys):
-            B[r, c] = sums(kr, kc)
-    return A, B
+    """A_j = Z_j'Z_j and B_j = Z_j'[X y] of a chunk (a key of None is the intercept)."""
+    values = {k: v for k, v in zcols if k is not None}
+    values.update({k: Xy[:, j] for j, k in enumerate(xkeys) if k is not None})
+    z_keys = [() if k is None else (k,) for k, _ in zcols]
+    w_keys = [() if k is None else (k,) for k in xkeys]
+    return group_cross(codes, counts.shape[0], z_keys, w_keys, values.__getitem__)
 
 
 def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:

@@ -1,0 +1,161 @@
+"""A model matrix kept as its recipe: column j is the product of some data columns.
+
+On millions of rows, copying the data into a new n x k matrix costs more than the whole fit
+(first touching fresh memory is slow), yet the usual columns are the data columns themselves
+(``x1``), products of them (``x1:x2``) or the intercept. :class:`ModelColumns` holds each column
+as the names of its factors and reads the data in place: cross-products are formed from the
+columns directly, and the full matrix is built only when something asks for it (``array``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+#: rows per block when a Gram matrix is formed block by block (a few hundred kB per column)
+BLOCK_ROWS = 1 << 15
+
+
+@dataclass(frozen=True, eq=False)
+class ModelColumns:
+    """n x k model matrix: column j = product of ``source[f]`` over f in ``factors[j]``.
+
+    An empty product is the intercept (a column of ones). Equal factor tuples in two matrices
+    built on the same ``source`` are the same column, which lets Z'X skip repeated products.
+    """
+
+    n: int
+    factors: tuple[tuple[str, ...], ...]
+    source: Mapping[str, np.ndarray] = field(repr=False)
+
+    @classmethod
+    def of(cls, matrix: np.ndarray, tag: str = "") -> ModelColumns:
+        """Wrap a matrix that is already built (columns are its own; ``tag`` keeps keys apart)."""
+        matrix = np.asfortranarray(matrix, dtype=float)
+        n, k = matrix.shape
+        factors, source = [], {}
+        for j in range(k):
+            col = matrix[:, j]
+            if n and col[0] == 1.0 and bool(np.all(col == 1.0)):
+                factors.append(())
+            else:
+                key = f"{tag}#{id(matrix)}:{j}"
+                source[key] = col
+                factors.append((key,))
+        out = cls(n, tuple(factors), source)
+        out.__dict__["array"] = matrix  # already materialised
+        return out
+
+    @property
+    def k(self) -> int:
+        return len(self.factors)
+
+    def is_intercept(self, j: int) -> bool:
+        return not self.factors[j]
+
+    def column(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Column j: a view of the data for a single factor, else computed (into ``out``)."""
+        fs = self.factors[j]
+        if not fs:
+            return np.ones(self.n) if out is None else _fill(out, 1.0)
+        if len(fs) == 1:
+            return self.source[fs[0]]
+        res = np.multiply(self.source[fs[0]], self.source[fs[1]], out=out)
+        for f in fs[2:]:
+            np.multiply(res, self.source[f], out=res)
+        return res
+
+    def select(self, keep: list[int]) -> ModelColumns:
+        """The matrix with only the columns ``keep`` (e.g. after dropping aliased columns)."""
+        if "array" in self.__dict__:
+            return ModelColumns.of(self.array[:, keep])
+        return ModelColumns(self.n, tuple(self.factors[j] for j in keep), self.source)
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        """The n x k matrix itself (Fortran order), built on first use."""
+        out = np.empty((self.n, self.k), order="F")
+        for j in range(self.k):
+            fs = self.factors[j]
+            if len(fs) == 1:
+                out[:, j] = self.source[fs[0]]
+            else:
+                self.column(j, out=out[:, j])
+        return out
+
+    def dot(self, coef: np.ndarray) -> np.ndarray:
+        """M @ coef, column by column (no n x k copy)."""
+        if "array" in self.__dict__:
+            return self.array @ coef
+        out = np.full(self.n, float(coef[0]) if self.k and not self.factors[0] else 0.0)
+        buf = np.empty(self.n) if any(len(fs) > 1 for fs in self.factors) else None
+        for j, fs in enumerate(self.factors):
+            if not fs:
+                if j:
+                    out += coef[j]
+                continue
+            out += coef[j] * self.column(j, out=buf)
+        return out
+
+    def rowdot(self, coef: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """sum_k M[i, k] coef[codes[i], k] for every row i (Z b for group coefficients b)."""
+        out = np.zeros(self.n)
+        buf = np.empty(self.n) if any(len(fs) > 1 for fs in self.factors) else None
+        for j, fs in enumerate(self.factors):
+            per_row = coef[:, j][codes]
+            out += per_row if not fs else per_row * self.column(j, out=buf)
+        return out
+
+    def gram(self, extra: np.ndarray | None = None) -> np.ndarray:
+        """M'M for M = [this matrix, extra], block by block so no n x k copy is made."""
+        k = self.k + (0 if extra is None else 1)
+        if "array" in self.__dict__ and extra is None:
+            M = self.array
+            return M.T @ M
+        G = np.zeros((k, k))
+        rows = min(BLOCK_ROWS, max(self.n, 1))
+        buf = np.empty((rows, k), order="F")
+        for start in range(0, self.n, rows):
+            stop = min(start + rows, self.n)
+            block = buf[: stop - start]
+            self.block(start, stop, block)
+            if extra is not None:
+                block[:, -1] = extra[start:stop]
+            G += block.T @ block
+        return G
+
+    def block(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Rows start:stop of the matrix, written into ``out`` (at least k columns)."""
+        if "array" in self.__dict__:
+            out[:, : self.k] = self.array[start:stop]
+            return out
+        for j, fs in enumerate(self.factors):
+            if not fs:
+                out[:, j] = 1.0
+                continue
+            out[:, j] = self.source[fs[0]][start:stop]
+            for f in fs[1:]:
+                out[:, j] *= self.source[f][start:stop]
+        return out
+
+    def max_abs(self) -> np.ndarray:
+        """Largest |value| of each column (NaN if a column has one), block by block."""
+        best, nan = np.zeros(self.k), np.zeros(self.k, bool)
+        rows = min(BLOCK_ROWS, max(self.n, 1))
+        buf = np.empty((rows, self.k), order="F")
+        for start in range(0, self.n, rows):
+            stop = min(start + rows, self.n)
+            block = self.block(start, stop, buf[: stop - start])
+            hi, lo = block.max(axis=0), block.min(axis=0)
+            nan |= np.isnan(hi) | np.isnan(lo)
+            best = np.fmax(best, np.maximum(hi, -lo))
+        best[nan] = np.nan
+        return best
+
+
+def _fill(out: np.ndarray, value: float) -> np.ndarray:
+    out[...] = value
+    return out
