@@ -14,6 +14,7 @@ from multilevel.objective import CrossProducts, ProfiledDeviance, cross_products
 from multilevel.objective.modes import conditional_modes
 from multilevel.optimize import optimize_theta, singular
 from multilevel.optimize.optimizer import check_convergence
+from multilevel.optimize.start import moment_start
 from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import LmmFit, VarianceComponent
 
@@ -86,7 +87,7 @@ def _check_outcome_not_explained(xp: CrossProducts, design: ModelDesign) -> None
 def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = design.theta_lower()
-    opt = optimize_theta(dev, design.theta_start(), lower)
+    opt = optimize_theta(dev, moment_start(xp, design.theta_start()), lower)
     theta = np.asarray(opt.theta_final)
     ev = dev.evaluate(theta)
     sigma2 = dev.sigma2(ev)

@@ -17,6 +17,8 @@ import numpy as np
 
 #: rows per block when a Gram matrix is formed block by block (a few hundred kB per column)
 BLOCK_ROWS = 1 << 15
+#: up to this many plain columns a Gram matrix is formed from dot products of the columns
+DOT_LIMIT = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +38,8 @@ class ModelColumns:
         """Wrap a matrix that is already built (columns are its own; ``tag`` keeps keys apart)."""
         matrix = np.asfortranarray(matrix, dtype=float)
         n, k = matrix.shape
-        factors, source = [], {}
+        factors: list[tuple[str, ...]] = []
+        source: dict[str, np.ndarray] = {}
         for j in range(k):
             col = matrix[:, j]
             if n and col[0] == 1.0 and bool(np.all(col == 1.0)):
@@ -100,6 +103,24 @@ class ModelColumns:
             out += coef[j] * self.column(j, out=buf)
         return out
 
+    def tdot(self, v: np.ndarray) -> np.ndarray:
+        """M' v: dot products with the data columns in place, products block by block."""
+        if "array" in self.__dict__:
+            return self.array.T @ v
+        out = np.empty(self.k)
+        products = []
+        for j, fs in enumerate(self.factors):
+            if not fs:
+                out[j] = v.sum()
+            elif len(fs) == 1:
+                out[j] = self.source[fs[0]] @ v
+            else:
+                products.append(j)
+        if products:
+            sub = self.select(products)
+            out[products] = sub.gram(extra=v)[-1, :-1]
+        return out
+
     def rowdot(self, coef: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """sum_k M[i, k] coef[codes[i], k] for every row i (Z b for group coefficients b)."""
         out = np.zeros(self.n)
@@ -115,6 +136,8 @@ class ModelColumns:
         if "array" in self.__dict__ and extra is None:
             M = self.array
             return M.T @ M
+        if k <= DOT_LIMIT and all(len(fs) <= 1 for fs in self.factors):
+            return self._gram_by_dots(extra)
         G = np.zeros((k, k))
         rows = min(BLOCK_ROWS, max(self.n, 1))
         buf = np.empty((rows, k), order="F")
@@ -125,6 +148,25 @@ class ModelColumns:
             if extra is not None:
                 block[:, -1] = extra[start:stop]
             G += block.T @ block
+        return G
+
+    def _gram_by_dots(self, extra: np.ndarray | None) -> np.ndarray:
+        """M'M from dot products of the data columns in place (few columns: faster than blocks)."""
+        cols: list[np.ndarray | None] = [
+            self.source[fs[0]] if fs else None for fs in self.factors
+        ] + ([] if extra is None else [extra])
+        k = len(cols)
+        G = np.empty((k, k))
+        for i, ci in enumerate(cols):
+            for j in range(i + 1):
+                cj = cols[j]
+                if ci is None and cj is None:
+                    G[i, j] = self.n
+                elif ci is None or cj is None:
+                    G[i, j] = (cj if ci is None else ci).sum()  # type: ignore[union-attr]
+                else:
+                    G[i, j] = ci @ cj
+                G[j, i] = G[i, j]
         return G
 
     def block(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:

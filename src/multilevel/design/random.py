@@ -30,8 +30,11 @@ def level_label(value: object) -> str:
 
 def _labels(values: pd.Index) -> list[str]:
     """Level labels as R prints them (whole-number floats without '.0'), vectorised for strings."""
-    if values.inferred_type in ("string", "integer"):
-        return [str(v) for v in values.astype(str)]
+    kind = values.inferred_type
+    if kind == "string":
+        return values.tolist()
+    if kind == "integer":
+        return values.astype(str).tolist()
     return [level_label(v) for v in values]
 
 

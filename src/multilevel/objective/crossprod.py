@@ -12,8 +12,9 @@ a sum over rows by group: one pass, in any order, in chunks or per partition (se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,10 +33,9 @@ Y_KEY = "\0y"
 def group_cross(
     codes: np.ndarray,
     G: int,
-    z_keys: list[tuple[str, ...]],
-    w_keys: list[tuple[str, ...]],
+    z_keys: Sequence[tuple[str, ...]],
+    w_keys: Sequence[tuple[str, ...]],
     value: Callable[[str], np.ndarray],
-    buf: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A_j = Z_j'Z_j (Q, Q, G) and B_j = Z_j'W (Q, P, G) for every group j, by bincount.
 
@@ -44,19 +44,17 @@ def group_cross(
     the intercept's products are the columns themselves, and Z's columns are often X's.
     """
     cache: dict[tuple[str, ...], np.ndarray] = {}
+    buf = _ProductBuffer(codes.shape[0], G)
 
     def sums(k1: tuple[str, ...], k2: tuple[str, ...]) -> np.ndarray:
         key = tuple(sorted(k1 + k2))
         if key not in cache:
             if not key:
                 cache[key] = np.bincount(codes, minlength=G).astype(float)
-                return cache[key]
-            w = value(key[0])
-            if len(key) > 1:
-                w = np.multiply(w, value(key[1]), out=buf)
-                for f in key[2:]:
-                    np.multiply(w, value(f), out=w)
-            cache[key] = np.bincount(codes, weights=w, minlength=G)
+            elif len(key) == 1:
+                cache[key] = np.bincount(codes, weights=value(key[0]), minlength=G)
+            else:
+                cache[key] = buf.product_sums(codes, [value(f) for f in key])
         return cache[key]
 
     Q = len(z_keys)
@@ -68,6 +66,28 @@ def group_cross(
         for c, kc in enumerate(w_keys):
             B[r, c] = sums(kr, kc)
     return A, B
+
+
+class _ProductBuffer:
+    """Group sums of a product of columns, block by block through one small buffer: faster than
+    one n-long product (it stays in cache, and fresh memory is slow to touch the first time)."""
+
+    def __init__(self, n: int, G: int):
+        self.G = G
+        self.rows = max(1, min(n, max(1 << 16, 4 * G)))
+        self.buf = np.empty(self.rows)
+
+    def product_sums(self, codes: np.ndarray, factors: list[np.ndarray]) -> np.ndarray:
+        total = np.zeros(self.G)
+        n = codes.shape[0]
+        for start in range(0, n, self.rows):
+            stop = min(start + self.rows, n)
+            b = self.buf[: stop - start]
+            np.multiply(factors[0][start:stop], factors[1][start:stop], out=b)
+            for f in factors[2:]:
+                np.multiply(b, f[start:stop], out=b)
+            total += np.bincount(codes[start:stop], weights=b, minlength=self.G)
+        return total
 
 
 @dataclass(frozen=True)
@@ -171,21 +191,20 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     first_theta = np.concatenate(
         [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
     )
-    # the data read in place (ModelColumns): group sums product by product, one n-buffer
-    buf = np.empty(design.n)
+    # the data read in place (ModelColumns): group sums product by product
     X = design.fixed.columns
     source: dict[str, np.ndarray] = {Y_KEY: design.y}
-    for cols in [X] + [t.columns for t in first]:
-        source.update(cols.source)
+    for matrix in [X] + [t.columns for t in first]:
+        source.update(matrix.source)
     z_keys = [f for t in first for f in t.columns.factors]
-    A, B = group_cross(codes, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__, buf)
-    Xty = np.array([X.column(j, out=buf) @ design.y for j in range(design.p)])
+    A, B = group_cross(codes, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
+    Xty = X.tdot(design.y)
     C = np.empty((design.p + 1, design.p + 1))
     C[: design.p, : design.p] = design.fixed.gram()
     C[: design.p, design.p] = C[design.p, : design.p] = Xty
     C[design.p, design.p] = design.y @ design.y
 
-    common = dict(
+    common: dict[str, Any] = dict(
         n=design.n,
         p=design.p,
         G=G,

@@ -83,9 +83,13 @@ def central_gradient(
 
 
 class _Counter:
+    """Counts evaluations; the gradient path sees the deviance per observation (values of order
+    one, which L-BFGS-B's first steps and tolerances are made for)."""
+
     def __init__(self, dev: ProfiledDeviance):
         self.dev = dev
         self.n = 0
+        self.scale = float(max(dev.xp.n, 1))
 
     def fun(self, theta: np.ndarray) -> float:
         self.n += 1
@@ -94,18 +98,21 @@ class _Counter:
     def fun_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         self.n += 1
         try:
-            return self.dev.value_and_gradient(theta)
+            f, g = self.dev.value_and_gradient(theta)
         except (np.linalg.LinAlgError, FloatingPointError):
             return float("inf"), np.zeros_like(theta)
+        return f / self.scale, g / self.scale
 
 
 def _run(counter: _Counter, start: np.ndarray, lower: np.ndarray) -> Any:
     if counter.dev.has_gradient:
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
         opts = {"ftol": FTOL, "gtol": GTOL, "maxiter": MAXITER, "maxcor": 20}
-        return minimize(
+        res = minimize(
             counter.fun_grad, start, jac=True, method="L-BFGS-B", bounds=bounds, options=opts
         )
+        res.fun = float(res.fun) * counter.scale  # back to the deviance
+        return res
     # derivative-free, as lme4's BOBYQA: far fewer evaluations than finite-difference gradients
     bounds = Bounds(lower, np.full_like(lower, np.inf))
     return minimize(
