@@ -87,7 +87,8 @@ def _check_outcome_not_explained(xp: CrossProducts, design: ModelDesign) -> None
 def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = design.theta_lower()
-    opt = optimize_theta(dev, moment_start(xp, design.theta_start()), lower)
+    start, informed = moment_start(xp, design.theta_start())
+    opt = optimize_theta(dev, start, lower, informed_start=informed)
     theta = np.asarray(opt.theta_final)
     ev = dev.evaluate(theta)
     sigma2 = dev.sigma2(ev)

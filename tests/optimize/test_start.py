@@ -23,7 +23,8 @@ def simulated(G=400, m=30, seed=5):
 def test_start_is_close_to_the_optimum(formula):
     data = simulated()
     design = build_design(formula, data)
-    start = moment_start(cross_products(design), design.theta_start())
+    start, informed = moment_start(cross_products(design), design.theta_start())
+    assert informed
     fit = multilevel.fit(formula, data, reml=False)
     np.testing.assert_allclose(start, fit.theta, atol=0.05)
     assert fit.optimization.theta_initial == pytest.approx(list(start))
@@ -32,7 +33,7 @@ def test_start_is_close_to_the_optimum(formula):
 def test_uncorrelated_terms_start_uncorrelated():
     design = build_design("y ~ x + (x || g)", simulated())
     xp = cross_products(design)
-    start = moment_start(xp, design.theta_start())
+    start, _ = moment_start(xp, design.theta_start())
     assert start.shape == (2,) and np.all(start > 0)
 
 
@@ -45,12 +46,50 @@ def test_no_group_with_its_own_slope_falls_back_to_lme4s_start():
     data = pd.DataFrame({"y": x + rng.standard_normal(G * m), "x": x, "g": g})
     design = build_design("y ~ x + (1 + x | g)", data)
     xp = cross_products(design)
-    np.testing.assert_array_equal(moment_start(xp, design.theta_start()), [1.0, 0.0, 1.0])
+    start, informed = moment_start(xp, design.theta_start())
+    np.testing.assert_array_equal(start, [1.0, 0.0, 1.0])
+    assert not informed
 
 
-def test_crossed_designs_keep_lme4s_start():
-    design = build_design(
-        "diameter ~ 1 + (1 | plate) + (1 | sample)", multilevel.datasets.penicillin()
+def crossed(seed=3, A=60, B=40, m=4):
+    rng = np.random.default_rng(seed)
+    a = np.repeat(np.arange(A), B * m)
+    b = np.tile(np.repeat(np.arange(B), m), A)
+    x = rng.standard_normal(a.size)
+    y = (
+        1
+        + 0.3 * x
+        + rng.normal(0, 1.0, A)[a]
+        + rng.normal(0, 0.5, B)[b]
+        + rng.standard_normal(a.size)
     )
+    return pd.DataFrame({"y": y, "x": x, "a": a, "b": b})
+
+
+def test_crossed_terms_start_in_the_right_region():
+    """Each crossed term is estimated as if it were alone: rough, but within a factor of two of
+    the optimum, and the fit from there reaches the optimum found from lme4's start."""
+    from multilevel.objective import ProfiledDeviance
+    from multilevel.optimize import optimize_theta
+
+    design = build_design("y ~ x + (1 | a) + (1 | b)", crossed())
     xp = cross_products(design)
-    np.testing.assert_array_equal(moment_start(xp, design.theta_start()), [1.0, 1.0])
+    start, informed = moment_start(xp, design.theta_start())
+    assert informed
+    fit = multilevel.fit("y ~ x + (1 | a) + (1 | b)", crossed(), reml=False)
+    assert np.all(start > fit.theta / 2) and np.all(start < fit.theta * 2)
+    plain = optimize_theta(
+        ProfiledDeviance(xp, reml=False), design.theta_start(), design.theta_lower()
+    )
+    assert -0.5 * plain.fmin == pytest.approx(fit.loglik, abs=1e-7)
+    np.testing.assert_allclose(fit.theta, plain.theta_final, atol=1e-5)
+
+
+def test_terms_with_slopes_outside_the_first_block_keep_lme4s_start():
+    data = crossed()
+    design = build_design("y ~ x + (1 | a) + (1 + x | b)", data)
+    xp = cross_products(design)
+    start, informed = moment_start(xp, design.theta_start())
+    assert not informed
+    assert design.terms[0].grouping_factor == "a"
+    np.testing.assert_array_equal(start[1:], [1.0, 0.0, 1.0])

@@ -48,12 +48,16 @@ class Evaluation:
     S_zw: np.ndarray | None = None  # its coupling to [X y] (sparse path only)
 
 
-def pair_map(B: sp.csr_matrix, max_pairs: int = 40_000_000) -> sp.csr_matrix | None:
+def pair_map(
+    B: sp.csr_matrix, max_pairs: int = 40_000_000, lower: bool = False
+) -> sp.csr_matrix | None:
     """W with (B' diag(m) B).ravel() = W m for any m: the pairs of columns each row of B couples.
 
     With one random effect per level of the first factor, B_rest' M B_rest is a weighted sum of
     outer products of the rows of B_rest; precomputing which entries each row feeds turns the
-    per-evaluation sparse product into one sparse matrix-vector product. None if too large.
+    per-evaluation sparse product into one sparse matrix-vector product. ``lower``: only the
+    entries on and below the diagonal (the rest of the result is 0), half the work, for a
+    Cholesky factorization that reads the lower triangle only. None if too large.
     """
     B = B.tocsr()
     B.sum_duplicates()
@@ -68,6 +72,9 @@ def pair_map(B: sp.csr_matrix, max_pairs: int = 40_000_000) -> sp.csr_matrix | N
     start = np.repeat(B.indptr[row_of], reps)
     offset = np.arange(a.size) - np.repeat(np.cumsum(reps) - reps, reps)
     b = start + offset
+    if lower:
+        keep = B.indices[a] >= B.indices[b]
+        a, b = a[keep], b[keep]
     key = B.indices[a].astype(np.int64) * nr + B.indices[b]
     W = sp.csr_matrix((B.data[a] * B.data[b], (key, row_of[a])), shape=(nr * nr, G))
     W.sum_duplicates()
@@ -103,8 +110,9 @@ class ProfiledDeviance:
         self._rest_diagonal = bool(np.all(rows == cols)) and np.array_equal(
             rows, np.arange(xp.n_rest)
         )
+        # with a diagonal Lambda_rest, S is scaled in place and only its lower triangle is read
         self._pair_map = (
-            pair_map(xp.B_rest)
+            pair_map(xp.B_rest, lower=self._rest_diagonal)
             if xp.n_rest and xp.Q == 1 and not xp.rest_is_sparse and xp.B_rest is not None
             else None
         )
@@ -169,6 +177,7 @@ class ProfiledDeviance:
         size = nr + BMB.shape[0]
         S = np.empty((size, size))
         if self._pair_map is not None:  # one random effect per first-block level: W m
+            # (lower triangle only when Lambda_rest is diagonal: the upper one is never read)
             S[:nr, :nr] = xp.C_rr - (self._pair_map @ M[0, 0]).reshape(nr, nr)
         else:
             assert xp.B_rest is not None

@@ -10,6 +10,10 @@ rows, b_j = A_j^-1 Z_j'r_j (A_j = Z_j'Z_j),
 with sigma^2 the pooled within-group residual variance. Lambda is the Cholesky factor of
 Tau / sigma^2 restricted to the block pattern of the model (eigenvalues floored so it is
 positive definite). Any failure falls back to lme4's start.
+
+For terms on other grouping factors (crossed or nested designs), each scalar term (q = 1) gets the
+same estimate from its own level sums (the diagonal of Z_rest'Z_rest and Z_rest'[X y]), as if it
+were the only random term: a rougher start, but in the right region.
 """
 
 from __future__ import annotations
@@ -25,31 +29,66 @@ RELATIVE_FLOOR = 1e-2
 FLOOR = 1e-2
 
 
-def moment_start(xp: CrossProducts, default: np.ndarray) -> np.ndarray:
-    """theta near the optimum for one grouping factor; ``default`` when moments are unusable."""
-    if xp.n_rest:
-        return default
-    try:
-        theta = _moments(xp)
-    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-        return default
-    if theta is None or theta.shape != default[xp.first_theta].shape:
-        return default
-    if not np.all(np.isfinite(theta)):
-        return default
-    out = default.copy()
-    out[xp.first_theta] = theta
+def moment_start(xp: CrossProducts, default: np.ndarray) -> tuple[np.ndarray, bool]:
+    """theta near the optimum, and whether every element came from the moments (else the
+    remaining elements keep ``default``, lme4's start)."""
+    out = np.asarray(default, dtype=float).copy()
+    informed = np.zeros(out.shape, bool)
+    pattern = np.zeros((xp.Q, xp.Q), bool)
+    pattern[xp.first_map.rows, xp.first_map.cols] = True
+    L = _safe_moments(xp.A, xp.B, xp, pattern)
+    if L is not None:
+        out[xp.first_theta] = L[xp.first_map.rows, xp.first_map.cols]
+        informed[xp.first_theta] = True
+    scalar = _scalar_rest_terms(xp) if xp.C_rr is not None and xp.C_rw is not None else {}
+    diag = xp.C_rr.diagonal() if scalar else None
+    for k, levels in scalar.items():
+        assert diag is not None and xp.C_rw is not None
+        A = diag[levels][None, None, :]
+        B = xp.C_rw[levels].T[None, :, :]
+        L = _safe_moments(A, B, xp, np.ones((1, 1), bool))
+        if L is not None:
+            out[k] = L[0, 0]
+            informed[k] = True
+    return out, bool(informed.all())
+
+
+def _scalar_rest_terms(xp: CrossProducts) -> dict[int, np.ndarray]:
+    """theta index -> its columns of Z_rest, for the terms with one random effect per level."""
+    rows, cols, idx = xp.rest_map
+    out = {}
+    for k in np.unique(idx):
+        mine = idx == k
+        levels = rows[mine]
+        others = ~mine & (np.isin(rows, levels) | np.isin(cols, levels))
+        if np.array_equal(rows[mine], cols[mine]) and not others.any():
+            out[int(k)] = levels
     return out
 
 
-def _moments(xp: CrossProducts) -> np.ndarray | None:
-    Q, p = xp.Q, xp.p
+def _safe_moments(
+    A: np.ndarray, B: np.ndarray, xp: CrossProducts, pattern: np.ndarray
+) -> np.ndarray | None:
+    try:
+        L = _moments(A, B, xp.C, xp.n, xp.p, pattern)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        return None
+    if L is None or not np.all(np.isfinite(L)):
+        return None
+    return L
+
+
+def _moments(
+    A: np.ndarray, B: np.ndarray, C: np.ndarray, n: int, p: int, pattern: np.ndarray
+) -> np.ndarray | None:
+    """Lambda (Q x Q, zero outside ``pattern``) from per-group sums A (Q, Q, G) = Z_j'Z_j and
+    B (Q, p + 1, G) = Z_j'[X y], and C = [X y]'[X y]; None when the moments are unusable."""
+    Q = A.shape[0]
     with np.errstate(all="raise"):
-        C = xp.C
         beta = np.linalg.lstsq(C[:p, :p], C[:p, p], rcond=None)[0] if p else np.zeros(0)
         w = np.append(-beta, 1.0)
-        v = np.einsum("iag,a->gi", xp.B, w)  # Z_j'r_j, (G, Q)
-        A = np.moveaxis(xp.A, 2, 0)  # (G, Q, Q)
+        v = np.einsum("iag,a->gi", B, w)  # Z_j'r_j, (G, Q)
+        A = np.moveaxis(A, 2, 0)  # (G, Q, Q)
         diag = np.einsum("gii->gi", A)
         det = np.linalg.det(A)
         scale = np.prod(np.where(diag > 0, diag, 1.0), axis=1)
@@ -59,18 +98,15 @@ def _moments(xp: CrossProducts) -> np.ndarray | None:
         A_inv = np.linalg.inv(A[ok])
         b = np.einsum("gij,gj->gi", A_inv, v[ok])
         within_ss = float(w @ C @ w) - float(np.einsum("gi,gi->", v[ok], b))
-        df = xp.n - Q * int(ok.sum()) - p
+        df = n - Q * int(ok.sum()) - p
         if df <= 0 or within_ss <= 0:
             return None
         sigma2 = within_ss / df
         Tau = np.atleast_2d(np.cov(b.T, ddof=1)) - sigma2 * A_inv.mean(axis=0)
     # only the blocks the model estimates (e.g. diagonal for (x || g))
-    pattern = np.zeros((Q, Q), bool)
-    pattern[xp.first_map.rows, xp.first_map.cols] = True
-    pattern |= pattern.T
-    T = np.where(pattern, Tau, 0.0) / sigma2
+    full = pattern | pattern.T
+    T = np.where(full, Tau, 0.0) / sigma2
     vals, vecs = np.linalg.eigh(T)
     vals = np.maximum(vals, max(RELATIVE_FLOOR * vals.max(), FLOOR))
     L = np.linalg.cholesky((vecs * vals) @ vecs.T)
-    L = np.where(pattern, L, 0.0)  # exact zeros outside the blocks (rounding of eigh)
-    return L[xp.first_map.rows, xp.first_map.cols]
+    return np.where(full, L, 0.0)  # exact zeros outside the blocks (rounding of eigh)
