@@ -40,12 +40,12 @@ def moment_start(xp: CrossProducts, default: np.ndarray) -> tuple[np.ndarray, bo
     if L is not None:
         out[xp.first_theta] = L[xp.first_map.rows, xp.first_map.cols]
         informed[xp.first_theta] = True
-    scalar = _scalar_rest_terms(xp) if xp.C_rr is not None and xp.C_rw is not None else {}
-    diag = xp.C_rr.diagonal() if scalar else None
+    C_rr, C_rw = xp.C_rr, xp.C_rw
+    scalar = _scalar_rest_terms(xp) if C_rr is not None and C_rw is not None else {}
     for k, levels in scalar.items():
-        assert diag is not None and xp.C_rw is not None
-        A = diag[levels][None, None, :]
-        B = xp.C_rw[levels].T[None, :, :]
+        assert C_rr is not None and C_rw is not None
+        A = C_rr.diagonal()[levels][None, None, :]
+        B = C_rw[levels].T[None, :, :]
         L = _safe_moments(A, B, xp, np.ones((1, 1), bool))
         if L is not None:
             out[k] = L[0, 0]
