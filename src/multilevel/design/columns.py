@@ -34,8 +34,8 @@ class ModelColumns:
     source: Mapping[str, np.ndarray] = field(repr=False)
 
     @classmethod
-    def of(cls, matrix: np.ndarray, tag: str = "") -> ModelColumns:
-        """Wrap a matrix that is already built (columns are its own; ``tag`` keeps keys apart)."""
+    def of(cls, matrix: np.ndarray) -> ModelColumns:
+        """Wrap a matrix that is already built (its columns get keys of their own)."""
         matrix = np.asfortranarray(matrix, dtype=float)
         n, k = matrix.shape
         factors: list[tuple[str, ...]] = []
@@ -45,7 +45,7 @@ class ModelColumns:
             if n and col[0] == 1.0 and bool(np.all(col == 1.0)):
                 factors.append(())
             else:
-                key = f"{tag}#{id(matrix)}:{j}"
+                key = f"#{id(matrix)}:{j}"
                 source[key] = col
                 factors.append((key,))
         out = cls(n, tuple(factors), source)
