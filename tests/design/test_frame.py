@@ -109,3 +109,24 @@ def test_transformed_outcome():
     assert fit.loglik == pytest.approx(ref.loglik, abs=1e-8)
     with pytest.raises(DataError, match="'nope'"):
         multilevel.fit("log(nope) ~ x + (1 | g)", df)
+
+
+def test_changing_the_data_after_the_fit_does_not_change_the_fit():
+    """The fit reads the data columns in place (no copy); later edits of the caller's frame
+    must not reach its lazily computed fitted values."""
+    import multilevel
+
+    rng = np.random.default_rng(0)
+    n = 20_000  # above the size where columns are read in place
+    df = pd.DataFrame(
+        {"y": rng.standard_normal(n), "x": rng.standard_normal(n), "g": rng.integers(0, 50, n)}
+    )
+    df["y"] += rng.standard_normal(50)[df["g"]]
+    y0, x0 = df["y"].to_numpy().copy(), df["x"].to_numpy().copy()
+    fit = multilevel.fit("y ~ x + (1 | g)", df)
+    df.loc[0, "x"] = 1e3
+    df["y"] *= 2
+    b = fit.modes["g"].b[fit.design.terms[0].codes, 0]
+    np.testing.assert_allclose(fit.fitted, fit.beta[0] + fit.beta[1] * x0 + b, rtol=1e-12)
+    np.testing.assert_array_equal(fit.design.y, y0)
+    np.testing.assert_allclose(fit.residuals, y0 - fit.fitted, rtol=1e-12)
