@@ -152,3 +152,22 @@ def test_progress_only_in_a_terminal():
         bar.close()
     assert quiet.getvalue() == ""
     assert "1,000/1,000 rows" in loud.getvalue() and loud.getvalue().endswith("\n")
+
+
+def test_same_tables_and_summary_as_the_in_memory_fit(frame, files):
+    """Same formula, same result API whatever the source: the tables agree with multilevel.fit
+    and the summary differs only where the rows are needed (scaled residuals)."""
+    ref = in_memory(FORMULA, frame)
+    fit = large(FORMULA, files["parquet"], chunk_rows=800)
+    pd.testing.assert_frame_equal(fit.fixed_effects(), ref.fixed_effects(), rtol=1e-6)
+    pd.testing.assert_frame_equal(fit.varcorr(), ref.varcorr(), rtol=1e-6)
+    got, want = fit.ranef_table(), ref.ranef_table()
+    assert list(got["level"]) == list(want["level"])
+    np.testing.assert_allclose(got["condsd"], want["condsd"], rtol=1e-6)
+    text = str(fit)
+    assert "Random effects" in text and "Fixed effects" in text
+    assert "Scaled residuals" not in text and "scaled residuals: not shown" in text
+    assert "Scaled residuals" in str(ref)
+    assert fit.summary().to_markdown().count("|") > 20
+    with pytest.raises(ValueError, match="Kenward-Roger needs the rows"):
+        fit.fixed_effects("kenward-roger")

@@ -12,11 +12,10 @@ import pandas as pd
 from multilevel.design.model import ModelDesign
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
-from multilevel.result.criteria import LikelihoodCriteria
+from multilevel.result.tables import FitTables
 
 if TYPE_CHECKING:
     from multilevel.inference.kenward_roger import KenwardRoger
-    from multilevel.result.summary import Summary
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class VarianceComponent:
 
 
 @dataclass(frozen=True, eq=False)
-class LmmFit(LikelihoodCriteria):
+class LmmFit(FitTables):
     """A linear mixed model fitted by REML or ML.
 
     Attributes follow the math: ``beta`` (fixed effects), ``theta`` (relative covariance factor),
@@ -80,11 +79,11 @@ class LmmFit(LikelihoodCriteria):
         return self.design.n
 
     @property
-    def n_groups(self) -> dict[str, int]:
+    def n_groups(self) -> dict[str, int]:  # type: ignore[override]  # a field in LargeFit
         return self.design.n_groups
 
     @property
-    def n_dropped(self) -> int:
+    def n_dropped(self) -> int:  # type: ignore[override]  # a field in LargeFit
         return self.design.frame.n_dropped
 
     @property
@@ -108,75 +107,16 @@ class LmmFit(LikelihoodCriteria):
         """y - fitted, with fitted = X beta + Z b (conditional on the modes, as lme4)."""
         return self.design.y - self.fitted
 
-    # ------------------------------------------------------------------ tables
-    def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger)."""
-        from scipy import stats
+    # ------------------------------------------------------------------ tables (FitTables)
+    def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+        return [(t.name, t.grouping_factor, t.term_names, t.levels) for t in self.design.terms]
 
-        est = self.beta
-        if ddf.lower().replace("_", "-") in ("kenward-roger", "kr"):
-            kr = self.kenward_roger
-            se, df = kr.std_errors, kr.df
-        elif ddf.lower() == "satterthwaite":
-            se, df = self.std_errors, self.df_satterthwaite
-        else:
-            raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
-        t = est / se
-        p = 2 * stats.t.sf(np.abs(t), df)
-        return pd.DataFrame(
-            {"estimate": est, "std_error": se, "t_value": t, "df": df, "p_value": p},
-            index=pd.Index(self.fixed_names, name="term"),
-        )
+    def scaled_residuals(self) -> np.ndarray | None:
+        return self.residuals / self.sigma
 
-    def varcorr(self) -> pd.DataFrame:
-        """Variance components as lme4's ``as.data.frame(VarCorr(m))`` (variances, then covs)."""
-        rows: list[tuple[str, str | None, str | None, float, float]] = []
-        for vc in self.random_effects:
-            for i, ti in enumerate(vc.terms):
-                rows.append((vc.group, ti, None, vc.covariance[i, i], vc.std_devs[i]))
-            for j in range(len(vc.terms)):
-                for i in range(j + 1, len(vc.terms)):
-                    rows.append(
-                        (
-                            vc.group,
-                            vc.terms[i],
-                            vc.terms[j],
-                            vc.covariance[i, j],
-                            vc.correlation[i, j],
-                        )
-                    )
-        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
-        return pd.DataFrame(rows, columns=["group", "var1", "var2", "vcov", "sdcor"])
-
-    def ranef(self) -> dict[str, pd.DataFrame]:
-        """Conditional modes per group name: a levels x terms DataFrame (lme4's ``ranef``)."""
-        out = {}
-        for t in self.design.terms:
-            m = self.modes[t.name]
-            out[t.name] = pd.DataFrame(
-                m.b, index=pd.Index(t.levels, name=t.grouping_factor), columns=list(t.term_names)
-            )
-        return out
-
-    def ranef_table(self) -> pd.DataFrame:
-        """Long format as ``as.data.frame(ranef(m, condVar = TRUE))``:
-        grpvar, term, grp, condval, condsd (named group, term, level, condval, condsd)."""
-        frames = []
-        for t in self.design.terms:
-            m = self.modes[t.name]
-            for k, term in enumerate(t.term_names):
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "group": t.grouping_factor,
-                            "term": term,
-                            "level": list(t.levels),
-                            "condval": m.b[:, k],
-                            "condsd": np.sqrt(np.maximum(m.cond_var[:, k, k], 0.0)),
-                        }
-                    )
-                )
-        return pd.concat(frames, ignore_index=True)
+    def _kenward_roger(self) -> tuple[np.ndarray, np.ndarray]:
+        kr = self.kenward_roger
+        return kr.std_errors, kr.df
 
     # ------------------------------------------------------------------ prediction
     def predict(self, newdata: Any = None, random: bool = True) -> np.ndarray:
@@ -210,21 +150,6 @@ class LmmFit(LikelihoodCriteria):
         return kenward_roger(self)
 
     # ------------------------------------------------------------------ output
-    def summary(self, ddf: str = "satterthwaite") -> Summary:
-        """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``."""
-        from multilevel.result.summary import Summary
-
-        return Summary.of(self, ddf=ddf)
-
-    def __str__(self) -> str:
-        return self.summary().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.summary().to_html()
-
-    def _repr_markdown_(self) -> str:
-        return self.summary().to_markdown()
-
     def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
         from multilevel.result.serialize import fit_to_dict
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from multilevel.result.fit import LmmFit
+    from multilevel.result.tables import FitTables
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Summary:
     notes: tuple[str, ...]
 
     @classmethod
-    def of(cls, fit: LmmFit, ddf: str = "satterthwaite") -> Summary:
+    def of(cls, fit: FitTables, ddf: str = "satterthwaite") -> Summary:
         method = "REML" if fit.reml else "maximum likelihood"
         ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
         heading = [
@@ -68,14 +68,16 @@ class Summary:
         heading.append(
             f"{crit}   logLik: {fit.loglik:.4f}   AIC: {fit.aic:.4f}   BIC: {fit.bic:.4f}"
         )
-        r = fit.residuals / fit.sigma
-        q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
-        resid = Table(
-            "Scaled residuals",
-            ("Min", "1Q", "Median", "3Q", "Max"),
-            (tuple(_f(v, 4) for v in q),),
-            "rrrrr",
-        )
+        r = fit.scaled_residuals()
+        resid = None
+        if r is not None:
+            q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
+            resid = Table(
+                "Scaled residuals",
+                ("Min", "1Q", "Median", "3Q", "Max"),
+                (tuple(_f(v, 4) for v in q),),
+                "rrrrr",
+            )
         re_rows: list[tuple[str, ...]] = []
         max_terms = max(len(vc.terms) for vc in fit.random_effects)
         for vc in fit.random_effects:
@@ -132,7 +134,13 @@ class Summary:
             f"evaluations, converged: {'yes' if fit.converged else 'NO'}"
             + ("; singular fit" if fit.is_singular else "")
         )
-        return cls(tuple(heading), (resid, random, fixed), tuple(notes))
+        if resid is None:
+            notes.append(
+                "scaled residuals: not shown, the fit kept no rows (predict_chunks computes "
+                "fitted values and residuals in a second pass)"
+            )
+        tables = (random, fixed) if resid is None else (resid, random, fixed)
+        return cls(tuple(heading), tables, tuple(notes))
 
     # ------------------------------------------------------------------ renderings
     def to_text(self) -> str:

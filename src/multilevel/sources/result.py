@@ -1,7 +1,8 @@
 """The result of a fit from sufficient statistics: the numbers of an ``LmmFit``, without the rows.
 
-``to_dict()`` gives the same fields as ``LmmFit.to_dict()`` (it is the same serializer). Fitted
-values and residuals need the rows again: :meth:`LargeFit.predict_chunks` streams them.
+The tables, ``summary()`` and ``to_dict()`` are those of ``LmmFit`` (shared code, same fields).
+Fitted values and residuals need the rows again: :meth:`LargeFit.predict_chunks` streams them;
+Kenward-Roger needs them too and is not offered.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sst
 
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
-from multilevel.result.criteria import LikelihoodCriteria
 from multilevel.result.fit import VarianceComponent
+from multilevel.result.tables import FitTables
 from multilevel.sources.encoding import Encoding
 from multilevel.sources.stats import Totals
 
 
 @dataclass(frozen=True, eq=False)
-class LargeFit(LikelihoodCriteria):
+class LargeFit(FitTables):
     """A one-grouping-factor linear mixed model fitted from chunked data (REML or ML)."""
 
     formula: str
@@ -50,38 +50,12 @@ class LargeFit(LikelihoodCriteria):
     totals: Totals | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
 
-    def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Estimate, SE, t, Satterthwaite df and p for each fixed effect."""
-        if ddf.lower() != "satterthwaite":
-            raise ValueError(
-                "a fit from chunks has Satterthwaite df only (Kenward-Roger needs "
-                "the rows: use multilevel.fit)"
-            )
-        se = self.std_errors
-        t = self.beta / se
-        p = 2 * sst.t.sf(np.abs(t), self.df_satterthwaite)
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "std_error": se,
-                "t_value": t,
-                "df": self.df_satterthwaite,
-                "p_value": p,
-            },
-            index=pd.Index(self.fixed_names, name="term"),
-        )
-
-    def ranef(self) -> dict[str, pd.DataFrame]:
-        """Conditional modes per term: a levels x terms DataFrame (lme4's ``ranef``)."""
+    def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         assert self.encoding is not None
-        return {
-            t.name: pd.DataFrame(
-                self.modes[t.name].b,
-                index=pd.Index(self.group_levels, name=t.grouping_factor),
-                columns=list(t.term_names),
-            )
+        return [
+            (t.name, t.grouping_factor, tuple(t.term_names), self.group_levels)
             for t in self.encoding.terms
-        }
+        ]
 
     def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
         """The fields of ``LmmFit.to_dict()`` (Satterthwaite inference only)."""
