@@ -18,6 +18,11 @@ from multilevel.optimize.start import moment_start
 from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import LmmFit, VarianceComponent
 
+#: sizes up to which a fit also optimizes from lme4's start: G * Q^2 of the first block and the
+#: order of the dense Schur complement (a few milliseconds per run at most)
+CHEAP_FIRST_BLOCK = 20_000
+CHEAP_SCHUR = 200
+
 
 class FitWarning(UserWarning):
     """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
@@ -88,7 +93,15 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = design.theta_lower()
     start, informed = moment_start(xp, design.theta_start())
-    opt = optimize_theta(dev, start, lower, informed_start=informed)
+    # where a deviance evaluation is cheap, lme4's start is tried as well (the better optimum wins)
+    cheap = xp.G * xp.Q**2 <= CHEAP_FIRST_BLOCK and xp.n_rest + xp.p <= CHEAP_SCHUR
+    opt = optimize_theta(
+        dev,
+        start,
+        lower,
+        informed_start=informed,
+        also_from=design.theta_start() if cheap else None,
+    )
     theta = np.asarray(opt.theta_final)
     ev = dev.evaluate(theta)
     sigma2 = dev.sigma2(ev)

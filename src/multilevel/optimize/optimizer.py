@@ -127,12 +127,17 @@ def _run(counter: _Counter, start: np.ndarray, lower: np.ndarray, radius: float 
 
 
 def optimize_theta(
-    dev: ProfiledDeviance, start: np.ndarray, lower: np.ndarray, informed_start: bool = False
+    dev: ProfiledDeviance,
+    start: np.ndarray,
+    lower: np.ndarray,
+    informed_start: bool = False,
+    also_from: np.ndarray | None = None,
 ) -> OptSummary:
     """Minimize ``dev`` from ``start`` with lower bounds and record the run.
 
     ``informed_start``: the start is an estimate (the moments), so the derivative-free search
-    begins in a smaller trust region around it.
+    begins in a smaller trust region around it. ``also_from``: a second start (lme4's), run as
+    well; the better optimum is kept (a guard against a local optimum, for cheap deviances).
 
     The convergence check needs the Hessian, which the caller computes anyway for the
     Satterthwaite df; :func:`check_convergence` adds it to the record.
@@ -146,6 +151,16 @@ def optimize_theta(
     message = str(res.message)
     notes: list[str] = []
     restarted = False
+    if also_from is not None and not np.allclose(also_from, start):
+        res2 = _run(counter, np.asarray(also_from, dtype=float), lower)
+        n_iter += int(getattr(res2, "nit", 0))
+        if np.isfinite(res2.fun) and res2.fun < fmin - 1e-9:
+            notes.append(
+                f"the run from lme4's start reached a deviance {fmin - float(res2.fun):.4g} "
+                "lower than the run from the moment estimates; its optimum is used"
+            )
+            theta, fmin, res = np.maximum(res2.x, lower), float(res2.fun), res2
+            message = str(res2.message)
     # A zero on the diagonal of Lambda may be a genuine boundary estimate or a corner the
     # optimizer ran into (the profiled deviance has local minima there). Restart from points
     # just off the edge and keep the best: a singular fit is reported only if it survives.
