@@ -19,6 +19,8 @@ from multilevel.formula.rnames import lme4_name
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
 RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
+#: above this many rows, numeric columns are read in place (formulaic learns the spec on a sample)
+IN_PLACE_ROWS = 10_000
 
 
 def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
@@ -76,7 +78,7 @@ def _encode(
     on a few rows and the columns stay the data's own (no n x k copy on millions of rows)."""
     try:
         parsed = Formula(python_expr(formula))
-        lookups = numeric_lookups(parsed, data) if len(data) > 10_000 else None
+        lookups = numeric_lookups(parsed, data) if len(data) > IN_PLACE_ROWS else None
         sample = data.head(50) if lookups is not None else data
         mm = parsed.get_model_matrix(
             sample, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
