@@ -37,3 +37,39 @@ def test_error_is_one_line_exit_2(capsys):
 def test_missing_file(capsys):
     assert main(["fit", "/no/such/file.csv", "y ~ 1 + (1 | g)"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_fit_in_chunks_gives_the_in_memory_fit(capsys, tmp_path):
+    """--chunk-rows reads the file in bounded pieces (fit_large) and prints the same tables."""
+    from multilevel.datasets import hsb
+
+    path = tmp_path / "hsb.parquet"
+    hsb().to_parquet(path)
+    formula = "mathach ~ cses + meanses + (1 + cses | school)"
+    assert main(["fit", str(path), formula, "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert main(["fit", str(path), formula, "--json", "--chunk-rows", "1000"]) == 0
+    chunked = json.loads(capsys.readouterr().out)
+    assert chunked["loglik"] == pytest.approx(whole["loglik"], abs=1e-6)
+    for a, b in zip(chunked["fixed_effects"], whole["fixed_effects"], strict=True):
+        assert a["name"] == b["name"]
+        assert a["estimate"] == pytest.approx(b["estimate"], rel=1e-6)
+        assert a["df_satterthwaite"] == pytest.approx(b["df_satterthwaite"], rel=1e-5)
+    assert main(["fit", str(path), formula, "--chunk-rows", "1000"]) == 0
+    text = capsys.readouterr().out
+    assert "Fixed effects" in text and "scaled residuals: not shown" in text
+    assert main(["fit", str(path), formula, "--chunk-rows", "1000", "--format", "csv"]) == 0
+    assert "# Data summary\ngroup,groups" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--chunk-rows", "0"], "--chunk-rows must be a positive number"),
+        (["--chunk-rows", "500", "--ddf", "kenward-roger"], "kenward-roger needs all rows"),
+    ],
+)
+def test_fit_in_chunks_refuses_what_it_cannot_do(capsys, extra, message):
+    assert main(["fit", "hsb", "mathach ~ 1 + (1 | school)", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

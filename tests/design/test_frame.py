@@ -130,3 +130,20 @@ def test_changing_the_data_after_the_fit_does_not_change_the_fit():
     np.testing.assert_allclose(fit.fitted, fit.beta[0] + fit.beta[1] * x0 + b, rtol=1e-12)
     np.testing.assert_array_equal(fit.design.y, y0)
     np.testing.assert_allclose(fit.residuals, y0 - fit.fitted, rtol=1e-12)
+
+
+def test_files_are_read_only_in_the_columns_the_formula_uses(tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    n = 300
+    df = pd.DataFrame({"y": rng.standard_normal(n), "x": rng.standard_normal(n)})
+    df["g"] = np.arange(n) % 10
+    df["unused"] = ["text"] * n  # would not even be numeric
+    for name, write in (("d.parquet", df.to_parquet), ("d.csv", df.to_csv)):
+        path = tmp_path / name
+        write(path, index=False) if name.endswith("csv") else write(path)
+        fit = multilevel.fit("y ~ x + (1 | g)", path)
+        assert list(fit.design.frame.data.columns) == ["y", "x", "g"]
+        assert fit.n_obs == n
+        with pytest.raises(DataError, match="column 'z' .* is not in the data") as err:
+            multilevel.fit("y ~ z + (1 | g)", path)
+        assert "cannot read" not in str(err.value)

@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   multilevel fit hsb.csv 'mathach ~ 1 + (1 | school)'
   multilevel fit hsb.csv 'mathach ~ cses * meanses + (1 + cses | school)' --json
   multilevel fit data.parquet 'y ~ x + (1 | a/b)' --ml --format markdown
+  multilevel fit big_folder/ 'y ~ x + w + (1 + x | school)' --chunk-rows 1000000
 """
 
 
@@ -29,6 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_format_option(p)
     p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        metavar="N",
+        help="read the data N rows at a time (bounded memory, for data larger than memory; one "
+        "grouping factor; Satterthwaite df)",
+    )
     p.set_defaults(run=run)
 
 
@@ -45,10 +53,27 @@ def resolve_data(spec: str):
 
 def run(args: argparse.Namespace) -> int:
     import multilevel
+    from multilevel.errors import MultilevelError
+    from multilevel.result.tables import FitTables
 
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        raise MultilevelError(
+            f"--chunk-rows must be a positive number of rows, not {args.chunk_rows}"
+        )
+    if args.chunk_rows is not None and args.ddf == "kenward-roger":
+        raise MultilevelError(
+            "--ddf kenward-roger needs all rows in memory; drop --chunk-rows (Satterthwaite df "
+            "are given for fits in chunks)"
+        )
+    fit: FitTables
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
-        fit = multilevel.fit(args.formula, resolve_data(args.data), reml=not args.ml)
+        if args.chunk_rows is None:
+            fit = multilevel.fit(args.formula, resolve_data(args.data), reml=not args.ml)
+        else:
+            fit = multilevel.fit_large(
+                args.formula, resolve_data(args.data), reml=not args.ml, chunk_rows=args.chunk_rows
+            )
     fmt = chosen(args)
     if fmt == "json":
         kr = args.ddf == "kenward-roger" and fit.reml

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,18 @@ from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.safety import ALLOWED_CALLS, check_expression, r_to_python
 
 
-def load_data(data: Any) -> pd.DataFrame:
-    """A pandas DataFrame from a DataFrame, a dict of columns, or a CSV / Parquet file path."""
+def _parquet_columns(path: Path) -> list[str]:
+    import pyarrow.dataset as ds
+
+    return [str(n) for n in ds.dataset(path, format="parquet").schema.names]
+
+
+def load_data(data: Any, select: Callable[[list[str]], list[str]] | None = None) -> pd.DataFrame:
+    """A pandas DataFrame from a DataFrame, a dict of columns, or a CSV / Parquet file path.
+
+    ``select`` maps a file's column names to those to read (e.g. the columns a formula uses):
+    a wide file is then read only in part.
+    """
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, str | os.PathLike):
@@ -41,10 +52,14 @@ def load_data(data: Any) -> pd.DataFrame:
             )
         try:
             if suffix in (".parquet", ".pq") or path.is_dir():
-                return pd.read_parquet(path)
+                cols = select(_parquet_columns(path)) if select else None
+                return pd.read_parquet(path, columns=cols)
             if suffix == ".feather":
                 return pd.read_feather(path)
-            return pd.read_csv(path)
+            cols = select([str(c) for c in pd.read_csv(path, nrows=0).columns]) if select else None
+            return pd.read_csv(path, usecols=cols)
+        except DataError:  # from select: a column the formula uses is not in the file
+            raise
         except pd.errors.EmptyDataError:
             raise DataError(f"data file {path} has no columns (is it empty?)") from None
         except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:

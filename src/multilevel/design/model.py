@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.design.fixed import FixedDesign, encode, fixed_design
-from multilevel.design.frame import ModelFrame, build_frame, load_data
+from multilevel.design.frame import ModelFrame, build_frame, load_data, needed_columns
 from multilevel.design.random import RandomTerm, order_terms, random_term
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.parse import FormulaSpec, parse_formula
@@ -123,7 +123,7 @@ def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
             "For a model without random effects use ordinary least squares."
         )
-    df = load_data(data)
+    df = load_data(data, select=lambda columns: list(needed_columns(spec, columns)[0]))
     frame = build_frame(spec, df)
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data)

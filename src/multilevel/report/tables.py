@@ -340,14 +340,11 @@ def model_comparison_table(models: Any) -> ApaTable:
 def data_summary_table(fit: Any) -> ApaTable:
     """Groups per grouping factor and their sizes (min, median, max)."""
     rows: list[dict[str, Any]] = []
-    for t in fit.design.terms:
-        if any(r["group"] == t.grouping_factor for r in rows):
-            continue
-        sizes = np.bincount(t.codes, minlength=t.n_levels)
+    for factor, sizes in fit.group_sizes().items():
         rows.append(
             {
-                "group": t.grouping_factor,
-                "groups": t.n_levels,
+                "group": factor,
+                "groups": len(sizes),
                 "size_min": int(sizes.min()),
                 "size_median": float(np.median(sizes)),
                 "size_max": int(sizes.max()),

@@ -111,6 +111,13 @@ class LmmFit(FitTables):
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         return [(t.name, t.grouping_factor, t.term_names, t.levels) for t in self.design.terms]
 
+    def group_sizes(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for t in self.design.terms:
+            if t.grouping_factor not in out:
+                out[t.grouping_factor] = np.bincount(t.codes, minlength=t.n_levels)
+        return out
+
     def scaled_residuals(self) -> np.ndarray | None:
         return self.residuals / self.sigma
 

@@ -32,8 +32,17 @@ class FitTables(LikelihoodCriteria):
     warnings: tuple[str, ...]
     is_singular: bool
 
+    @property
+    def response(self) -> str:
+        """The outcome (a column name or an expression such as log(y))."""
+        raise NotImplementedError
+
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         """(name, grouping factor, term names, level labels) of each random term."""
+        raise NotImplementedError
+
+    def group_sizes(self) -> dict[str, np.ndarray]:
+        """Rows per level of each grouping factor."""
         raise NotImplementedError
 
     def scaled_residuals(self) -> np.ndarray | None:

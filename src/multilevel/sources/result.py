@@ -50,6 +50,15 @@ class LargeFit(FitTables):
     totals: Totals | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
 
+    @property
+    def response(self) -> str:
+        assert self.encoding is not None
+        return self.encoding.formula.response
+
+    def group_sizes(self) -> dict[str, np.ndarray]:
+        assert self.encoding is not None and self.totals is not None
+        return {self.encoding.group: self.totals.group_sizes}
+
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         assert self.encoding is not None
         return [

@@ -214,6 +214,7 @@ class Totals:
     keep: tuple[int, ...]
     group_levels: tuple[str, ...]
     group_values: np.ndarray  # raw values in level order
+    group_sizes: np.ndarray  # rows per group, in level order
     n_input: int
     n_dropped: int
     dropped_by: dict[str, int]
@@ -303,6 +304,7 @@ def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts
         keep=tuple(keep),
         group_levels=tuple(level_label(v) for v in values),
         group_values=values,
+        group_sizes=stats.counts[order],
         n_input=stats.n_input,
         n_dropped=stats.n_input - n,
         dropped_by=dict(stats.dropped_by),
