@@ -14,7 +14,7 @@ from multilevel.objective import CrossProducts, ProfiledDeviance, cross_products
 from multilevel.objective.modes import conditional_modes
 from multilevel.optimize import optimize_theta, singular
 from multilevel.optimize.optimizer import check_convergence
-from multilevel.optimize.start import moment_start
+from multilevel.optimize.start import choose_start
 from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import LmmFit, VarianceComponent
 
@@ -33,6 +33,11 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
 
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
     REML by default, as lme4; ``reml=False`` for maximum likelihood.
+
+    On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
+    (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
+    numpy arrays wrapped without a copy (``pd.DataFrame({...}, copy=False)``) and edited in place
+    afterwards would change the fitted values computed from them: copy such arrays first.
 
     >>> import multilevel
     >>> m = multilevel.fit("mathach ~ 1 + (1 | school)", multilevel.datasets.hsb())
@@ -92,7 +97,7 @@ def _check_outcome_not_explained(xp: CrossProducts, design: ModelDesign) -> None
 def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = design.theta_lower()
-    start, informed = moment_start(xp, design.theta_start())
+    start, informed = choose_start(dev, xp, design.theta_start())
     # where a deviance evaluation is cheap, lme4's start is tried as well (the better optimum wins)
     cheap = xp.G * xp.Q**2 <= CHEAP_FIRST_BLOCK and xp.n_rest + xp.p <= CHEAP_SCHUR
     opt = optimize_theta(

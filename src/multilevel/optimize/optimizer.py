@@ -126,6 +126,58 @@ def _run(counter: _Counter, start: np.ndarray, lower: np.ndarray, radius: float 
     )
 
 
+@dataclass
+class _Path:
+    """One optimization from one start, with its boundary restarts."""
+
+    start: np.ndarray
+    res: Any
+    theta: np.ndarray
+    fmin: float
+    n_iter: int
+    notes: list[str]
+    restarted: bool
+
+
+def _from_start(counter: _Counter, start: np.ndarray, lower: np.ndarray, radius: float) -> _Path:
+    res = _run(counter, start, lower, radius)
+    path = _Path(
+        start, res, np.maximum(res.x, lower), float(res.fun), int(getattr(res, "nit", 0)), [], False
+    )
+    # A zero on the diagonal of Lambda may be a genuine boundary estimate or a corner the
+    # optimizer ran into (the profiled deviance has local minima there). Restart from points
+    # just off the edge and keep the best: a singular fit is reported only if it survives.
+    offdiag = ~np.isfinite(lower)
+    tried: list[np.ndarray] = []
+    for _ in range(MAX_RESTART_ROUNDS):
+        on_edge = (lower == 0) & (path.theta <= BOUNDARY_TOL)
+        if not on_edge.any():
+            break
+        path.restarted = True
+        starts = [
+            np.where(on_edge, 0.1, path.theta),
+            np.where(on_edge, 0.1, np.where(offdiag, 0.0, path.theta)),
+            0.1 * start,
+        ]
+        improved = False
+        for trial in starts:
+            if any(np.allclose(trial, t) for t in tried):
+                continue
+            tried.append(trial)
+            res2 = _run(counter, trial, lower)
+            path.n_iter += int(getattr(res2, "nit", 0))
+            if np.isfinite(res2.fun) and res2.fun < path.fmin - 1e-9:
+                path.notes.append(
+                    "restarted off the boundary: the deviance improved by "
+                    f"{path.fmin - float(res2.fun):.4g} (the previous optimum had a zero variance)"
+                )
+                path.theta, path.fmin, path.res = np.maximum(res2.x, lower), float(res2.fun), res2
+                improved = True
+        if not improved:
+            break
+    return path
+
+
 def optimize_theta(
     dev: ProfiledDeviance,
     start: np.ndarray,
@@ -137,69 +189,33 @@ def optimize_theta(
 
     ``informed_start``: the start is an estimate (the moments), so the derivative-free search
     begins in a smaller trust region around it. ``also_from``: a second start (lme4's), run as
-    well; the better optimum is kept (a guard against a local optimum, for cheap deviances).
+    well (each with its boundary restarts); the better optimum is kept, a guard against a local
+    optimum where deviances are cheap. ``theta_initial`` records the start of the kept run.
 
     The convergence check needs the Hessian, which the caller computes anyway for the
     Satterthwaite df; :func:`check_convergence` adds it to the record.
     """
     counter = _Counter(dev)
     start = np.asarray(start, dtype=float)
-    res = _run(counter, start, lower, INFORMED_TR_RADIUS if informed_start else 1.0)
-    theta = np.maximum(res.x, lower)
-    fmin = float(res.fun)
-    n_iter = int(getattr(res, "nit", 0))
-    message = str(res.message)
-    notes: list[str] = []
-    restarted = False
+    best = _from_start(counter, start, lower, INFORMED_TR_RADIUS if informed_start else 1.0)
+    n_iter = best.n_iter
     if also_from is not None and not np.allclose(also_from, start):
-        res2 = _run(counter, np.asarray(also_from, dtype=float), lower)
-        n_iter += int(getattr(res2, "nit", 0))
-        if np.isfinite(res2.fun) and res2.fun < fmin - 1e-9:
-            notes.append(
-                f"the run from lme4's start reached a deviance {fmin - float(res2.fun):.4g} "
-                "lower than the run from the moment estimates; its optimum is used"
+        other = _from_start(counter, np.asarray(also_from, dtype=float), lower, 1.0)
+        n_iter += other.n_iter
+        if np.isfinite(other.fmin) and other.fmin < best.fmin - 1e-6 * max(1.0, abs(best.fmin)):
+            other.notes.append(
+                f"lme4's start (Lambda = I) reached a deviance {best.fmin - other.fmin:.4g} lower "
+                "than the start from the moment estimates; its optimum is used"
             )
-            theta, fmin, res = np.maximum(res2.x, lower), float(res2.fun), res2
-            message = str(res2.message)
-    # A zero on the diagonal of Lambda may be a genuine boundary estimate or a corner the
-    # optimizer ran into (the profiled deviance has local minima there). Restart from points
-    # just off the edge and keep the best: a singular fit is reported only if it survives.
-    offdiag = ~np.isfinite(lower)
-    tried: list[np.ndarray] = []
-    for _ in range(MAX_RESTART_ROUNDS):
-        on_edge = (lower == 0) & (theta <= BOUNDARY_TOL)
-        if not on_edge.any():
-            break
-        restarted = True
-        starts = [
-            np.where(on_edge, 0.1, theta),
-            np.where(on_edge, 0.1, np.where(offdiag, 0.0, theta)),
-            0.1 * start,
-        ]
-        improved = False
-        for trial in starts:
-            if any(np.allclose(trial, t) for t in tried):
-                continue
-            tried.append(trial)
-            res2 = _run(counter, trial, lower)
-            n_iter += int(getattr(res2, "nit", 0))
-            if np.isfinite(res2.fun) and res2.fun < fmin - 1e-9:
-                notes.append(
-                    "restarted off the boundary: the deviance improved by "
-                    f"{fmin - float(res2.fun):.4g} (the previous optimum had a zero variance)"
-                )
-                theta, fmin = np.maximum(res2.x, lower), float(res2.fun)
-                message = str(res2.message)
-                res = res2
-                improved = True
-        if not improved:
-            break
+            best = other
+        elif np.isfinite(other.fmin) and other.fmin < best.fmin:
+            best = other  # the same optimum, found a little more precisely
     return OptSummary(
         optimizer="L-BFGS-B (exact gradient)" if dev.has_gradient else "COBYQA (derivative-free)",
-        theta_initial=start.tolist(),
-        theta_final=theta.tolist(),
+        theta_initial=best.start.tolist(),
+        theta_final=best.theta.tolist(),
         lower=lower.tolist(),
-        fmin=fmin,
+        fmin=best.fmin,
         n_evaluations=counter.n,
         n_iterations=n_iter,
         tolerances={
@@ -209,12 +225,12 @@ def optimize_theta(
             "maxiter": MAXITER,
             "conv_tol": CONV_TOL,
         },
-        message=message,
+        message=str(best.res.message),
         gradient=[],
         scaled_gradient_max=float("nan"),
-        converged=bool(np.isfinite(fmin) and res.success),
-        restarted_from_boundary=restarted,
-        notes=notes,
+        converged=bool(np.isfinite(best.fmin) and best.res.success),
+        restarted_from_boundary=best.restarted,
+        notes=best.notes,
     )
 
 

@@ -18,6 +18,8 @@ were the only random term: a rougher start, but in the right region.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from multilevel.objective.crossprod import CrossProducts
@@ -27,6 +29,19 @@ CONDITION = 1e-8
 #: eigenvalues of Tau / sigma^2 are floored at this fraction of the largest (and at FLOOR)
 RELATIVE_FLOOR = 1e-2
 FLOOR = 1e-2
+
+
+def choose_start(
+    deviance: Callable[[np.ndarray], float], xp: CrossProducts, default: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """The moment start if its deviance is below that of ``default`` (lme4's start), else
+    ``default``; and whether the start is the moments' (two deviance evaluations)."""
+    start, informed = moment_start(xp, default)
+    if np.array_equal(start, default):
+        return default, False
+    if not deviance(start) < deviance(default):
+        return default, False
+    return start, informed
 
 
 def moment_start(xp: CrossProducts, default: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -103,10 +118,17 @@ def _moments(
             return None
         sigma2 = within_ss / df
         Tau = np.atleast_2d(np.cov(b.T, ddof=1)) - sigma2 * A_inv.mean(axis=0)
+        # no effect can carry more variance than the outcome has: cap each variance at
+        # (y'y / n) / mean(z_i^2), which bounds the start when few rows per group make the
+        # per-group estimates wild
+        z2 = np.einsum("gii->i", A) / n
+        cap = (C[p, p] / n) / np.where(z2 > 0, z2, 1.0) / sigma2
     # only the blocks the model estimates (e.g. diagonal for (x || g))
     full = pattern | pattern.T
     T = np.where(full, Tau, 0.0) / sigma2
     vals, vecs = np.linalg.eigh(T)
-    vals = np.maximum(vals, max(RELATIVE_FLOOR * vals.max(), FLOOR))
-    L = np.linalg.cholesky((vecs * vals) @ vecs.T)
+    vals = np.clip(vals, max(RELATIVE_FLOOR * vals.max(), FLOOR), None)
+    T = (vecs * vals) @ vecs.T
+    scale = np.sqrt(np.minimum(np.diag(T), cap) / np.diag(T))  # shrink rows/cols over the cap
+    L = np.linalg.cholesky(T * np.outer(scale, scale))
     return np.where(full, L, 0.0)  # exact zeros outside the blocks (rounding of eigh)

@@ -24,7 +24,7 @@ from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 from multilevel.objective.modes import TermModes
 from multilevel.optimize import optimize_theta, singular
 from multilevel.optimize.optimizer import check_convergence
-from multilevel.optimize.start import moment_start
+from multilevel.optimize.start import choose_start
 from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import VarianceComponent
 from multilevel.sources.chunks import Source, as_source, iter_chunks, prefetch
@@ -124,7 +124,7 @@ def _fit(xp, tot, enc: Encoding, reml: bool, warn: bool) -> LargeFit:
     dev = ProfiledDeviance(xp, reml=reml)
     lower = np.concatenate([t.theta_lower for t in enc.terms])
     start = np.concatenate([t.theta_start for t in enc.terms])
-    start, informed = moment_start(xp, start)
+    start, informed = choose_start(dev, xp, start)
     opt = optimize_theta(dev, start, lower, informed_start=informed)
     theta = np.asarray(opt.theta_final)
     ev = dev.evaluate(theta)
