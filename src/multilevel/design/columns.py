@@ -9,12 +9,15 @@ columns directly, and the full matrix is built only when something asks for it (
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+#: numbers the matrices wrapped by ModelColumns.of, so their column keys never collide
+_WRAPPED = itertools.count()
 #: rows per block when a Gram matrix is formed block by block (a few hundred kB per column)
 BLOCK_ROWS = 1 << 15
 #: up to this many plain columns a Gram matrix is formed from dot products of the columns
@@ -45,7 +48,7 @@ class ModelColumns:
             if n and col[0] == 1.0 and bool(np.all(col == 1.0)):
                 factors.append(())
             else:
-                key = f"#{id(matrix)}:{j}"
+                key = f"#{next(_WRAPPED)}:{j}"
                 source[key] = col
                 factors.append((key,))
         out = cls(n, tuple(factors), source)
