@@ -9,6 +9,7 @@ are bounded below by 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from formulaic import ModelSpec
 
 from multilevel.design.columns import ModelColumns
 from multilevel.design.fixed import _as_float_frame, encode_columns
+from multilevel.design.groupsums import group_sums
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
 from multilevel.formula.rnames import lme4_name
@@ -39,13 +41,17 @@ def _labels(values: pd.Index) -> list[str]:
 
 
 def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes and sorted level labels of one grouping column (as R's ``factor``)."""
+    """Integer codes and sorted level labels of one grouping column (as R's ``factor``).
+
+    The codes keep the smallest integer type that holds them (a categorical's own codes are
+    used as they are: no n-long copy on large data)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy().astype(np.int64)
+        codes = column.cat.codes.to_numpy()
         cats = _labels(column.cat.categories)
         if codes.size and codes.min() < 0:
             raise DataError(f"grouping factor {column.name!r} has missing values")
-        used = np.flatnonzero(np.bincount(codes, minlength=len(cats)))
+        count = group_sums(codes, len(cats), [()], lambda name: codes)[()]
+        used = np.flatnonzero(count)
         if len(used) == len(cats):
             return codes, cats
         remap = np.full(len(cats), -1)
@@ -63,10 +69,10 @@ def group_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarra
     codes, labels = factor_codes(data[factors[0]])
     for name in factors[1:]:
         c2, l2 = factor_codes(data[name])
-        combined = codes * len(l2) + c2
+        combined = codes.astype(np.int64) * len(l2) + c2
         uniq, codes = np.unique(combined, return_inverse=True)
         labels = [f"{labels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq]
-    return codes.astype(np.int64), tuple(labels)
+    return codes, tuple(labels)
 
 
 @dataclass(frozen=True)
@@ -77,11 +83,16 @@ class RandomTerm:
     grouping_factor: str  # 'school', 'cask:batch'
     factors: tuple[str, ...]
     term_names: tuple[str, ...]  # '(Intercept)', 'cses'
-    codes: np.ndarray  # (n,) level index of each row
+    index: np.ndarray  # (n,) level index of each row, in a compact integer type
     levels: tuple[str, ...]
     columns: ModelColumns  # the (n, q) raw random-effects model matrix, as its recipe
     spec: ModelSpec
     source: str
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """(n,) level index of each row as int64 (safe for arithmetic such as codes * q)."""
+        return self.index.astype(np.int64)
 
     @property
     def Z(self) -> np.ndarray:
@@ -164,7 +175,7 @@ def random_term(spec: RandomSpec, data: pd.DataFrame) -> RandomTerm:
         grouping_factor=spec.group_name,
         factors=spec.factors,
         term_names=tuple(lme4_name(n) for n in raw),
-        codes=codes,
+        index=codes,
         levels=levels,
         columns=Z,
         spec=mspec,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from multilevel.design.groupsums import group_sums
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import RandomTerm
 
@@ -43,51 +44,19 @@ def group_cross(
     intercept); ``value(name)`` returns that data column. Every distinct product is summed once:
     the intercept's products are the columns themselves, and Z's columns are often X's.
     """
-    cache: dict[tuple[str, ...], np.ndarray] = {}
-    buf = _ProductBuffer(codes.shape[0], G)
-
-    def sums(k1: tuple[str, ...], k2: tuple[str, ...]) -> np.ndarray:
-        key = tuple(sorted(k1 + k2))
-        if key not in cache:
-            if not key:
-                cache[key] = np.bincount(codes, minlength=G).astype(float)
-            elif len(key) == 1:
-                cache[key] = np.bincount(codes, weights=value(key[0]), minlength=G)
-            else:
-                cache[key] = buf.product_sums(codes, [value(f) for f in key])
-        return cache[key]
-
     Q = len(z_keys)
+    pairs = {(r, c): tuple(sorted(z_keys[r] + z_keys[c])) for r in range(Q) for c in range(r + 1)}
+    cross = {
+        (r, c): tuple(sorted(z_keys[r] + w_keys[c])) for r in range(Q) for c in range(len(w_keys))
+    }
+    sums = group_sums(codes, G, list(dict.fromkeys([*pairs.values(), *cross.values()])), value)
     A = np.empty((Q, Q, G))
     B = np.empty((Q, len(w_keys), G))
-    for r, kr in enumerate(z_keys):
-        for c in range(r + 1):
-            A[r, c] = A[c, r] = sums(kr, z_keys[c])
-        for c, kc in enumerate(w_keys):
-            B[r, c] = sums(kr, kc)
+    for (r, c), key in pairs.items():
+        A[r, c] = A[c, r] = sums[key]
+    for (r, c), key in cross.items():
+        B[r, c] = sums[key]
     return A, B
-
-
-class _ProductBuffer:
-    """Group sums of a product of columns, block by block through one small buffer: faster than
-    one n-long product (it stays in cache, and fresh memory is slow to touch the first time)."""
-
-    def __init__(self, n: int, G: int):
-        self.G = G
-        self.rows = max(1, min(n, max(1 << 16, 4 * G)))
-        self.buf = np.empty(self.rows)
-
-    def product_sums(self, codes: np.ndarray, factors: list[np.ndarray]) -> np.ndarray:
-        total = np.zeros(self.G)
-        n = codes.shape[0]
-        for start in range(0, n, self.rows):
-            stop = min(start + self.rows, n)
-            b = self.buf[: stop - start]
-            np.multiply(factors[0][start:stop], factors[1][start:stop], out=b)
-            for f in factors[2:]:
-                np.multiply(b, f[start:stop], out=b)
-            total += np.bincount(codes[start:stop], weights=b, minlength=self.G)
-        return total
 
 
 @dataclass(frozen=True)
@@ -183,7 +152,6 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     """One pass over the rows: the cross-products the deviance needs."""
     first, rest = first_block(design)
     theta_off = _theta_offsets(design)
-    codes = first[0].codes
     G = first[0].n_levels
     q_offsets = list(np.cumsum([0] + [t.q for t in first[:-1]]))
     Q = sum(t.q for t in first)
@@ -197,7 +165,7 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     for matrix in [X] + [t.columns for t in first]:
         source.update(matrix.source)
     z_keys = [f for t in first for f in t.columns.factors]
-    A, B = group_cross(codes, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
+    A, B = group_cross(first[0].index, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
     Xty = X.tdot(design.y)
     C = np.empty((design.p + 1, design.p + 1))
     C[: design.p, : design.p] = design.fixed.gram()
@@ -224,7 +192,7 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     nr = Zr.shape[1]
     # Z_1 as a sparse (n x G*Q) matrix, for Z_1'Z_rest
     rows = np.repeat(np.arange(design.n), Q)
-    cols = (codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
+    cols = (first[0].codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
     Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
