@@ -78,7 +78,8 @@ def test_select_and_wrapping_a_built_matrix(data):
     np.testing.assert_array_equal(sub.array, M[:, [0, 3]])
     wrapped = ModelColumns.of(M)
     assert wrapped.is_intercept(0) and not wrapped.is_intercept(1)
-    assert wrapped.array is not None
+    np.testing.assert_array_equal(wrapped.array, M)
+    assert wrapped.factors[0] == () and wrapped.factors[1] != wrapped.factors[2]
     np.testing.assert_allclose(wrapped.gram(), M.T @ M)
     np.testing.assert_array_equal(wrapped.select([1, 2]).array, M[:, [1, 2]])
 

@@ -50,7 +50,7 @@ def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
         cats = _labels(column.cat.categories)
         if codes.size and codes.min() < 0:
             raise DataError(f"grouping factor {column.name!r} has missing values")
-        count = group_sums(codes, len(cats), [()], lambda name: codes)[()]
+        count = group_sums(codes, len(cats), [()], lambda _: codes)[()]  # rows per category
         used = np.flatnonzero(count)
         if len(used) == len(cats):
             return codes, cats
