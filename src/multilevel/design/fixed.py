@@ -3,7 +3,9 @@ and drop aliased (linearly dependent) columns as lme4's ``chkRank.drop.cols`` do
 
 from __future__ import annotations
 
+import ast
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,68 @@ from multilevel.formula.safety import SAFE_FUNCTIONS
 RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
 #: above this many rows, numeric columns are read in place (formulaic learns the spec on a sample)
 IN_PLACE_ROWS = 10_000
+
+
+#: calls whose arguments are levels, not numbers: integer columns inside them keep their type
+LEVEL_CALLS = frozenset({"factor", "C"})
+
+
+def integer_columns_as_double(terms: Iterable[Any], data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with the integer columns the formula ``terms`` compute with as float64.
+
+    R computes every formula term in double precision (``I(x^4)``, ``x:w``); numpy would do it
+    in the column's integer type and wrap around silently. Columns used as levels (inside
+    ``factor()`` or ``C()``) keep their type, so their level names stay ``1``, ``2``, ...
+    """
+    numeric: set[str] = set()
+    levels: set[str] = set()
+    for term in terms:
+        for factor in term.factors:
+            method = getattr(factor.eval_method, "value", str(factor.eval_method))
+            code = str(factor.expr)
+            if method == "lookup":
+                numeric.add(code.strip("`"))
+            elif method == "python":
+                _names_in(code, numeric, levels)
+    cast = {
+        c: data[c].astype(float)
+        for c in numeric - levels
+        if c in data.columns
+        and pd.api.types.is_integer_dtype(data[c].dtype)
+        and not pd.api.types.is_bool_dtype(data[c].dtype)
+    }
+    return data.assign(**cast) if cast else data
+
+
+def _names_in(code: str, numeric: set[str], levels: set[str]) -> None:
+    """Add the names in a Python expression to ``levels`` (inside factor()/C()) or ``numeric``."""
+    try:
+        tree = ast.parse(code, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return  # formulaic reports it
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in LEVEL_CALLS:
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                for sub in ast.walk(arg):
+                    if isinstance(sub, ast.Name):
+                        levels.add(sub.id)
+                        inside.add(id(sub))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in inside:
+            numeric.add(node.id)
+
+
+def model_matrix(formula: Formula | ModelSpec, data: pd.DataFrame) -> Any:
+    """formulaic's model matrix (pandas) of a formula or a learned spec, evaluated in the closed
+    namespace of :mod:`multilevel.formula.safety` with integer columns in double precision."""
+    terms = formula.formula if isinstance(formula, ModelSpec) else formula
+    return formula.get_model_matrix(
+        integer_columns_as_double(terms, data),
+        context=dict(SAFE_FUNCTIONS),
+        na_action="ignore",
+        output="pandas",
+    )
 
 
 def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
@@ -80,9 +144,7 @@ def _encode(
         parsed = Formula(python_expr(formula))
         lookups = numeric_lookups(parsed, data) if len(data) > IN_PLACE_ROWS else None
         sample = data.head(50) if lookups is not None else data
-        mm = parsed.get_model_matrix(
-            sample, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
-        )
+        mm = model_matrix(parsed, sample)
     except FormulaicError as exc:
         msg = str(exc).splitlines()[0]
         raise FormulaError(f"cannot build the {what} from '{formula}': {msg}") from None
@@ -99,9 +161,7 @@ def _encode(
             _check_values(columns.select(products), [names[j] for j in products], what)
         return columns, names, mm.model_spec
     if lookups is not None:  # unexpected layout: encode everything with formulaic
-        mm = parsed.get_model_matrix(
-            data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
-        )
+        mm = model_matrix(parsed, data)
         names = [str(c) for c in mm.columns]
     try:
         values, names = _as_float_frame(mm)
@@ -197,9 +257,7 @@ class FixedDesign:
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """X for new data, with the encodings (levels, centring) learned from the fit."""
         try:
-            mm = self.spec.get_model_matrix(
-                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
-            )
+            mm = model_matrix(self.spec, data)
         except (FormulaicError, KeyError, ValueError, TypeError) as exc:
             raise DataError(f"cannot build fixed effects for new data: {exc}") from None
         values, _ = _as_float_frame(mm)
