@@ -14,7 +14,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
-from multilevel.design.columns import ModelColumns
+from multilevel.design.columns import ModelColumns, SparseColumns
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.rnames import lme4_name
@@ -23,6 +23,9 @@ from multilevel.formula.safety import SAFE_FUNCTIONS
 RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
 #: above this many rows, numeric columns are read in place (formulaic learns the spec on a sample)
 IN_PLACE_ROWS = 10_000
+#: a fixed-effects matrix of at least this many cells, at most this share nonzero, stays sparse
+SPARSE_MIN_CELLS = 4_000_000
+SPARSE_MAX_DENSITY = 0.2
 
 
 #: calls whose arguments are levels, not numbers: integer columns inside them keep their type
@@ -75,15 +78,16 @@ def _names_in(code: str, numeric: set[str], levels: set[str]) -> None:
             numeric.add(node.id)
 
 
-def model_matrix(formula: Formula | ModelSpec, data: pd.DataFrame) -> Any:
-    """formulaic's model matrix (pandas) of a formula or a learned spec, evaluated in the closed
-    namespace of :mod:`multilevel.formula.safety` with integer columns in double precision."""
+def model_matrix(formula: Formula | ModelSpec, data: pd.DataFrame, output: str = "pandas") -> Any:
+    """formulaic's model matrix (pandas or sparse) of a formula or a learned spec, evaluated in
+    the closed namespace of :mod:`multilevel.formula.safety` with integer columns in double
+    precision."""
     terms = formula.formula if isinstance(formula, ModelSpec) else formula
     return formula.get_model_matrix(
         integer_columns_as_double(terms, data),
         context=dict(SAFE_FUNCTIONS),
         na_action="ignore",
-        output="pandas",
+        output=output,
     )
 
 
@@ -121,35 +125,40 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
 
 
 def encode_columns(
-    formula: str, data: pd.DataFrame, what: str
+    formula: str, data: pd.DataFrame, what: str, sparse: bool = False
 ) -> tuple[ModelColumns, list[str], ModelSpec]:
     """As :func:`encode`, with the matrix kept as :class:`ModelColumns` (the data read in place
     when every column is a numeric data column or a product of them).
 
     Numerical trouble inside an expression (log of a negative number, overflow) is not a
     warning here: it shows as a non-finite value, reported below as a DataError naming the column.
+    With ``sparse``, a large matrix that is mostly zeros (a factor with many levels) is kept as
+    :class:`SparseColumns`.
     """
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-        return _encode(formula, data, what)
+        return _encode(formula, data, what, sparse)
 
 
 def _encode(
-    formula: str, data: pd.DataFrame, what: str
+    formula: str, data: pd.DataFrame, what: str, sparse: bool = False
 ) -> tuple[ModelColumns, list[str], ModelSpec]:
     """formulaic encodes every formula; when all factors are numeric columns the spec is learned
     on a few rows and the columns stay the data's own (no n x k copy on millions of rows)."""
     try:
         parsed = Formula(python_expr(formula))
         lookups = numeric_lookups(parsed, data) if len(data) > IN_PLACE_ROWS else None
+        sparse = sparse and lookups is None and len(data) > IN_PLACE_ROWS
         sample = data.head(50) if lookups is not None else data
-        mm = model_matrix(parsed, sample)
+        mm = model_matrix(parsed, sample, output="sparse" if sparse else "pandas")
     except FormulaicError as exc:
         msg = str(exc).splitlines()[0]
         raise FormulaError(f"cannot build the {what} from '{formula}': {msg}") from None
     except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
         raise DataError(f"cannot build the {what} from '{formula}': {exc}") from None
+    if sparse:
+        return _sparse_columns(mm, what)
     names = [str(c) for c in mm.columns]
     if lookups is not None and len(lookups) == len(names):
         used = sorted({c for cols in lookups for c in cols})
@@ -170,6 +179,19 @@ def _encode(
     if values.shape[0] != len(data):
         raise DataError(f"the {what} '{formula}' gave {values.shape[0]} rows for {len(data)}")
     columns = ModelColumns.of(values)
+    _check_values(columns, names, what)
+    return columns, names, mm.model_spec
+
+
+def _sparse_columns(mm: Any, what: str) -> tuple[ModelColumns, list[str], ModelSpec]:
+    """formulaic's sparse matrix kept as :class:`SparseColumns` when it is large and mostly
+    zeros (a factor with many levels), else made dense."""
+    n, k = mm.shape
+    names = [str(c) for c in mm.model_spec.column_names]
+    if n * k < SPARSE_MIN_CELLS or mm.nnz > SPARSE_MAX_DENSITY * n * k:
+        columns: ModelColumns = ModelColumns.of(mm.toarray())
+    else:
+        columns = SparseColumns.of_sparse(mm)
     _check_values(columns, names, what)
     return columns, names, mm.model_spec
 
@@ -266,7 +288,7 @@ class FixedDesign:
 
 def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
     """Build X for the fixed part of a model."""
-    X, raw_names, spec = encode_columns(formula, data, "fixed-effects model matrix")
+    X, raw_names, spec = encode_columns(formula, data, "fixed-effects model matrix", sparse=True)
     names = [lme4_name(n) for n in raw_names]
     XtX = X.gram()
     drop = aliased_columns(X, XtX=XtX)

@@ -182,7 +182,7 @@ def _check_constant_sizes(root: ast.AST, expr: str, where: str) -> None:
                 bits = _bits(arg)
                 if bits is not None and bits > math.log2(MAX_BASIS_COLUMNS + 1):
                     raise UnsafeFormulaError(
-                        f"expression {expr!r}{where} asks {node.func.id}() for "
+                        f"expression {expr!r}{where} asks {ast.unparse(node.func)}() for "
                         f"{ast.unparse(arg)} columns; at most {MAX_BASIS_COLUMNS} are allowed"
                     )
     big = _largest_constant(root)
@@ -239,14 +239,22 @@ def _bits(node: ast.AST) -> float | None:
             return min(a + 1075.0, 1024.0)  # a float: at most 2^1024 (inf beyond)
         return a  # //, %: no larger than the left operand
     if isinstance(node, ast.Compare | ast.BoolOp):
-        parts = [_bits(c) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
-        return None if any(p is None for p in parts) else max([1.0, *parts])  # type: ignore[list-item]
+        return _max_bits([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)], 1.0)
     if isinstance(node, ast.IfExp):
-        parts = [_bits(node.test), _bits(node.body), _bits(node.orelse)]
-        return None if any(p is None for p in parts) else max(parts)  # type: ignore[type-var]
+        return _max_bits([node.test, node.body, node.orelse], 0.0)
     if isinstance(node, ast.Call):
-        parts = [_bits(a) for a in [*node.args, *(k.value for k in node.keywords)]]
-        if not parts or any(p is None for p in parts):
-            return None
-        return min(max(parts), 1024.0)  # type: ignore[type-var]  # numpy: a double at most
+        args = [*node.args, *(k.value for k in node.keywords)]
+        bits = _max_bits(args, 0.0) if args else None
+        return None if bits is None else min(bits, 1024.0)  # numpy: a double at most
     return None
+
+
+def _max_bits(nodes: list[ast.expr], floor: float) -> float | None:
+    """The largest size bound among constant subexpressions; None if any uses a name."""
+    out = floor
+    for node in nodes:
+        bits = _bits(node)
+        if bits is None:
+            return None
+        out = max(out, bits)
+    return out
