@@ -4,12 +4,13 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
-from multilevel import datasets, levels
+from multilevel import datasets, levels, simulate
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
+from multilevel.planning import plan, power
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 
@@ -35,6 +36,9 @@ __all__ = [
     "lrt",
     "lrt_sequence",
     "parse_levels",
+    "plan",
+    "power",
     "r2",
+    "simulate",
     "simulate_type1",
 ]

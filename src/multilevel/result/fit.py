@@ -167,7 +167,8 @@ class LmmFit(FitTables):
     def bootstrap(
         self, nsim: int = 1000, statistic: Any = None, seed: int | None = None, **options: Any
     ) -> Any:
-        """Parametric bootstrap, as lme4's ``bootMer``: see :func:`multilevel.simulate.bootstrap`."""
+        """Parametric bootstrap, as lme4's ``bootMer``: see
+        :func:`multilevel.simulate.bootstrap`."""
         from multilevel.simulate import bootstrap
 
         return bootstrap(self, nsim, statistic, seed, **options)

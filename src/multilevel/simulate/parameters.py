@@ -16,9 +16,9 @@ def parameter_names(design: ModelDesign) -> list[str]:
         rows, cols = t.tril
         for r, c in zip(rows, cols, strict=True):
             if r == c:
-                names.append(f"sd_{t.term_names[r]}|{t.name}")
+                names.append(f"sd_{t.term_names[r]}|{t.grouping_factor}")
             else:
-                names.append(f"cor_{t.term_names[r]}.{t.term_names[c]}|{t.name}")
+                names.append(f"cor_{t.term_names[r]}.{t.term_names[c]}|{t.grouping_factor}")
     return [*names, "sigma", *design.fixed.names]
 
 

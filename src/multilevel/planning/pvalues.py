@@ -119,8 +119,8 @@ class TestRunner:
                 p = 2 * stats.norm.sf(np.abs(est / se))
             elif spec.method == "satterthwaite":
                 L = np.eye(self.problem.p)[j]
-                df = fits.satterthwaite_df(L)[:, 0]
-                p = 2 * stats.t.sf(np.abs(est / se), df)
+                ddf = fits.satterthwaite_df(L)[:, 0]
+                p = 2 * stats.t.sf(np.abs(est / se), ddf)
             else:
                 for s in np.flatnonzero(ok):
                     p[s] = _kenward_roger_p(self.design, fits, int(s), j)

@@ -21,10 +21,10 @@ import numpy as np
 
 from multilevel.design.model import ModelDesign, build_design
 from multilevel.errors import MultilevelError
-from multilevel.power.extend import grouping_factor, resize_groups, resize_within
-from multilevel.power.plan import PlannedDesign
-from multilevel.power.result import PowerResult
-from multilevel.power.tests import TestRunner, TestSpec, drop_columns, resolve_test
+from multilevel.planning.extend import grouping_factor, resize_groups, resize_within
+from multilevel.planning.planned import PlannedDesign
+from multilevel.planning.pvalues import TestRunner, TestSpec, drop_columns, resolve_test
+from multilevel.planning.result import PowerResult
 from multilevel.result.fit import LmmFit
 from multilevel.simulate.draw import draw_responses
 from multilevel.simulate.parallel import chunks, run_chunks
@@ -122,7 +122,7 @@ def power(
     """Power of a test by simulation (as simr's ``powerSim``/``powerCurve``, refits reused).
 
     ``fit``: a pilot fit (its estimates are the truth; ``fixed={"treat": 0.2}`` sets effects to
-    the smallest of interest) or a :func:`multilevel.design` plan. ``test``: a fixed effect's
+    the smallest of interest) or a :func:`multilevel.plan`. ``test``: a fixed effect's
     name (default the first non-intercept one), ``"lrt"`` with ``reduced=`` a formula, or a
     function of each refit returning a p-value or True/False. ``method``: ``"satterthwaite"``,
     ``"kenward-roger"``, ``"lrt"`` (the model without that effect, both by ML) or ``"z"``.
@@ -137,34 +137,32 @@ def power(
         raise MultilevelError(f"alpha must be between 0 and 1, got {alpha}")
     nsim = int(nsim)
     along_names, points = _grid(along, values)
-    is_plan = isinstance(fit, PlannedDesign)
-    if is_plan:
-        base = fit.build()
+    if isinstance(fit, PlannedDesign):
         if test is None and fit.treatment:
             test = fit.treatment_name
+        truths = [_planned_truth(fit, point) for point in points]
     else:
-        base = fit.design
-    spec = resolve_test(test, method, tuple(base.fixed.names), reduced)
+        truths = [_pilot_truth(fit, point, group) for point in points]
+    spec = resolve_test(test, method, tuple(truths[0][0].fixed.names), reduced)
     reduced_start = None
-    if spec.method == "lrt" and spec.reduced is not None and not is_plan:
+    if spec.method == "lrt" and spec.reduced is not None and isinstance(fit, LmmFit):
         from multilevel.api import fit_design
 
         reduced_start = fit_design(
-            build_design(spec.reduced, base.frame.data), reml=False, warn=False
+            build_design(spec.reduced, fit.design.frame.data), reml=False, warn=False
         ).theta
-
-    built = []
-    for point in points:
-        if is_plan:
-            design = fit.build(point.get("n_groups"), point.get("group_size"))
-            beta, theta, sigma = fit.truth(design)
-            reml = True
-        else:
-            design = _pilot_design(fit, point, group)
-            beta, theta, sigma = np.array(fit.beta, float), np.array(fit.theta), fit.sigma
-            reml = fit.reml
-        beta = _override(beta, tuple(design.fixed.names), fixed)
-        built.append(_point(spec, design, beta, theta, float(sigma), reml, reduced_start))
+    built = [
+        _point(
+            spec,
+            design,
+            _override(beta, tuple(design.fixed.names), fixed),
+            theta,
+            sigma,
+            reml,
+            reduced_start,
+        )
+        for design, beta, theta, sigma, reml in truths
+    ]
 
     root = np.random.SeedSequence(seed)
     tasks, sizes = [], []
@@ -200,6 +198,20 @@ def power(
         seed=seed if seed is not None else root.entropy,
         seconds=seconds,
     )
+
+
+_Truth = tuple[ModelDesign, np.ndarray, np.ndarray, float, bool]
+
+
+def _planned_truth(planned: PlannedDesign, point: dict[str, int]) -> _Truth:
+    design = planned.build(point.get("n_groups"), point.get("group_size"))
+    beta, theta, sigma = planned.truth(design)
+    return design, beta, theta, sigma, True
+
+
+def _pilot_truth(fit: LmmFit, point: dict[str, int], group: str | None) -> _Truth:
+    design = _pilot_design(fit, point, group)
+    return design, np.array(fit.beta, float), np.array(fit.theta, float), fit.sigma, fit.reml
 
 
 def _describe(point: dict[str, int], design: ModelDesign) -> dict[str, int]:

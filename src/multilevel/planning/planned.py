@@ -1,4 +1,4 @@
-"""A planned two-level design without data: ``multilevel.design(...)`` turns a planner's
+"""A planned two-level design without data: ``multilevel.plan(...)`` turns a planner's
 specification (numbers of groups and group sizes, predictors at each level, a treatment at
 either level, fixed effects, variance components or an ICC and a total variance) into data and
 the true parameters to simulate from.
@@ -109,7 +109,7 @@ class PlannedDesign:
         return beta, np.array(theta), sigma
 
 
-def design(
+def plan(
     n_groups: int,
     group_size: int,
     *,
@@ -135,8 +135,8 @@ def design(
     maps level-1 predictors to random-slope variances. ``treatment``: ``"group"`` (level 2),
     ``"individual"`` (level 1) or None.
 
-    >>> plan = design(40, 20, fixed={"treat": 0.3}, icc=0.1)
-    >>> plan.formula
+    >>> p = plan(40, 20, fixed={"treat": 0.3}, icc=0.1)
+    >>> p.formula
     'y ~ treat + (1 | group)'
     """
     fixed = dict(fixed or {})
@@ -157,7 +157,7 @@ def design(
         raise MultilevelError(f"treatment must be 'group', 'individual' or None, got {treatment!r}")
     if not 0 < treatment_share < 1:
         raise MultilevelError(f"treatment_share must be between 0 and 1, got {treatment_share}")
-    plan = PlannedDesign(
+    planned = PlannedDesign(
         n_groups=int(n_groups),
         group_size=int(group_size),
         fixed=fixed,
@@ -172,17 +172,15 @@ def design(
         group=group,
         outcome=outcome,
     )
-    known = {"(Intercept)", *plan.predictors}
+    known = {"(Intercept)", *planned.predictors}
     unknown = [k for k in fixed if k not in known]
     if unknown:
         raise MultilevelError(
             f"fixed effects {unknown} are not in the design; its coefficients are {sorted(known)}"
         )
-    bad = [k for k in slopes if k not in plan.level1 and k != plan.treatment_name]
-    if bad or (plan.treatment_name in slopes and treatment != "individual"):
-        raise MultilevelError(
-            f"random slopes {bad or [plan.treatment_name]} must be level-1 predictors "
-            f"({list(plan.level1) + ([plan.treatment_name] if treatment == 'individual' else [])})"
-        )
-    plan.data()  # checks the sizes
-    return plan
+    level1 = [*planned.level1] + ([planned.treatment_name] if treatment == "individual" else [])
+    bad = [k for k in slopes if k not in level1]
+    if bad:
+        raise MultilevelError(f"random slopes {bad} must be level-1 predictors ({level1})")
+    planned.data()  # checks the sizes
+    return planned
