@@ -13,6 +13,11 @@ from scipy import stats
 from multilevel.errors import MultilevelError
 
 
+def _plain(v: Any) -> Any:
+    """numpy scalars as Python numbers (for JSON)."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson's score interval for a binomial proportion (NaN for no trials).
 
@@ -97,6 +102,54 @@ class PowerResult:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def apa_table(self) -> Any:
+        """The table as the reports render it (Markdown, LaTeX, HTML, CSV)."""
+        from multilevel.report.tables import ApaTable, Column
+
+        t = self.table()
+        sizes = [Column(name, name, "int") for name in t.columns[: t.columns.get_loc("n_obs")]]
+        return ApaTable(
+            "power",
+            f"Power for {self.test} ({self.method}, alpha = {self.alpha})",
+            t,
+            (
+                *sizes,
+                Column("N", "n_obs", "int"),
+                Column("Power", "power", "num3"),
+                Column("95% CI", "ci_lower,ci_upper", "ci"),
+                Column("Simulations", "n_sim", "int"),
+                Column("Failed", "n_failed", "int"),
+                Column("Singular", "n_singular", "int"),
+            ),
+            f"{self.nsim} simulated data sets per design; Wilson intervals; failed refits are "
+            "left out of the power, singular refits kept.",
+        )
+
+    def to_markdown(self) -> str:
+        return str(self.apa_table().to_markdown())
+
+    def to_latex(self) -> str:
+        return str(self.apa_table().to_latex())
+
+    def to_html(self) -> str:
+        return str(self.apa_table().to_html())
+
+    def to_csv(self) -> str:
+        return str(self.apa_table().to_csv())
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = self.table().to_dict(orient="records")
+        return {
+            "test": self.test,
+            "method": self.method,
+            "alpha": self.alpha,
+            "nsim": self.nsim,
+            "along": list(self.along),
+            "seed": self.seed if isinstance(self.seed, int) else str(self.seed),
+            "seconds": self.seconds,
+            "designs": [{k: _plain(v) for k, v in r.items()} for r in rows],
+        }
 
     def plot(self, target: float | None = 0.8, ax: Any = None) -> Any:
         """The power curve (with its Wilson band) along the first ``along`` dimension, one line
