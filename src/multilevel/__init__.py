@@ -4,17 +4,33 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
-from multilevel import datasets, levels, simulate
+from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
-from multilevel.planning import plan, power
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 
 __version__ = "0.1.0"
+
+#: imported on first use (simulation and power analysis; keeps ``import multilevel`` fast)
+_LAZY = {
+    "simulate": "multilevel.simulate",
+    "power": "multilevel.planning",
+    "plan": "multilevel.planning",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "simulate" else getattr(module, name)
+    raise AttributeError(f"module 'multilevel' has no attribute {name!r}")
+
 
 __all__ = [
     "DataError",

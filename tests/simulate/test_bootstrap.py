@@ -108,3 +108,12 @@ def test_singular_refits_counted() -> None:
     assert boot.n_singular > 10
     assert "singular" in boot.summary()
     assert boot.n_failed == 0
+
+
+def test_fits_without_their_design_are_refused() -> None:
+    data = multilevel.datasets.sleepstudy()
+    large = multilevel.fit_large("Reaction ~ Days + (1 | Subject)", data, chunk_rows=60)
+    with pytest.raises(MultilevelError, match="in memory"):
+        bootstrap(large, 5)
+    with pytest.raises(MultilevelError, match="in memory"):
+        multilevel.power(large, "Days", nsim=5)

@@ -28,7 +28,7 @@ from multilevel.planning.result import PowerResult
 from multilevel.result.fit import LmmFit
 from multilevel.simulate.draw import draw_responses
 from multilevel.simulate.parallel import chunks, run_chunks
-from multilevel.simulate.problem import refit_problem
+from multilevel.simulate.problem import check_supported, refit_problem
 from multilevel.simulate.progress import SimulationProgress
 
 
@@ -137,6 +137,8 @@ def power(
         raise MultilevelError(f"alpha must be between 0 and 1, got {alpha}")
     nsim = int(nsim)
     along_names, points = _grid(along, values)
+    if not isinstance(fit, PlannedDesign):
+        check_supported(fit)
     if isinstance(fit, PlannedDesign):
         if test is None and fit.treatment:
             test = fit.treatment_name

@@ -21,7 +21,7 @@ from multilevel.simulate.engine import refit_batch
 from multilevel.simulate.parallel import chunks, run_chunks
 from multilevel.simulate.parameters import parameter_names, parameter_values
 from multilevel.simulate.percentile import percentile_interval
-from multilevel.simulate.problem import RefitProblem, refit_problem
+from multilevel.simulate.problem import RefitProblem, check_supported, refit_problem
 from multilevel.simulate.progress import SimulationProgress
 from multilevel.simulate.refit import Refit
 
@@ -136,6 +136,7 @@ def bootstrap(
     if int(nsim) < 1:
         raise MultilevelError(f"nsim must be a positive number of simulations, got {nsim}")
     nsim = int(nsim)
+    check_supported(fit)
     design = fit.design
     problem = refit_problem(design)
     if statistic is None:

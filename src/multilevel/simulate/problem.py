@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from multilevel.design.model import ModelDesign
+from multilevel.errors import MultilevelError
 from multilevel.objective.crossprod import CrossProducts, cross_products, first_block, rest_matrix
 
 
@@ -130,6 +131,29 @@ def all_random_matrix(
         np.concatenate(cols),
         np.concatenate(index),
     )
+
+
+def check_supported(fit: object) -> None:
+    """Refuse what simulation from the model does not cover yet, instead of wrong numbers:
+    fits without their design (from chunks), GLMMs, precision weights and offsets."""
+    design = getattr(fit, "design", None)
+    if not isinstance(design, ModelDesign):
+        raise MultilevelError(
+            "simulation needs a fit with its data in memory (multilevel.fit); a fit from "
+            "chunks (fit_large) keeps only cross-products"
+        )
+    family = getattr(fit, "family", None)
+    if family is not None and str(getattr(family, "name", family)).lower() != "gaussian":
+        raise MultilevelError(
+            f"simulation from a {family} model is not available yet: only linear mixed models"
+        )
+    for name in ("weights", "offset"):
+        for owner in (fit, design):
+            if getattr(owner, name, None) is not None:
+                raise MultilevelError(
+                    f"simulation from a model with {name} is not available yet: refit without "
+                    f"{name} to simulate, bootstrap or estimate power"
+                )
 
 
 def refit_problem(design: ModelDesign) -> RefitProblem:

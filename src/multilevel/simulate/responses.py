@@ -8,7 +8,7 @@ import pandas as pd
 
 from multilevel.errors import MultilevelError
 from multilevel.simulate.draw import draw_responses, seeds_for
-from multilevel.simulate.problem import refit_problem
+from multilevel.simulate.problem import check_supported, refit_problem
 
 if TYPE_CHECKING:
     from multilevel.result.fit import LmmFit
@@ -20,6 +20,7 @@ def simulate(fit: LmmFit, nsim: int = 1, seed: int | None = None) -> pd.DataFram
     ``simulate(m, nsim, seed)`` with ``use.u = FALSE``)."""
     if int(nsim) < 1:
         raise MultilevelError(f"nsim must be a positive number of simulations, got {nsim}")
+    check_supported(fit)
     problem = refit_problem(fit.design)
     Y = draw_responses(problem, fit.beta, fit.theta, fit.sigma, seeds_for(seed, int(nsim)))
     return pd.DataFrame(
