@@ -1,5 +1,6 @@
-"""Power by simulation: ours beside mixedlm's powerSim on the same 40 x 20 pilot, and a 3 x 3
-power curve (groups x group size) with 1,000 simulations per design.
+"""Power by simulation: ours beside mixedlm's powerSim on the same 40 x 20 pilot, a 3 x 3
+power curve (groups x group size) with 1,000 simulations per design, and 1,000 bootstrap refits
+of sleepstudy.
 
     python benchmarks/power.py [--nsim 1000] [--mixedlm-python /work/mixedlm-venv/bin/python]
 
@@ -88,6 +89,14 @@ def main() -> None:
     }
     print("3 x 3 power curve, 1000 simulations each:", f"{sec:.2f} s", flush=True)
     print(curve.table().to_string(index=False), flush=True)
+    sleep = multilevel.fit("Reaction ~ Days + (Days | Subject)", multilevel.datasets.sleepstudy())
+    boot, sec = timed(lambda: multilevel.simulate.bootstrap(sleep, 1000, seed=args.seed))
+    report["bootstrap_sleepstudy_1000"] = {
+        "seconds": sec,
+        "n_failed": boot.n_failed,
+        "n_singular": boot.n_singular,
+    }
+    print("bootstrap of sleepstudy (Days | Subject), 1000 refits:", f"{sec:.2f} s", flush=True)
     if not args.skip_mixedlm:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "pilot.csv"

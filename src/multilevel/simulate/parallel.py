@@ -37,15 +37,17 @@ def chunks(total: int, size: int = CHUNK) -> list[tuple[int, int]]:
     return [(a, min(a + size, total)) for a in range(0, total, size)]
 
 
+def _one_blas_thread() -> Any:
+    """Small dense kernels: one BLAS thread (threads only add synchronisation here)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def _init(job: Any) -> None:
     global _JOB
     _JOB = job
-    try:  # small dense kernels: one BLAS thread per worker
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except Exception:  # pragma: no cover
-        pass
+    _one_blas_thread()  # for the worker's lifetime
 
 
 def _call(task: Any) -> Any:
@@ -70,10 +72,12 @@ def run_chunks(
     n_workers = min(n_workers, len(tasks))
     out: list[Any] = [None] * len(tasks)
     if n_workers <= 1:
-        for i, t in enumerate(tasks):
-            out[i] = job(t)
-            if progress is not None:
-                progress.update(sizes[i])
+        # one BLAS thread, as in the workers: the same arithmetic, hence the same numbers
+        with _one_blas_thread():
+            for i, t in enumerate(tasks):
+                out[i] = job(t)
+                if progress is not None:
+                    progress.update(sizes[i])
         return out
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
