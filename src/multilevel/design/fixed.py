@@ -16,6 +16,7 @@ from multilevel.design.columns import ModelColumns
 from multilevel.design.contrasts import CONTRAST_CONTEXT, CodedFormula, Coding, apply_coding
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
 from multilevel.errors import DataError, FormulaError
+from multilevel.formula.rnames import lme4_name  # noqa: F401  (tests import it from here)
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
 #: names a fixed part may use: the safe functions and the contrast codings (design/contrasts.py)
