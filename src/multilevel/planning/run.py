@@ -98,7 +98,9 @@ def _pilot_design(fit: LmmFit, point: dict[str, int], group: str | None) -> Mode
     if tuple(new.fixed.names) != tuple(fit.fixed_names) or new.n_theta != fit.theta.size:
         raise MultilevelError(
             f"the design resized to {point} has fixed effects {list(new.fixed.names)} instead "
-            f"of {list(fit.fixed_names)} (a factor lost or gained levels): choose other sizes"
+            f"of {list(fit.fixed_names)} (a factor lost or gained levels, or the fit used "
+            "contrasts=, which a resized design does not carry: write C(x, sum) in the formula "
+            "instead): choose other sizes"
         )
     return new
 
