@@ -28,11 +28,15 @@ class FitWarning(UserWarning):
     """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
 
 
-def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> LmmFit:
+def fit(
+    formula: str, data: Any, reml: bool = True, *, na_values: Any = None, warn: bool = True
+) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
 
-    ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
-    REML by default, as lme4; ``reml=False`` for maximum likelihood.
+    ``data`` is any source ``multilevel.sources.chunks.as_source`` reads: a pandas, polars
+    (DataFrame or LazyFrame), Arrow or Dask table, a DuckDB relation, or a CSV or Parquet file or
+    folder. REML by default, as lme4; ``reml=False`` for maximum likelihood. ``na_values``:
+    codes that mark missing values (e.g. ``[".", "-999"]``).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -44,7 +48,7 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    design = build_design(formula, data)
+    design = build_design(formula, data, na_values=na_values)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

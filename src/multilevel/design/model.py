@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from multilevel.design.fixed import FixedDesign, encode, fixed_design
-from multilevel.design.frame import ModelFrame, build_frame, load_data, needed_columns
+from multilevel.design.frame import (
+    ModelFrame,
+    build_frame,
+    group_columns,
+    load_data,
+    needed_columns,
+)
 from multilevel.design.random import RandomTerm, order_terms, random_term
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.parse import FormulaSpec, parse_formula
@@ -115,7 +121,7 @@ def response_values(response: str, data: pd.DataFrame) -> np.ndarray:
     return values[:, 0].copy()
 
 
-def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
+def build_design(formula: str | FormulaSpec, data: Any, na_values: Any = None) -> ModelDesign:
     """Parse, select rows, encode, and check: the first step of the pipeline."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
     if not spec.random:
@@ -123,8 +129,13 @@ def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
             "For a model without random effects use ordinary least squares."
         )
-    df = load_data(data, select=lambda columns: list(needed_columns(spec, columns)[0]))
-    frame = build_frame(spec, df)
+    df = load_data(
+        data,
+        select=lambda columns: list(needed_columns(spec, columns)[0]),
+        ids=group_columns(spec),
+        na_values=na_values,
+    )
+    frame = build_frame(spec, df, na_values=na_values)
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
