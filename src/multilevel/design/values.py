@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,10 +53,22 @@ def missing_and_infinite(frame: pd.DataFrame) -> tuple[dict[str, int], np.ndarra
     return dropped_by, ~missing, infinite
 
 
-def r_collation_key(label: str) -> tuple[str, str]:
-    """Sort key close to R's (ICU / locale) collation of factor levels: case-insensitive first,
-    lower case before upper case on ties ("control" < "Drug A"; "a" < "A")."""
-    return label.casefold(), label.swapcase()
+def _char_class(c: str) -> int:
+    """ICU's primary groups: spaces and punctuation, then symbols, then digits, then letters."""
+    if c.isdigit():
+        return 2
+    if c.isalpha():
+        return 3
+    return 1 if unicodedata.category(c)[0] == "S" else 0
+
+
+def r_collation_key(label: str) -> tuple:
+    """Sort key close to R's (ICU) collation of factor levels: punctuation before digits before
+    letters, letters compared without case and accents first ("ete" < "\u00e9t\u00e9" < "f"),
+    then accents, then lower case before upper case ("control" < "Drug A"; "a" < "A")."""
+    nfd = unicodedata.normalize("NFD", label.casefold())
+    base = "".join(c for c in nfd if not unicodedata.combining(c))
+    return tuple((_char_class(c), c) for c in base), nfd, label.swapcase()
 
 
 def r_level_order(labels: Sequence[str], ids: bool = False) -> list[int]:
@@ -65,6 +78,9 @@ def r_level_order(labels: Sequence[str], ids: bool = False) -> list[int]:
     if ids and labels and all(CANONICAL_INT.match(s) for s in labels):
         values = [int(s) for s in labels]
         return sorted(range(len(labels)), key=values.__getitem__)
+    if all(s.isascii() and s.isalnum() for s in labels):  # common: ASCII order is ICU's there
+        fast = [(s.casefold(), s.swapcase()) for s in labels]
+        return sorted(range(len(labels)), key=fast.__getitem__)
     keys = [r_collation_key(s) for s in labels]
     return sorted(range(len(labels)), key=keys.__getitem__)
 

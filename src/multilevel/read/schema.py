@@ -111,7 +111,7 @@ def settle(
             return col.astype(str).where(col.notna())
         return col
     codes, uniques = hash_codes(col)
-    values = list(uniques)
+    values = uniques.tolist()  # not list(): iterating an Arrow array is slow
     if values and all(_is_number(v) for v in values):  # numbers with None / NaN: numeric
         return pd.to_numeric(col.astype(object), errors="coerce").astype(float)
     labels = [str(v) for v in values]
