@@ -357,7 +357,8 @@ def mixed_type_csv(draw) -> tuple[bytes, int]:
     return df.to_csv(index=False).encode(), chunk
 
 
-MISSING_CODES = (".", "-999", "NA ", "n/a", "?", "")
+#: text codes for missing values (a numeric code such as -999 is a number unless declared)
+MISSING_CODES = (".", "NA ", "n/a", "?", "-")
 
 
 @st.composite
@@ -371,7 +372,7 @@ def missing_code_frames(draw) -> tuple[pd.DataFrame, str, str]:
     y = x + rng.normal(size=G)[g] + rng.normal(size=n)
     df = pd.DataFrame({"y": y, "x": x, "g": [GROUPS[k] for k in g]})
     column = ("x", "y")[int(rng.integers(2))]
-    code = MISSING_CODES[int(rng.integers(len(MISSING_CODES) - 1))]
+    code = MISSING_CODES[int(rng.integers(len(MISSING_CODES)))]
     values = df[column].astype(object)
     values[rng.choice(n, size=int(rng.integers(1, 4)), replace=False)] = code
     return df.assign(**{column: values}), column, code

@@ -2,9 +2,9 @@
 types change, missing-value codes. Each property compares two fits that must agree, or asks for
 one clear error.
 
-Integer columns hold now (item 1). The other three wait for fixes owned elsewhere (item 2:
-cross-products about a shift; items 3-4: reading with one type per column and ``na_values``);
-they are strict xfails, so the suite turns red as soon as a fix lands (then remove the mark).
+Integer columns (item 1), type-changing chunks (item 3) and missing-value codes (item 4) hold.
+Large offsets wait for item 2 (cross-products about a shift, pipeline's): a strict xfail, so the
+suite turns red as soon as that fix lands (then remove the mark).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ def test_large_offsets_change_nothing_but_the_intercept(case):
         np.testing.assert_allclose(got.theta, want.theta, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 3 (one type per column, source) pending")
 @EXACT
 @given(case=mixed_type_csv())
 def test_chunks_whose_types_change_give_the_in_memory_fit(case, tmp_path_factory):
@@ -93,15 +92,17 @@ def test_chunks_whose_types_change_give_the_in_memory_fit(case, tmp_path_factory
     assert got.loglik == pytest.approx(want.loglik, rel=1e-8)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 4 (missing-value codes, source) pending")
 @EXACT
 @given(case=missing_code_frames())
 def test_missing_value_codes_named_in_one_clear_error(case):
-    """A numeric column with a few text codes ('.', '-999', 'n/a') is not turned into a factor:
-    the fit stops with a DataError naming the column and the code, and the option to declare it."""
+    """A numeric column with a few text codes ('.', 'n/a', '?') is not turned into a factor:
+    the fit stops with a DataError naming the column and the code, and the option to declare it;
+    declared, the code is a missing value (the fit equals that on the complete rows)."""
     data, column, code = case
     with pytest.raises(DataError) as err:
         _fit("y ~ x + (1 | g)", data)
     message = str(err.value)
-    assert column in message and repr(code.strip() or code) in message
-    assert "na_values" in message
+    assert repr(column) in message and repr(code) in message and "na_values" in message
+    declared = _fit("y ~ x + (1 | g)", data, na_values=[code])
+    complete = data[data[column] != code].astype({column: float})
+    assert declared.loglik == pytest.approx(_fit("y ~ x + (1 | g)", complete).loglik, rel=1e-10)
