@@ -28,11 +28,22 @@ class FitWarning(UserWarning):
     """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
 
 
-def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> LmmFit:
+def fit(
+    formula: str,
+    data: Any,
+    reml: bool = True,
+    *,
+    correlation: Any = None,
+    variance: Any = None,
+    warn: bool = True,
+) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
-    REML by default, as lme4; ``reml=False`` for maximum likelihood.
+    REML by default, as lme4; ``reml=False`` for maximum likelihood. ``correlation``
+    (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
+    correlation structures and variance functions (see :mod:`multilevel.residual`).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -45,6 +56,10 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
     0.1804
     """
     design = build_design(formula, data)
+    if correlation is not None or variance is not None:  # hook: multilevel.residual
+        from multilevel.residual.fit import fit_residual
+
+        return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 
