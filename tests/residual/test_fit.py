@@ -9,51 +9,11 @@ fits as lme4; nlme's log(N - p) is recomputed from our log-likelihood and compar
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-import multilevel
-
-HERE = Path(__file__).parent / "nlme_reference"
-
-
-def _data(case: str) -> pd.DataFrame:
-    d = pd.read_csv(HERE / f"{case}.csv")
-    for c in json.loads((HERE / f"{case}.json").read_text())["factor_columns"]:
-        d[c] = d[c].astype(str)
-    return d
-
-
-def _spec(text: str | None):
-    """nlme's call text -> our structure."""
-    if text is None:
-        return None
-    inner = text[text.index("~") + 1 : text.rindex(")")].split("|")
-    cov = inner[0].strip()
-    if text.startswith("corAR1"):
-        return multilevel.AR1(time=None if cov == "1" else cov)
-    if text.startswith("corCAR1"):
-        return multilevel.CAR1(time=cov)
-    if text.startswith("varIdent"):
-        return multilevel.VarIdent(by=inner[1].strip())
-    raise AssertionError(text)
-
-
-def _formula(model: dict) -> str:
-    random = model["random"].lstrip("~").strip()
-    return f"{model['fixed']} + ({random})"
-
-
-CASES = [
-    (case, m["model_id"], method)
-    for case in ("sleepstudy", "orthodont")
-    for m in json.loads((HERE / f"{case}.json").read_text())["models"]
-    if m["correlation"] or m["weights"]
-    for method in ("reml", "ml")
-]
+from nlme_refdata import CASES, HERE, data, fit_case
 
 
 @pytest.fixture(scope="module")
@@ -65,22 +25,11 @@ def references() -> dict[str, dict]:
     return out
 
 
-def _fit(case: str, model: dict, method: str) -> multilevel.LmmFit:
-    return multilevel.fit(
-        _formula(model),
-        _data(case),
-        reml=method == "reml",
-        correlation=_spec(model["correlation"]),
-        variance=_spec(model["weights"]),
-        warn=False,
-    )
-
-
 @pytest.mark.parametrize(("case", "model_id", "method"), CASES)
 def test_matches_nlme(case, model_id, method, references):
     model = references[model_id]
     ref = model["fits"][method]
-    fit = _fit(case, model, method)
+    fit = fit_case(case, model, method)
     if ref["status"] != "ok":
         # nlme stops short of the optimum (sleepstudy_ar1: the intercept-slope correlation runs
         # to +1); we reach the supremum on the rank-1 boundary that the reference computes
@@ -128,7 +77,7 @@ def test_car1_at_boundary_is_the_model_without_correlation(references):
     """Orthodont, CAR1 in age: phi runs to 0 (nlme reports ~1e-4), the likelihood is that of
     the model without it; we say so in the warnings."""
     model = references["orthodont_car1_age"]
-    fit = _fit("orthodont", model, "reml")
+    fit = fit_case("orthodont", model, "reml")
     none = references["orthodont_none"]["fits"]["reml"]
     assert fit.residual_structure.phi < 1e-3
     np.testing.assert_allclose(fit.loglik, none["loglik"], atol=1e-6)
@@ -138,8 +87,8 @@ def test_car1_at_boundary_is_the_model_without_correlation(references):
 def test_normalized_residuals_are_whitened(references):
     """normalized = Sigma^{-1/2} (y - fitted) / sigma, checked with a dense Cholesky factor."""
     model = references["sleepstudy_ri_ar1"]
-    d = _data("sleepstudy")
-    fit = _fit("sleepstudy", model, "reml")
+    d = data("sleepstudy")
+    fit = fit_case("sleepstudy", model, "reml")
     phi = fit.residual_structure.phi
     r = fit.residuals / fit.sigma
     out = np.empty_like(r)
