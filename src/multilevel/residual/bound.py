@@ -18,6 +18,8 @@ from multilevel.residual.structures import AR1, CAR1, VarIdent, VarPower
 
 #: bounds of the unconstrained parameters the optimizer moves (phi to 1 - 1e-6, ratios e^+-12)
 Z_BOUND = 14.0
+#: bound on a variance power (nlme estimates powers of order 1)
+POWER_BOUND = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class BoundVariance:
     strata: np.ndarray | None  # VarIdent: stratum code of each row (reference = 0)
     labels: tuple[str, ...]  # VarIdent: stratum labels, the reference first
     counts: np.ndarray | None  # VarIdent: rows per stratum
-    values: np.ndarray | None  # VarPower: |v_i| (a column, or the current fitted values)
+    values: np.ndarray | None  # VarPower: |v_i| / v0 (a column, or the current fitted values)
+    v0: float = 1.0  # VarPower: the geometric mean of |v|, the value where the SD is sigma
 
     @property
     def n_params(self) -> int:
@@ -67,6 +70,10 @@ class BoundVariance:
 
     def z_start(self) -> np.ndarray:
         return np.zeros(self.n_params)
+
+    def z_bound(self) -> float:
+        """|z| at most: SD ratios e^+-14; powers +-POWER_BOUND (|v|^power overflows beyond)."""
+        return Z_BOUND if self.strata is not None else POWER_BOUND
 
     def g(self, z: np.ndarray) -> np.ndarray:
         if self.strata is not None:
@@ -89,7 +96,7 @@ class BoundVariance:
                 "varPower: a fitted value is exactly 0, where |fitted|^power is undefined; "
                 "use VarPower(covariate=...) or shift the outcome"
             )
-        return BoundVariance(self.spec, None, (), None, v)
+        return _power(self.spec, v)
 
 
 def bind_correlation(
@@ -166,4 +173,12 @@ def bind_variance(
             f"VarPower: column {spec.covariate!r} has {int(np.sum(v == 0))} zero value(s), "
             "where |v|^power is undefined for negative powers; shift the covariate"
         )
-    return BoundVariance(spec, None, (), None, v)
+    return _power(spec, v)
+
+
+def _power(spec: VarPower, v: np.ndarray) -> BoundVariance:
+    """|v| relative to its geometric mean v0: g_i = (|v_i| / v0)^power keeps g near 1 (sigma is
+    then the residual SD at a typical v, and theta keeps its usual scale); nlme's sigma, the SD
+    at |v| = 1, is sigma * v0^-power."""
+    v0 = float(np.exp(np.mean(np.log(v))))
+    return BoundVariance(spec, None, (), None, v / v0, v0)

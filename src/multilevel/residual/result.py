@@ -49,6 +49,14 @@ class ResidualFit:
             return None
         return float(self.model.split(self.z)[1][0])
 
+    @property
+    def sigma_scale_nlme(self) -> float:
+        """nlme's sigma / ours: v0^-power for VarPower (nlme's SD is sigma |v|^power), else 1."""
+        v = self.model.variance
+        if v is None or not isinstance(v.spec, VarPower):
+            return 1.0
+        return float(v.v0 ** -(self.power or 0.0))
+
     def whitener(self) -> Whitener:
         return self.model.whitener(self.z)
 
@@ -77,10 +85,15 @@ class ResidualFit:
                 "sd_ratios": self.sd_ratios,
             }
         elif isinstance(v, VarPower):
+            assert self.model.variance is not None
             out["residual_variance_function"] = {
                 "structure": "VarPower",
                 "covariate": v.covariate or "fitted",
                 "power": self.power,
+                # SD_i = sigma * (|v_i| / v0)^power; nlme's sigma (SD at |v| = 1) = sigma_scale
+                # times our sigma
+                "v0": self.model.variance.v0,
+                "sigma_scale_nlme": self.sigma_scale_nlme,
             }
         return out
 
@@ -106,7 +119,8 @@ class ResidualFit:
                     )
                 )
         elif isinstance(v, VarPower):
-            form = f"~{v.covariate or 'fitted(.)'}"
+            assert self.model.variance is not None
+            form = f"~{v.covariate or 'fitted(.)'}, relative to {self.model.variance.v0:.4g}"
             out.append(
                 (
                     "Variance function",

@@ -69,7 +69,11 @@ class ResidualModel:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def z_bounds(self) -> list[tuple[float, float]]:
-        return [(-Z_BOUND, Z_BOUND)] * self.n_params
+        out = [(-Z_BOUND, Z_BOUND)] * (self.correlation.n_params if self.correlation else 0)
+        if self.variance is not None:
+            b = self.variance.z_bound()
+            out += [(-b, b)] * self.variance.n_params
+        return out
 
     def whitener(self, z: np.ndarray) -> Whitener:
         zc, zv = self.split(np.asarray(z, dtype=float))
