@@ -27,6 +27,8 @@ from multilevel.objective import ProfiledDeviance, cross_products
 from multilevel.optimize import optimize_theta
 from multilevel.optimize.start import choose_start
 from multilevel.residual.bound import bind_correlation, bind_variance
+from multilevel.residual.joint import optimize_joint
+from multilevel.residual.lagsums import lag_sums
 from multilevel.residual.result import ResidualFit
 from multilevel.residual.structures import AR1, CAR1, VarIdent, VarPower
 from multilevel.residual.whiten import ResidualModel, whitened_design
@@ -221,7 +223,18 @@ def fit_residual(
         base = fit_design(design, reml=reml, warn=False)
         model = model.with_variance(model.variance.with_values(base.fitted))
     profile = _Profile(design, model, reml)
-    z, fmin, ok = _optimize_z(profile, z0, model.z_bounds())
+    sums = None if fitted_power else lag_sums(design, model)
+    joint_evaluations = 0
+    if sums is not None:
+        joint = optimize_joint(sums, design, reml, z0, model.z_bounds())
+        z, fmin, ok = joint.z, joint.fmin, joint.converged
+        joint_evaluations = joint.evaluations
+        notes.append(
+            f"theta and the structure parameters optimized together ({joint.evaluations} "
+            "evaluations, cross-products from lag sums)"
+        )
+    else:
+        z, fmin, ok = _optimize_z(profile, z0, model.z_bounds())
     if fitted_power:
         assert model.variance is not None
         for k in range(MAX_ALTERNATIONS):
@@ -262,13 +275,25 @@ def fit_residual(
         notes.append("the optimizer of the residual-structure parameters did not converge")
     result = _final(design, model, z, reml, fit_design)
     w = model.whitener(z)
+    final_dev = -2.0 * result.loglik + w.logdet
+    if sums is not None and final_dev < fmin - 1e-6 * max(1.0, abs(fmin)):
+        # the joint search held theta at a worse optimum than the full theta fit finds: polish
+        # z by the profile (theta optimized with restarts for each z) near the joint optimum
+        near = [
+            (max(lo, v - NEAR), min(hi, v + NEAR))
+            for v, (lo, hi) in zip(z, model.z_bounds(), strict=True)
+        ]
+        z, fmin, ok = _optimize_z(profile, z, near)
+        notes.append("the structure parameters were polished by the profile likelihood")
+        result = _final(design, model, z, reml, fit_design)
+        w = model.whitener(z)
     residual = ResidualFit(
         correlation=model.correlation.spec if model.correlation is not None else None,
         variance=model.variance.spec if model.variance is not None else None,
         model=model,
         z=z,
         logdet=w.logdet,
-        outer_evaluations=profile.evaluations,
+        outer_evaluations=profile.evaluations + joint_evaluations,
         outer_converged=ok,
         notes=tuple(notes),
     )
