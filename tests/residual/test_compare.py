@@ -10,7 +10,7 @@ import pytest
 
 import multilevel
 from multilevel.errors import ModelComparisonError
-from nlme_refdata import CASES, HERE, data, fit_case
+from residual_cases import CASES, HERE, data, fit_case
 
 
 @pytest.mark.parametrize(("case", "model_id", "method"), CASES)
@@ -40,9 +40,7 @@ def test_ml_refit_keeps_the_structure():
     refit equals the ML fit made directly."""
     d = data("sleepstudy")
     ar1 = multilevel.AR1(time="Days")
-    full = multilevel.fit(
-        "Reaction ~ Days + (1 | Subject)", d, correlation=ar1, warn=False
-    )
+    full = multilevel.fit("Reaction ~ Days + (1 | Subject)", d, correlation=ar1, warn=False)
     reduced = multilevel.fit("Reaction ~ 1 + (1 | Subject)", d, correlation=ar1, warn=False)
     out = multilevel.lrt(reduced, full)
     ml = multilevel.fit(

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from nlme_refdata import CASES, HERE, data, fit_case
+from residual_cases import CASES, HERE, data, fit_case
 
 
 @pytest.fixture(scope="module")

@@ -10,24 +10,7 @@ import pandas as pd
 import pytest
 
 import multilevel
-
-
-def _longitudinal(seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(40):
-        times = np.sort(rng.choice(12, size=rng.integers(3, 9), replace=False))
-        b0, b1 = rng.normal(0, 1.0), rng.normal(0, 0.3)
-        sex = "girl" if i % 3 else "boy"
-        e = np.zeros(times.size)
-        for k, t in enumerate(times):
-            rho = 0.6 ** (t - times[k - 1]) if k else 0.0
-            e[k] = rho * e[k - 1] + np.sqrt(1 - rho**2) * rng.normal()
-        sd = 1.8 if sex == "boy" else 1.0
-        for t, ek in zip(times, e, strict=True):
-            rows.append((f"p{i:02d}", t, sex, 2 + 0.4 * t + b0 + b1 * t + sd * ek))
-    d = pd.DataFrame(rows, columns=["person", "t", "sex", "y"])
-    return d.sample(frac=1.0, random_state=1).reset_index(drop=True)  # rows in no order
+from residual_cases import longitudinal
 
 
 def _dense_minus2ll(fit, d: pd.DataFrame, reml: bool) -> float:
@@ -59,7 +42,7 @@ def _dense_minus2ll(fit, d: pd.DataFrame, reml: bool) -> float:
 
 @pytest.mark.parametrize("reml", [False, True])
 def test_whitened_likelihood_equals_dense(reml):
-    d = _longitudinal()
+    d = longitudinal()
     fit = multilevel.fit(
         "y ~ t + (1 + t | person)",
         d,
@@ -83,7 +66,7 @@ def test_optimum_is_a_maximum_of_the_dense_likelihood():
     point of the whitening."""
     from multilevel.residual.fit import _Profile
 
-    d = _longitudinal()
+    d = longitudinal()
     fit = multilevel.fit(
         "y ~ t + (1 | person)", d, reml=False, correlation=multilevel.AR1(time="t"), warn=False
     )

@@ -1,10 +1,12 @@
-"""The nlme reference fits (tests/residual/nlme_reference) as cases for the residual tests."""
+"""Cases for the residual-structure tests: the nlme reference fits (tests/residual/nlme_reference)
+and a simulated longitudinal data set."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import multilevel
@@ -57,3 +59,21 @@ def fit_case(case: str, model: dict, method: str) -> multilevel.LmmFit:
         variance=spec(model["weights"]),
         warn=False,
     )
+
+
+def longitudinal(seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(40):
+        times = np.sort(rng.choice(12, size=rng.integers(3, 9), replace=False))
+        b0, b1 = rng.normal(0, 1.0), rng.normal(0, 0.3)
+        sex = "girl" if i % 3 else "boy"
+        e = np.zeros(times.size)
+        for k, t in enumerate(times):
+            rho = 0.6 ** (t - times[k - 1]) if k else 0.0
+            e[k] = rho * e[k - 1] + np.sqrt(1 - rho**2) * rng.normal()
+        sd = 1.8 if sex == "boy" else 1.0
+        for t, ek in zip(times, e, strict=True):
+            rows.append((f"p{i:02d}", t, sex, 2 + 0.4 * t + b0 + b1 * t + sd * ek))
+    d = pd.DataFrame(rows, columns=["person", "t", "sex", "y"])
+    return d.sample(frac=1.0, random_state=1).reset_index(drop=True)  # rows in no order
