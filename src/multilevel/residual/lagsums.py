@@ -38,9 +38,9 @@ class LagSums:
     stratum: np.ndarray  # (K,) stratum of the row
     stratum_prev: np.ndarray  # (K,) stratum of its predecessor (0 for first rows)
     count: np.ndarray  # (K,) rows per class
-    S_A: np.ndarray  # (3, Q, Q, K, G)
-    S_B: np.ndarray  # (3, Q, P + 1, K, G)
-    S_C: np.ndarray  # (3, P + 1, P + 1, K)
+    S_A: np.ndarray  # (3 K, Q, Q, G): the three sums of each class, stacked
+    S_B: np.ndarray  # (3 K, Q, P + 1, G)
+    S_C: np.ndarray  # (3 K, P + 1, P + 1)
 
     def coefficients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """alpha and beta of every class at z."""
@@ -64,11 +64,16 @@ class LagSums:
 
     def cross_products(self, z: np.ndarray) -> CrossProducts:
         alpha, beta = self.coefficients(z)
-        w = np.stack([alpha**2, -alpha * beta, beta**2])  # (3, K)
-        A = np.einsum("sk,sqrkg->qrg", w, self.S_A)
-        B = np.einsum("sk,sqrkg->qrg", w, self.S_B)
-        C = np.einsum("sk,sqrk->qr", w, self.S_C)
+        w = np.concatenate([alpha**2, -alpha * beta, beta**2])  # (3 K,)
+        A = _combine(w, self.S_A)
+        B = _combine(w, self.S_B)
+        C = _combine(w, self.S_C)
         return replace(self.template, A=A, B=B, C=C, yy=float(C[-1, -1]))
+
+
+def _combine(w: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """sum_k w_k S_k as one matrix-vector product (S contiguous, class first)."""
+    return (w @ S.reshape(S.shape[0], -1)).reshape(S.shape[1:])
 
 
 def lag_sums(design: ModelDesign, model: ResidualModel) -> LagSums | None:
@@ -86,9 +91,25 @@ def lag_sums(design: ModelDesign, model: ResidualModel) -> LagSums | None:
     K = lag.size
     G = first[0].n_levels
     j = first[0].codes
-    Zm = np.column_stack([t.columns.array for t in first])
-    Wm = np.column_stack([design.fixed.columns.array, design.y])
-    Q, P1 = Zm.shape[1], Wm.shape[1]
+    # columns with their recipes: equal recipes (Z's intercept and slope are usually X's) are
+    # summed once
+    z_cols = [(f, t.columns, k) for t in first for k, f in enumerate(t.columns.factors)]
+    X = design.fixed.columns
+    w_cols = [(f, X, k) for k, f in enumerate(X.factors)] + [(("\0y",), None, 0)]
+    Q, P1 = len(z_cols), len(w_cols)
+
+    def column(entry: tuple) -> np.ndarray:
+        _, matrix, k = entry
+        return design.y if matrix is None else matrix.column(k)
+
+    cache: dict[tuple, np.ndarray] = {}
+
+    def pair(a: tuple, b: tuple) -> np.ndarray:
+        key = tuple(sorted((a[0], b[0])))
+        if key not in cache:
+            cache[key] = sums(column(a), column(b))
+        return cache[key]
+
     rows = corr.rows if corr is not None else np.zeros(0, np.int64)
     prev = corr.prev if corr is not None else np.zeros(0, np.int64)
     idx_all = key * G + j
@@ -104,18 +125,19 @@ def lag_sums(design: ModelDesign, model: ResidualModel) -> LagSums | None:
             out[2] = np.bincount(idx_lag, weights=a_p * b_p, minlength=K * G)
         return out.reshape(3, K, G)
 
-    S_A = np.zeros((3, Q, Q, K, G))
+    S_A = np.zeros((3 * K, Q, Q, G))
     for r in range(Q):
         for c in range(r + 1):
-            S_A[:, r, c] = S_A[:, c, r] = sums(Zm[:, r], Zm[:, c])
-    S_B = np.zeros((3, Q, P1, K, G))
+            S_A[:, r, c] = S_A[:, c, r] = pair(z_cols[r], z_cols[c]).reshape(3 * K, G)
+    S_B = np.zeros((3 * K, Q, P1, G))
     for r in range(Q):
         for c in range(P1):
-            S_B[:, r, c] = sums(Zm[:, r], Wm[:, c])
-    S_C = np.zeros((3, P1, P1, K))
+            S_B[:, r, c] = pair(z_cols[r], w_cols[c]).reshape(3 * K, G)
+    S_C = np.zeros((3 * K, P1, P1))
     for r in range(P1):
         for c in range(r + 1):
-            S_C[:, r, c] = S_C[:, c, r] = sums(Wm[:, r], Wm[:, c]).sum(axis=2)
+            total = pair(w_cols[r], w_cols[c]).sum(axis=2).reshape(3 * K)
+            S_C[:, r, c] = S_C[:, c, r] = total
     count = np.bincount(key, minlength=K).astype(float)
     return LagSums(model, cross_products(design), lag, stratum, stratum_prev, count, S_A, S_B, S_C)
 
@@ -130,15 +152,26 @@ def _classes(
     s_prev = np.zeros(n, np.int64)
     lags = np.zeros(1)
     if corr is not None:
-        lags_u, inv = np.unique(corr.lag, return_inverse=True)
+        if corr.lag.dtype.kind in "iu" and corr.lag.size and corr.lag.max() < 1 << 20:
+            lags_u = np.flatnonzero(np.bincount(corr.lag))  # integer lags: count, not sort
+            if lags_u.size + 1 > MAX_CLASSES:
+                return None
+            to_code = np.zeros(int(lags_u[-1]) + 1, np.int64)
+            to_code[lags_u] = np.arange(lags_u.size)
+            inv = to_code[corr.lag]
+        else:
+            lags_u, inv = np.unique(corr.lag, return_inverse=True)
         if lags_u.size + 1 > MAX_CLASSES:
             return None
         lag_code[corr.rows] = inv.ravel() + 1
         s_prev[corr.rows] = s[corr.prev]
         lags = np.concatenate([[0.0], lags_u.astype(float)])
-    raw = (lag_code * S + s) * S + s_prev
-    uniq, key = np.unique(raw, return_inverse=True)
-    if uniq.size > MAX_CLASSES:
+    raw = (lag_code * S + s) * S + s_prev  # small integers: classes by counting, not sorting
+    present = np.flatnonzero(np.bincount(raw))
+    if present.size > MAX_CLASSES:
         return None
+    lookup = np.zeros(int(present[-1]) + 1, np.int64)
+    lookup[present] = np.arange(present.size)
+    uniq, key = present, lookup[raw]
     lag_of = lags[uniq // (S * S)]
     return key.ravel(), lag_of, (uniq // S) % S, uniq % S
