@@ -32,6 +32,8 @@ class BoundCorrelation:
     prev: np.ndarray  # the predecessor of each of them
     lag: np.ndarray  # t_row - t_prev > 0 (integers for AR1)
     n_groups: int
+    order: np.ndarray  # the rows sorted by group, then time
+    group_codes: np.ndarray  # group of every row
 
     n_params = 1
 
@@ -96,6 +98,7 @@ class BoundVariance:
                 "varPower: a fitted value is exactly 0, where |fitted|^power is undefined; "
                 "use VarPower(covariate=...) or shift the outcome"
             )
+        assert isinstance(self.spec, VarPower)
         return _power(self.spec, v)
 
 
@@ -132,7 +135,7 @@ def bind_correlation(
             )
         lag = dt.astype(np.int64) if isinstance(spec, AR1) else dt
     n_groups = int(group_codes.max()) + 1 if n else 0
-    return BoundCorrelation(spec, group, rows, prev, lag, n_groups)
+    return BoundCorrelation(spec, group, rows, prev, lag, n_groups, order, group_codes)
 
 
 def bind_variance(
