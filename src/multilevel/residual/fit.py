@@ -238,7 +238,7 @@ def fit_residual(
     if fitted_power:
         assert model.variance is not None
         for k in range(MAX_ALTERNATIONS):
-            current = _final(design, model, z, reml, fit_design)
+            current = _final(design, model, z, reml)
             model = model.with_variance(model.variance.with_values(current.fitted))
             profile.model = model
             # the fitted values move little after the first update: search near z
@@ -273,7 +273,7 @@ def fit_residual(
         )
     if not ok:
         notes.append("the optimizer of the residual-structure parameters did not converge")
-    result = _final(design, model, z, reml, fit_design)
+    result = _final(design, model, z, reml)
     w = model.whitener(z)
     final_dev = -2.0 * result.loglik + w.logdet
     if sums is not None and final_dev < fmin - 1e-6 * max(1.0, abs(fmin)):
@@ -285,7 +285,7 @@ def fit_residual(
         ]
         z, fmin, ok = _optimize_z(profile, z, near)
         notes.append("the structure parameters were polished by the profile likelihood")
-        result = _final(design, model, z, reml, fit_design)
+        result = _final(design, model, z, reml)
         w = model.whitener(z)
     residual = ResidualFit(
         correlation=model.correlation.spec if model.correlation is not None else None,
@@ -315,8 +315,11 @@ def fit_residual(
     return out
 
 
-def _final(design, model, z, reml, fit_design) -> LmmFit:
-    """The whitened model at z fitted as any model (both starts, convergence checks, modes)."""
+def _final(design: ModelDesign, model: ResidualModel, z: np.ndarray, reml: bool) -> LmmFit:
+    """The whitened model at z fitted as any model (both starts, convergence checks, modes),
+    on the original design (fitted values and residuals on the data's scale)."""
+    from multilevel.api import fit_design
+
     w = model.whitener(z)
     fit = fit_design(whitened_design(design, w), reml=reml, warn=False)
     return replace(fit, design=design)
