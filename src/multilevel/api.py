@@ -33,6 +33,7 @@ def fit(
     data: Any,
     reml: bool = True,
     *,
+    contrasts: dict[str, str] | None = None,
     correlation: Any = None,
     variance: Any = None,
     warn: bool = True,
@@ -40,8 +41,9 @@ def fit(
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
-    REML by default, as lme4; ``reml=False`` for maximum likelihood. ``correlation``
-    (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
+    factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
+    ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
     correlation structures and variance functions (see :mod:`multilevel.residual`).
 
@@ -55,7 +57,7 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    design = build_design(formula, data)
+    design = build_design(formula, data, contrasts)
     if correlation is not None or variance is not None:  # hook: multilevel.residual
         from multilevel.residual.fit import fit_residual
 
