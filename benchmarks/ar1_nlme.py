@@ -1,7 +1,7 @@
 """AR(1) residuals on long panels: multilevel beside nlme (``lme(..., correlation = corAR1())``).
 
-    .venv/bin/python benchmarks/ar1_nlme.py --persons 50000 --occasions 20          # ours
-    .venv/bin/python benchmarks/ar1_nlme.py --persons 50000 --occasions 20 --nlme   # and nlme
+    .venv/bin/python benchmarks/ar1_nlme.py --persons 50000 --occasions 21          # ours
+    .venv/bin/python benchmarks/ar1_nlme.py --persons 50000 --occasions 21 --nlme   # and nlme
 
 Simulates y_ij = 2 + 0.5 t_ij + 0.3 x_ij + b0_i + b1_i t_ij + e_ij with e AR(1) in t (phi 0.5,
 sigma 1), b0 ~ N(0, 1), b1 ~ N(0, 0.2^2) (``--model slope``; ``--model intercept``: b1 = 0),
@@ -68,7 +68,7 @@ def ours(data: pd.DataFrame, model: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--persons", type=int, default=50_000)
-    ap.add_argument("--occasions", type=int, default=20)
+    ap.add_argument("--occasions", type=int, default=21)
     ap.add_argument("--model", choices=["intercept", "slope"], default="slope")
     ap.add_argument("--nlme", action="store_true", help="also fit with nlme (Rscript)")
     args = ap.parse_args()
