@@ -13,11 +13,10 @@ import multilevel
 from residual_cases import longitudinal
 
 
-def _dense_minus2ll(fit, d: pd.DataFrame, reml: bool) -> float:
-    y, X = fit.y, fit.design.X
+def _dense_V(fit, d: pd.DataFrame) -> np.ndarray:
     phi = fit.residual_structure.phi
     ratios = fit.residual_structure.sd_ratios
-    n = y.size
+    n = fit.n_obs
     Sigma = np.zeros((n, n))
     g = d["sex"].map(ratios).to_numpy() if ratios else np.ones(n)
     for s in d["person"].unique():
@@ -28,9 +27,36 @@ def _dense_minus2ll(fit, d: pd.DataFrame, reml: bool) -> float:
     vc = fit.random_effects[0].covariance
     Z = fit.design.terms[0].Z
     codes = fit.design.terms[0].codes
-    V = fit.sigma**2 * Sigma
     same = codes[:, None] == codes[None, :]
-    V += same * (Z @ vc @ Z.T)
+    return fit.sigma**2 * Sigma + same * (Z @ vc @ Z.T)
+
+
+def test_blups_and_fitted_values_equal_dense():
+    """b_j = D Z_j' V_j^-1 (y_j - X_j beta): the conditional modes of the whitened model are the
+    BLUPs of the original one, and fitted = X beta + Z b on the data's scale."""
+    d = longitudinal()
+    fit = multilevel.fit(
+        "y ~ t + (1 + t | person)",
+        d,
+        correlation=multilevel.AR1(time="t"),
+        variance=multilevel.VarIdent(by="sex"),
+        warn=False,
+    )
+    V = _dense_V(fit, d)
+    r = fit.y - fit.design.X @ fit.beta
+    Vr = np.linalg.solve(V, r)
+    term = fit.design.terms[0]
+    D = fit.random_effects[0].covariance
+    b = np.stack([D @ term.Z[term.codes == j].T @ Vr[term.codes == j] for j in range(40)])
+    np.testing.assert_allclose(fit.modes[term.name].b, b, rtol=1e-6, atol=1e-8)
+    fitted = fit.design.X @ fit.beta + np.einsum("ij,ij->i", term.Z, b[term.codes])
+    np.testing.assert_allclose(fit.fitted, fitted, rtol=1e-8)
+
+
+def _dense_minus2ll(fit, d: pd.DataFrame, reml: bool) -> float:
+    y, X = fit.y, fit.design.X
+    n = y.size
+    V = _dense_V(fit, d)
     Vi = np.linalg.inv(V)
     r = y - X @ fit.beta
     out = np.linalg.slogdet(V)[1] + r @ Vi @ r + n * np.log(2 * np.pi)
