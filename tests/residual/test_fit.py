@@ -100,3 +100,23 @@ def test_normalized_residuals_are_whitened(references):
     np.testing.assert_allclose(fit.normalized_residuals(), out, rtol=1e-10, atol=1e-12)
     # the lag-1 autocorrelation of the residuals is large before and near 0 after whitening
     assert fit.scaled_residuals() is not None
+
+
+def test_what_refits_without_the_structure_is_refused(references):
+    """Profiles, bootstrap, simulation and Kenward-Roger would silently drop the structure: each
+    says so instead; Wald intervals and anova use the structured fit's covariance."""
+    from multilevel.errors import MultilevelError
+    from multilevel.simulate import simulate
+
+    fit = fit_case("orthodont", references["orthodont_ar1_occasion"], "reml")
+    for call in (lambda: fit.confint(), lambda: fit.confint("boot")):
+        with pytest.raises(MultilevelError, match="residual correlation or variance"):
+            call()
+    with pytest.raises(MultilevelError, match="residual correlation or variance"):
+        simulate(fit, nsim=2)
+    with pytest.raises(ValueError, match="Kenward-Roger is not available"):
+        fit.fixed_effects("kenward-roger")
+    wald = fit.confint("wald").set_index("parameter")
+    np.testing.assert_allclose(
+        wald.loc["age", "upper"] - fit.beta[1], 1.959964 * fit.std_errors[1], rtol=1e-5
+    )
