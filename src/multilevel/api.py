@@ -34,15 +34,18 @@ def fit(
     reml: bool = True,
     *,
     contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
     correlation: Any = None,
     variance: Any = None,
     warn: bool = True,
 ) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
 
-    ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
+    ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
+    LazyFrame), Arrow or Dask table, a DuckDB relation, or a CSV or Parquet file or folder.
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
+    ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
     ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
     correlation structures and variance functions (see :mod:`multilevel.residual`).
@@ -57,7 +60,7 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    design = build_design(formula, data, contrasts)
+    design = build_design(formula, data, contrasts, na_values=na_values)
     if correlation is not None or variance is not None:  # hook: multilevel.residual
         from multilevel.residual.fit import fit_residual
 
