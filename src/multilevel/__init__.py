@@ -8,6 +8,8 @@ from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
+from multilevel.family import Binomial, Family, Poisson
+from multilevel.glmm import GlmmFit, latent_icc
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.result.fit import LmmFit
@@ -16,6 +18,11 @@ from multilevel.sources import LargeFit, fit_large
 __version__ = "0.1.0"
 
 __all__ = [
+    "Binomial",
+    "Family",
+    "GlmmFit",
+    "Poisson",
+    "latent_icc",
     "DataError",
     "FitWarning",
     "FormulaError",

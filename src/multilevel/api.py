@@ -28,11 +28,25 @@ class FitWarning(UserWarning):
     """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
 
 
-def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> LmmFit:
+def fit(
+    formula: str,
+    data: Any,
+    reml: bool = True,
+    *,
+    family: Any = None,
+    nagq: int = 1,
+    weights: Any = None,
+    offset: Any = None,
+    warn: bool = True,
+) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
     REML by default, as lme4; ``reml=False`` for maximum likelihood.
+
+    ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
+    generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
+    with ``nagq > 1``); ``weights`` (binomial trials) and ``offset`` belong to those.
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -44,6 +58,17 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
     >>> round(m.icc["school"], 4)
     0.1804
     """
+    if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+        from multilevel.glmm.fit import fit_glmm
+
+        return fit_glmm(
+            formula, data, family, nagq=nagq, weights=weights, offset=offset, warn=warn
+        )
+    if nagq != 1 or weights is not None or offset is not None:
+        raise DataError(
+            "nagq, weights and offset are arguments of generalized linear mixed models: give "
+            "family='binomial' or 'poisson' (a linear mixed model takes neither)"
+        )
     design = build_design(formula, data)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
