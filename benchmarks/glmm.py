@@ -155,7 +155,10 @@ def main() -> None:
             best.update(tool=tool, model=model, rows=args.rows, groups=args.groups)
             results.append(best)
             print(json.dumps(best), flush=True)
-    print(f"\n{'model':10} {'tool':11} {'seconds':>9} {'loglik':>16} {'x multilevel':>13}  load")
+    print(
+        f"\n{'model':10} {'tool':11} {'seconds':>9} {'cpu s':>8} {'loglik':>16} "
+        f"{'x multilevel':>13} {'x (cpu)':>8}  load before/after"
+    )
     for r in results:
         base = next(
             (
@@ -169,9 +172,11 @@ def main() -> None:
             print(f"{r['model']:10} {r['tool']:11} error: {r['error']}")
             continue
         ratio = r["seconds"] / base["seconds"] if base else float("nan")
+        cpu_ratio = r["cpu"] / base["cpu"] if base else float("nan")
         print(
-            f"{r['model']:10} {r['tool']:11} {r['seconds']:9.2f} {r['loglik']:16.4f} "
-            f"{ratio:13.1f}  {r['load_before']:.1f}/{r['load_after']:.1f}"
+            f"{r['model']:10} {r['tool']:11} {r['seconds']:9.2f} {r['cpu']:8.2f} "
+            f"{r['loglik']:16.4f} {ratio:13.1f} {cpu_ratio:8.1f}  "
+            f"{r['load_before']:.1f}/{r['load_after']:.1f}"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -132,3 +132,31 @@ def test_summary_reads_like_glmer() -> None:
     assert d["family"] == "poisson" and d["link"] == "log" and d["nagq"] == 10
     assert d["fixed_effects"][0]["z_value"] == pytest.approx(fit.z_value[0])
     assert len(data("grouseticks")) == fit.n_obs
+
+
+def test_cli_fit_with_family(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+
+    from tests.glmm.glmmref import REFERENCE
+
+    model = reference("cbpp")["models"][0]
+    cmd = [
+        sys.executable,
+        "-m",
+        "multilevel.cli",
+        "fit",
+        str(REFERENCE / "cbpp.csv"),
+        model["formula"],
+        "--family",
+        "binomial",
+        "--nagq",
+        "10",
+        "--json",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    d = json.loads(out.stdout)
+    ref = model["fits"]["agq10"]
+    assert d["nagq"] == 10 and d["family"] == "binomial"
+    assert d["loglik_lme4"] == pytest.approx(ref["loglik"], abs=1e-4)

@@ -45,6 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the draws (default 0)")
     p.add_argument("--ml", action="store_true", help="fit the multilevel model by ML, not REML")
+    p.add_argument(
+        "--family",
+        choices=["gaussian", "binomial"],
+        help="binomial: a 0/1 outcome (glm, glm_cluster_cr0/cr1, gee_*, one_per_group, "
+        "multilevel logistic)",
+    )
     p.set_defaults(run=run)
 
 
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             draws=args.draws,
             seed=args.seed,
             reml=not args.ml,
+            family=args.family,
         )
     except ValueError as exc:
         if isinstance(exc, DataError):

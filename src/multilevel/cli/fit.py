@@ -31,6 +31,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_format_option(p)
     p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
     p.add_argument(
+        "--family",
+        help="binomial (logit; or 'binomial(link=probit)', cloglog) or poisson: a generalized "
+        "linear mixed model, as lme4's glmer",
+    )
+    p.add_argument(
+        "--nagq",
+        type=int,
+        default=1,
+        help="quadrature points (1 = Laplace; >1 needs one scalar random effect)",
+    )
+    p.add_argument(
         "--chunk-rows",
         type=int,
         metavar="N",
@@ -68,8 +79,14 @@ def run(args: argparse.Namespace) -> int:
     fit: FitTables
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
-        if args.chunk_rows is None:
-            fit = multilevel.fit(args.formula, resolve_data(args.data), reml=not args.ml)
+        if args.family is not None:  # hook: GLMMs (#12)
+            fit = multilevel.fit(
+                args.formula, resolve_data(args.data), family=args.family, nagq=args.nagq
+            )
+        elif args.chunk_rows is None:
+            fit = multilevel.fit(
+                args.formula, resolve_data(args.data), reml=not args.ml, nagq=args.nagq
+            )
         else:
             fit = multilevel.fit_large(
                 args.formula, resolve_data(args.data), reml=not args.ml, chunk_rows=args.chunk_rows

@@ -219,7 +219,8 @@ class GlmmFit(FitTables):
 
         return glmm_summary(self)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:  # noqa: ARG002
+        """JSON-ready dict (Kenward-Roger does not apply to GLMMs: the argument is ignored)."""
         from multilevel.glmm.serialize import glmm_to_dict
 
         return glmm_to_dict(self)
