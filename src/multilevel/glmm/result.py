@@ -59,6 +59,11 @@ class GlmmFit(FitTables):
         return self.glmm_design.base
 
     @property
+    def y(self) -> np.ndarray:
+        """The outcome as fitted: 0/1, proportion of successes, or count."""
+        return self.glmm_design.y
+
+    @property
     def link(self) -> str:
         return self.family.link
 
@@ -214,6 +219,12 @@ class GlmmFit(FitTables):
         return eta if type == "link" else self.family.linkinv(eta)
 
     # ------------------------------------------------------------------ output
+    def level_equations(self) -> str:
+        """The model as level-1 / level-2 equations with the link (see glmm.levels)."""
+        from multilevel.glmm.levels import level_equations_text
+
+        return level_equations_text(self)
+
     def summary(self, ddf: str = "wald") -> Summary:  # noqa: ARG002
         from multilevel.glmm.summary import glmm_summary
 
