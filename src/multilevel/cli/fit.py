@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import warnings
+from typing import Any
 
 from multilevel.cli.output import add_format_option, chosen, emit
 
@@ -65,7 +66,6 @@ def resolve_data(spec: str):
 def run(args: argparse.Namespace) -> int:
     import multilevel
     from multilevel.errors import MultilevelError
-    from multilevel.result.tables import FitTables
 
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise MultilevelError(
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             "--ddf kenward-roger needs all rows in memory; drop --chunk-rows (Satterthwaite df "
             "are given for fits in chunks)"
         )
-    fit: FitTables
+    fit: Any  # LmmFit, GlmmFit or LargeFit: the same tables
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         if args.family is not None:  # hook: GLMMs (#12)

@@ -156,7 +156,7 @@ def compare_estimators(
             raise ValueError(f"compare supports family 'binomial' (or gaussian), not {family!r}")
         from multilevel.compare.glm import compare_binomial
 
-        return compare_binomial(data, formula, group, estimators, draws, seed, level)  # type: ignore[no-any-return]
+        return compare_binomial(data, formula, group, estimators, draws, seed, level)
     names = check_names(estimators)
     data_ = clustered_data(data, formula, group)
     funcs = estimator_functions(draws=draws, seed=seed, reml=reml)
