@@ -72,14 +72,14 @@ def level_equations_text(fit: GlmmFit) -> str:
         lines.append("Other fixed terms: " + ", ".join(f"{n} [{est[n]:.3f}]" for n in other))
     for vc in fit.random_effects:
         for i, term in enumerate(vc.terms):
-            k = (
+            idx = (
                 "0"
                 if term == "(Intercept)"
                 else str(level1.index(term) + 1)
                 if term in level1
                 else "?"
             )
-            lines.append(f"tau{k}{k} = Var(u{k}j) [{vc.group}] = {vc.variances[i]:.4f}")
+            lines.append(f"tau{idx}{idx} = Var(u{idx}j) [{vc.group}] = {vc.variances[i]:.4f}")
     if fit.family.name == "binomial":
         lines.append(
             "Level-1 variance on the latent scale: pi^2/3 = 3.29 (logit), 1 (probit); no sigma^2"
