@@ -87,3 +87,15 @@ def test_cli_json() -> None:
     assert set(est) == {"glm", "glm_cluster_cr1", "gee_exchangeable"}
     coef = {c["name"]: c for c in est["glm_cluster_cr1"]["coefficients"]}
     assert coef["x"]["std_error"] == pytest.approx(REF["glm_cluster_cr1"]["std_error"][1], rel=1e-4)
+
+
+def test_attenuation_plot(comparison) -> None:  # type: ignore[no-untyped-def]
+    from multilevel.compare.glm import attenuation_plot
+
+    fig = attenuation_plot(comparison)
+    ax = fig.axes[0]
+    cond, implied, marg = (c.get_offsets()[:, 0] for c in ax.collections)
+    ml, gee = comparison["multilevel"], comparison["gee_exchangeable"]
+    np.testing.assert_allclose(cond, [ml.estimate("x"), ml.estimate("w")])
+    np.testing.assert_allclose(implied, cond * attenuation(ml.extras["tau00"]))
+    np.testing.assert_allclose(marg, [gee.estimate("x"), gee.estimate("w")])

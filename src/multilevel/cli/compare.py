@@ -79,6 +79,17 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(str(exc)) from None
     if args.plot:
         comp.plot().savefig(args.plot, dpi=120)
+        if args.family == "binomial" and "multilevel" in comp.names:  # hook: GLMMs (#12)
+            from pathlib import Path
+
+            from multilevel.compare.glm import attenuation_plot
+
+            path = Path(args.plot)
+            extra = path.with_name(f"{path.stem}-attenuation{path.suffix}")
+            marginal = next((n for n in ("gee_exchangeable", "glm") if n in comp.names), None)
+            if marginal is not None:
+                attenuation_plot(comp, marginal).savefig(extra, dpi=120)
+                sys.stdout.write(f"attenuation plot written to {extra}\n")
     fmt = chosen(args)
     emit(comp, fmt)
     if args.plot and fmt == "text":

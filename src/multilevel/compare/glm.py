@@ -268,3 +268,41 @@ def compare_binomial(
         level=level,
         kish_design_effect=None,
     )
+
+
+def attenuation_plot(comparison: Any, marginal: str = "gee_exchangeable") -> Any:
+    """Why GEE's and the multilevel model's coefficients differ in size: per coefficient, the
+    GLMM's conditional log-odds, the marginal log-odds they imply (times
+    1 / sqrt(1 + 0.346 tau00)) and the ``marginal`` estimator's. Returns a matplotlib Figure."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    ml, pa = comparison["multilevel"], comparison[marginal]
+    factor = attenuation(float(ml.extras["tau00"]))
+    names = [n for n in ml.coef_names if n != "(Intercept)"]
+    y = np.arange(len(names))
+    cond = np.array([ml.estimate(n) for n in names])
+    marg = np.array([pa.estimate(n) for n in names])
+    fig, ax = plt.subplots(figsize=(9.5, 1.4 + 0.6 * len(names)))
+    ax.scatter(cond, y + 0.15, color="tab:red", label="multilevel (cluster-specific)")
+    ax.scatter(
+        cond * factor,
+        y,
+        marker="x",
+        color="tab:red",
+        label=f"multilevel x {factor:.3f} (implied marginal)",
+    )
+    ax.scatter(marg, y - 0.15, color="tab:blue", label=f"{marginal} (population-averaged)")
+    ax.axvline(0, color="0.8", lw=0.8)
+    ax.set_yticks(y, names)
+    ax.set_xlabel("log-odds")
+    ax.set_title(
+        f"Attenuation: marginal = conditional / sqrt(1 + 0.346 tau00), tau00 = "
+        f"{ml.extras['tau00']:.3f}",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
