@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.glmm.glmmref import data, fitted, ranef_reference, reference, tight
+
+from glmmref import data, fitted, ranef_reference, reference, tight
 
 CASES = ["cbpp", "grouseticks", "verbagg"]
 FITS = [
@@ -139,7 +140,7 @@ def test_cli_fit_with_family(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import subprocess
     import sys
 
-    from tests.glmm.glmmref import REFERENCE
+    from glmmref import REFERENCE
 
     model = reference("cbpp")["models"][0]
     cmd = [

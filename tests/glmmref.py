@@ -1,5 +1,5 @@
-"""The GLMM reference cases (copied from shared/reference/glmm, plus lme4 with an exact PIRLS
-made by make_tight_reference.R) and cached fits."""
+"""The GLMM reference cases (tests/glmm/reference: copied from shared/reference/glmm, plus lme4
+with an exact PIRLS made by make_tight_reference.R) and cached fits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 import multilevel
 
-REFERENCE = Path(__file__).parent / "reference"
+REFERENCE = Path(__file__).parent / "glmm" / "reference"
 TEXT_COLUMNS = {
     "cbpp": {"herd": str},
     "grouseticks": {"BROOD": str, "LOCATION": str, "INDEX": str},
