@@ -37,12 +37,14 @@ def fit(
     nagq: int = 1,
     weights: Any = None,
     offset: Any = None,
+    contrasts: dict[str, str] | None = None,
     warn: bool = True,
 ) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
-    REML by default, as lme4; ``reml=False`` for maximum likelihood.
+    REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
+    factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
 
     ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
     generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
@@ -62,14 +64,21 @@ def fit(
         from multilevel.glmm.fit import fit_glmm
 
         return fit_glmm(
-            formula, data, family, nagq=nagq, weights=weights, offset=offset, warn=warn
+            formula,
+            data,
+            family,
+            nagq=nagq,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            warn=warn,
         )
     if nagq != 1 or weights is not None or offset is not None:
         raise DataError(
             "nagq, weights and offset are arguments of generalized linear mixed models: give "
             "family='binomial' or 'poisson' (a linear mixed model takes neither)"
         )
-    design = build_design(formula, data)
+    design = build_design(formula, data, contrasts)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

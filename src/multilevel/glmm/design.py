@@ -44,6 +44,7 @@ def build_glmm_design(
     family: Family,
     weights: Any = None,
     offset: Any = None,
+    contrasts: dict[str, str] | None = None,
 ) -> GlmmDesign:
     """Outcome, weights and offset are worked out on the input rows first, then the linear
     model's design is built on an outcome column that is missing wherever any of them is, so
@@ -65,7 +66,7 @@ def build_glmm_design(
             f"no random-effects terms in '{formula}'; add one such as (1 | group). For a model "
             "without random effects use a GLM (statsmodels)."
         )
-    base = build_design(spec, work, residual=False)
+    base = build_design(spec, work, contrasts, residual=False)
     rows = np.asarray(base.frame.row_index, dtype=np.int64)
     return GlmmDesign(
         base=base,

@@ -46,13 +46,14 @@ def fit_glmm(
     nagq: int = 1,
     weights: Any = None,
     offset: Any = None,
+    contrasts: dict[str, str] | None = None,
     warn: bool = True,
 ) -> GlmmFit:
     """``multilevel.fit(formula, data, family=...)``: see :func:`multilevel.fit`."""
     fam = get_family(family)
     if not isinstance(nagq, int | np.integer) or isinstance(nagq, bool) or nagq < 1:
         raise DataError(f"nagq must be a whole number >= 1 (1 = Laplace), not {nagq!r}")
-    gd = build_glmm_design(formula, data, fam, weights=weights, offset=offset)
+    gd = build_glmm_design(formula, data, fam, weights=weights, offset=offset, contrasts=contrasts)
     if nagq > 1 and not (len(gd.base.terms) == 1 and gd.base.terms[0].q == 1):
         raise DataError(
             "nAGQ > 1 is only available for models with a single, scalar random-effects term "
