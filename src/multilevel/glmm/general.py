@@ -17,26 +17,59 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from multilevel.family import Family, RowTerms
 from multilevel.glmm.grouped import DECREMENT_TOL, MAX_PIRLS
 
-
-def _chol(A: np.ndarray, lower: bool = True) -> tuple[np.ndarray, bool]:
-    return sla.cho_factor(A, lower=lower, check_finite=False)
-
-
-def _solve(cf: tuple[np.ndarray, bool], b: np.ndarray) -> np.ndarray:
-    return sla.cho_solve(cf, b, check_finite=False)
+#: above this many random effects, I + Lambda'Z'WZ Lambda is factored as a sparse matrix
+DENSE_LIMIT = 1000
 
 
-def _inverse(cf: tuple[np.ndarray, bool]) -> np.ndarray:
-    """H^-1 from its Cholesky factor (LAPACK potri: a third of the work of solving for I)."""
-    inv, info = sla.lapack.dpotri(cf[0], lower=1)
-    if info != 0:
-        return _solve(cf, np.eye(cf[0].shape[0]))
-    inv = np.tril(inv)
-    return inv + np.tril(inv, -1).T
+class DenseFactor:
+    """Cholesky factor of a dense symmetric positive definite matrix."""
+
+    def __init__(self, A: np.ndarray) -> None:
+        self.cf = sla.cho_factor(A, lower=True, check_finite=False)
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return sla.cho_solve(self.cf, b, check_finite=False)
+
+    def logdet(self) -> float:
+        return float(2 * np.log(np.diag(self.cf[0])).sum())
+
+    def inverse(self) -> np.ndarray:
+        """A^-1 from the factor (LAPACK potri: a third of the work of solving for I)."""
+        inv, info = sla.lapack.dpotri(self.cf[0], lower=1)
+        if info != 0:
+            return self.solve(np.eye(self.cf[0].shape[0]))
+        inv = np.tril(inv)
+        return inv + np.tril(inv, -1).T
+
+
+class SparseFactor:
+    """Sparse LU with symmetric (diagonal) pivoting and a fill-reducing order: for SPD
+    matrices the pivots are the positive Cholesky pivots; a non-positive one means the
+    matrix is not positive definite (LinAlgError, as the dense factor)."""
+
+    def __init__(self, A: sp.csc_matrix) -> None:
+        self.lu = spla.splu(
+            A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
+        )
+        d = self.lu.U.diagonal()
+        if not np.all(d > 0):
+            raise np.linalg.LinAlgError("matrix is not positive definite")
+        self._logdet = float(np.log(d).sum())
+        self.Q = A.shape[0]
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return self.lu.solve(np.asarray(b, dtype=float))
+
+    def logdet(self) -> float:
+        return self._logdet
+
+    def inverse(self) -> np.ndarray:
+        return self.lu.solve(np.eye(self.Q))
 
 
 class RowBlocks:
@@ -65,6 +98,14 @@ class RowBlocks:
         cols = np.tile(o.idx, (1, K)).ravel()
         vals = (np.repeat(self.val * w[:, None], K, axis=1) * np.tile(o.val, (1, K))).ravel()
         return sp.coo_matrix((vals, (rows, cols)), shape=(self.Q, self.Q)).toarray()
+
+    def cross_sparse(self, w: np.ndarray) -> sp.csc_matrix:
+        """Sparse Q x Q: this' diag(w) this."""
+        K = self.idx.shape[1]
+        rows = np.repeat(self.idx, K, axis=1).ravel()
+        cols = np.tile(self.idx, (1, K)).ravel()
+        vals = (np.repeat(self.val * w[:, None], K, axis=1) * np.tile(self.val, (1, K))).ravel()
+        return sp.coo_matrix((vals, (rows, cols)), shape=(self.Q, self.Q)).tocsc()
 
     def quad(self, M: np.ndarray, other: RowBlocks | None = None) -> np.ndarray:
         """Row-wise this_i M other_i' (n,)."""
@@ -127,10 +168,14 @@ class GeneralLaplace:
         val[:, c0 + c] = self.zval[:, c0 + r]
         return RowBlocks(self.idx, val, self.Q)
 
-    def _curv(self, ZL: RowBlocks, v: np.ndarray) -> np.ndarray:
+    def _factor(self, ZL: RowBlocks, v: np.ndarray) -> DenseFactor | SparseFactor:
+        """The factor of I + Lambda'Z' diag(v) Z Lambda (dense, or sparse for many effects)."""
+        if self.Q > DENSE_LIMIT:
+            A = ZL.cross_sparse(v) + sp.identity(self.Q, format="csc")
+            return SparseFactor(A.tocsc())
         A = ZL.cross(v)
         A[np.diag_indices_from(A)] += 1.0
-        return A
+        return DenseFactor(A)
 
     # ------------------------------------------------------------------ PIRLS
     def pirls(self, theta: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, RowTerms, np.ndarray]:
@@ -150,13 +195,13 @@ class GeneralLaplace:
             it += 1
             grad = ZL.tdot(rt.a) + u
             try:  # Newton (observed curvature); Fisher scoring where that is not positive
-                cf = _chol(self._curv(ZL, rt.e if not self.family.canonical else rt.b))
-            except (np.linalg.LinAlgError, ValueError):
+                cf = self._factor(ZL, rt.e if not self.family.canonical else rt.b)
+            except (np.linalg.LinAlgError, ValueError, RuntimeError):
                 try:
-                    cf = _chol(self._curv(ZL, rt.b), lower=True)
-                except (np.linalg.LinAlgError, ValueError):
+                    cf = self._factor(ZL, rt.b)
+                except (np.linalg.LinAlgError, ValueError, RuntimeError):
                     break
-            delta = -_solve(cf, grad)
+            delta = -cf.solve(grad)
             final = bool(-(grad @ delta) < DECREMENT_TOL)
             step = 1.0
             for _ in range(30):
@@ -182,8 +227,8 @@ class GeneralLaplace:
         theta, beta = phi[:nth], phi[nth:]
         u, rt, _ = self.pirls(theta, beta)
         ZL = self.ZL(self.term_lambdas(theta))
-        c = sla.cholesky(self._curv(ZL, rt.b), lower=True)
-        return float(rt.dev.sum() + u @ u + 2 * np.log(np.diag(c)).sum() + self.constant)
+        logdet = self._factor(ZL, rt.b).logdet()
+        return float(rt.dev.sum() + u @ u + logdet + self.constant)
 
     def deviance_and_gradient(self, phi: np.ndarray, nth: int) -> tuple[float, np.ndarray]:
         theta, beta = phi[:nth], phi[nth:]
@@ -191,21 +236,20 @@ class GeneralLaplace:
         rt = self.family.rows(eta, self.y, self.w, c=True)
         assert rt.c is not None
         ZL = self.ZL(self.term_lambdas(theta))
-        H = self._curv(ZL, rt.b)
-        cf = _chol(H, lower=True)
-        value = float(rt.dev.sum() + u @ u + 2 * np.log(np.diag(cf[0])).sum() + self.constant)
-        Hinv = _inverse(cf)
-        Jcf = cf if self.family.canonical else _chol(self._curv(ZL, rt.e), lower=True)
+        cf = self._factor(ZL, rt.b)
+        value = float(rt.dev.sum() + u @ u + cf.logdet() + self.constant)
+        Hinv = cf.inverse()
+        Jcf = cf if self.family.canonical else self._factor(ZL, rt.e)
         t = rt.c * ZL.quad(Hinv)
         ZLt = ZL.tdot(t)
-        du_db = -_solve(Jcf, ZL.tdot_matrix(rt.e[:, None] * self.X))
+        du_db = -Jcf.solve(ZL.tdot_matrix(rt.e[:, None] * self.X))
         g_beta = 2 * (self.X.T @ rt.a) + self.X.T @ t + ZLt @ du_db
         g_theta = np.empty(nth)
         for m in range(nth):
             ZdL = self.ZdL(m)
             v = ZdL.dot(u)
             rhs = ZdL.tdot(rt.a) + ZL.tdot(rt.e * v)
-            du = -_solve(Jcf, rhs)
+            du = -Jcf.solve(rhs)
             tr = float(rt.b @ ZL.quad(Hinv, ZdL))
             g_theta[m] = 2 * (rt.a @ v) + 2 * tr + t @ (v + ZL.dot(du))
         return value, np.concatenate([g_theta, g_beta])
@@ -216,16 +260,16 @@ class GeneralLaplace:
         assert self._last is not None
         u, rt, _ = self._last
         ZL = self.ZL(self.term_lambdas(theta))
-        Hinv = _inverse(_chol(self._curv(ZL, rt.b), lower=True))
+        Hinv = self._factor(ZL, rt.b).inverse()
         return u, Hinv
 
     def unscaled_vcov(self, theta: np.ndarray) -> np.ndarray:
         assert self._last is not None
         _, rt, _ = self._last
         ZL = self.ZL(self.term_lambdas(theta))
-        cf = _chol(self._curv(ZL, rt.b), lower=True)
+        cf = self._factor(ZL, rt.b)
         LZWX = ZL.tdot_matrix(rt.b[:, None] * self.X)
-        RX = self.X.T @ (rt.b[:, None] * self.X) - LZWX.T @ _solve(cf, LZWX)
+        RX = self.X.T @ (rt.b[:, None] * self.X) - LZWX.T @ cf.solve(LZWX)
         return np.linalg.inv(RX)
 
     def fixed_information(self, theta: np.ndarray) -> np.ndarray:
