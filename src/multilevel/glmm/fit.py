@@ -23,7 +23,7 @@ from multilevel.glmm.design import GlmmDesign, build_glmm_design
 from multilevel.glmm.engine import glm_start, make_engine
 from multilevel.glmm.general import GeneralLaplace
 from multilevel.glmm.grouped import GroupedLaplace
-from multilevel.glmm.newton import newton
+from multilevel.glmm.newton import approximate_hessian, newton
 from multilevel.glmm.result import GlmmFit
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary, singular
@@ -32,6 +32,8 @@ from multilevel.result.fit import VarianceComponent
 #: lme4 computes the Hessian-based covariance of the fixed effects below this many rows
 #: (``calc.derivs``); above it, the PIRLS-based one (``unsc``)
 HESSIAN_ROWS = 10_000
+#: lme4's check.conv.grad tolerance on the scaled gradient
+GRAD_TOL = 2e-3
 #: step of the finite differences for the Hessian (lme4's deriv12 uses 1e-4)
 FD_STEP = 1e-4
 
@@ -301,6 +303,13 @@ def fit_glmm_design(gd: GlmmDesign, nagq: int = 1) -> GlmmFit:
                     else _hessian(engine, nth, phi, lower)
                 )
             laplace_dev = dev
+    H_check = H
+    if H_check is None:  # lme4 scales the gradient by the Hessian: the cheap one here
+        H_check = approximate_hessian(
+            engine, phi, engine.deviance_and_gradient(phi, nth)[1], nth, lower
+        )[0]
+        if nagq > 1 and isinstance(engine, GroupedLaplace):
+            engine.agq_deviance(phi, nth, nagq)
     theta, beta = phi[:nth], phi[nth:]
     vcov, vcov_note = _vcov(engine, theta, nth, H)
     if vcov_note:
@@ -316,7 +325,7 @@ def fit_glmm_design(gd: GlmmDesign, nagq: int = 1) -> GlmmFit:
         dev,
         laplace_dev,
         grad,
-        H,
+        H_check,
         b,
         cond_var,
         evals,
@@ -342,6 +351,24 @@ def _vcov(
         note = "the Hessian is not positive definite; standard errors from the PIRLS weights"
         return engine.unscaled_vcov(theta), note
     return engine.unscaled_vcov(theta), None
+
+
+def scaled_gradient(
+    grad: np.ndarray, H: np.ndarray | None, theta: np.ndarray, lower: np.ndarray
+) -> float:
+    """max |R^-T g| with R'R = H over the free parameters (lme4's scaled gradient); the raw
+    gradient where H is not positive definite."""
+    nth = len(theta)
+    free = np.ones(len(grad), bool)
+    free[:nth] = ~((theta <= lower + 1e-10) & (grad[:nth] > 0))
+    g = grad[free]
+    if H is not None:
+        try:
+            R = np.linalg.cholesky(H[np.ix_(free, free)])
+            return float(np.max(np.abs(np.linalg.solve(R, g)), initial=0.0))
+        except np.linalg.LinAlgError:
+            pass
+    return float(np.max(np.abs(g), initial=0.0))
 
 
 def _build(
@@ -380,11 +407,13 @@ def _build(
             cv = np.einsum("ik,gkl,jl->gij", Lt, cond_var[idx[:, :, None], idx[:, None, :]], Lt)
             off += t.n_levels * t.q
         modes[t.name] = TermModes(b=np.asarray(bt), cond_var=np.asarray(cv))
-    free = ~((theta <= lower + 1e-10) & (grad[: len(theta)] > 0))
-    gmax = float(np.max(np.abs(np.concatenate([grad[: len(theta)][free], grad[len(theta) :]]))))
-    converged = gmax < 1e-3 and not notes
-    if gmax >= 1e-3:
-        notes.append(f"Model failed to converge: max|grad| = {gmax:.3g} (tol = 0.001)")
+    gmax = scaled_gradient(grad, H, theta, lower)
+    converged = gmax < GRAD_TOL and not notes
+    if gmax >= GRAD_TOL:
+        notes.append(
+            f"Model failed to converge with max|grad| = {gmax:.3g} (tol = {GRAD_TOL}; the "
+            "gradient scaled by the Hessian, as lme4's check)"
+        )
     opt = OptSummary(
         optimizer="Newton (exact gradient)" + (" + AGQ L-BFGS-B" if nagq > 1 else ""),
         theta_initial=[float(v) for v in start],
