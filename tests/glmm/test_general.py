@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from glmmref import data
 
+from glmmref import data
 from multilevel.family import Poisson
 from multilevel.glmm import general
 from multilevel.glmm.design import build_glmm_design
