@@ -38,13 +38,16 @@ def fit(
     weights: Any = None,
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
     warn: bool = True,
 ) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
-    ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
+    ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
+    LazyFrame), Arrow or Dask table, a DuckDB relation, or a CSV or Parquet file or folder.
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
+    ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
 
     ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
     generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
@@ -71,6 +74,7 @@ def fit(
             weights=weights,
             offset=offset,
             contrasts=contrasts,
+            na_values=na_values,
             warn=warn,
         )
     if nagq != 1 or weights is not None or offset is not None:
@@ -78,7 +82,7 @@ def fit(
             "nagq, weights and offset are arguments of generalized linear mixed models: give "
             "family='binomial' or 'poisson' (a linear mixed model takes neither)"
         )
-    design = build_design(formula, data, contrasts)
+    design = build_design(formula, data, contrasts, na_values=na_values)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

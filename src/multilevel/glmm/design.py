@@ -45,12 +45,22 @@ def build_glmm_design(
     weights: Any = None,
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
 ) -> GlmmDesign:
     """Outcome, weights and offset are worked out on the input rows first, then the linear
     model's design is built on an outcome column that is missing wherever any of them is, so
     rows are dropped (and counted) once for all of them."""
     f = split_glmm_formula(formula)
     df = load_data(data)
+    if na_values is not None:  # codes that mark missing values, in any column
+        codes = [na_values] if isinstance(na_values, str | int | float) else list(na_values)
+        both = codes + [str(c) for c in codes]
+        for c in codes:
+            try:
+                both.append(float(c))
+            except (TypeError, ValueError):
+                pass
+        df = df.mask(df.isin(both))
     if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
         df = df.reset_index(drop=True)
     resp = glmm_response(f, family, df, weights, offset)

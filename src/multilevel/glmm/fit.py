@@ -49,6 +49,7 @@ def fit_glmm(
     weights: Any = None,
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
     warn: bool = True,
 ) -> GlmmFit:
     """``multilevel.fit(formula, data, family=...)``: see :func:`multilevel.fit`."""
