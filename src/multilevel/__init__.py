@@ -9,7 +9,6 @@ from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.family import Binomial, Family, Poisson
-from multilevel.glmm import GlmmFit, latent_icc
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.result.fit import LmmFit
@@ -22,6 +21,8 @@ _LAZY = {
     "simulate": "multilevel.simulate",
     "power": "multilevel.planning",
     "plan": "multilevel.planning",
+    "GlmmFit": "multilevel.glmm",
+    "latent_icc": "multilevel.glmm",
 }
 
 

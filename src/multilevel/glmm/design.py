@@ -51,16 +51,14 @@ def build_glmm_design(
     model's design is built on an outcome column that is missing wherever any of them is, so
     rows are dropped (and counted) once for all of them."""
     f = split_glmm_formula(formula)
-    df = load_data(data)
-    if na_values is not None:  # codes that mark missing values, in any column
-        codes = [na_values] if isinstance(na_values, str | int | float) else list(na_values)
-        both = codes + [str(c) for c in codes]
-        for c in codes:
-            try:
-                both.append(float(c))
-            except (TypeError, ValueError):
-                pass
-        df = df.mask(df.isin(both))
+    spec = parse_formula(f"y__glmm ~ {f.rhs}")
+    ids = sorted({name for r in spec.random for name in r.factors})
+    codes = (
+        None
+        if na_values is None
+        else ([na_values] if isinstance(na_values, str | int | float) else list(na_values))
+    )
+    df = load_data(data, ids=ids, na_values=codes)
     if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
         df = df.reset_index(drop=True)
     resp = glmm_response(f, family, df, weights, offset)
@@ -69,14 +67,13 @@ def build_glmm_design(
     work = df.copy(deep=False)
     key = f.response
     work[key] = y_all
-    spec = parse_formula(f"y__glmm ~ {f.rhs}")
     spec = replace(spec, text=formula, response=key)
     if not spec.random:
         raise FormulaError(
             f"no random-effects terms in '{formula}'; add one such as (1 | group). For a model "
             "without random effects use a GLM (statsmodels)."
         )
-    base = build_design(spec, work, contrasts, residual=False)
+    base = build_design(spec, work, contrasts, na_values=codes, residual=False)
     rows = np.asarray(base.frame.row_index, dtype=np.int64)
     return GlmmDesign(
         base=base,

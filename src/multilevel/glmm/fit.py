@@ -56,7 +56,15 @@ def fit_glmm(
     fam = get_family(family)
     if not isinstance(nagq, int | np.integer) or isinstance(nagq, bool) or nagq < 1:
         raise DataError(f"nagq must be a whole number >= 1 (1 = Laplace), not {nagq!r}")
-    gd = build_glmm_design(formula, data, fam, weights=weights, offset=offset, contrasts=contrasts)
+    gd = build_glmm_design(
+        formula,
+        data,
+        fam,
+        weights=weights,
+        offset=offset,
+        contrasts=contrasts,
+        na_values=na_values,
+    )
     if nagq > 1 and not (len(gd.base.terms) == 1 and gd.base.terms[0].q == 1):
         raise DataError(
             "nAGQ > 1 is only available for models with a single, scalar random-effects term "
