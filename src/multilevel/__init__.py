@@ -4,6 +4,8 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
+from typing import Any
+
 from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
@@ -11,6 +13,7 @@ from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFo
 from multilevel.family import Binomial, Family, Poisson
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
+from multilevel.residual import AR1, CAR1, VarIdent, VarPower
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 
@@ -26,7 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
@@ -36,10 +39,14 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AR1",
     "Binomial",
+    "CAR1",
     "Family",
     "GlmmFit",
     "Poisson",
+    "VarIdent",
+    "VarPower",
     "latent_icc",
     "DataError",
     "FitWarning",

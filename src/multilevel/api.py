@@ -39,6 +39,8 @@ def fit(
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
+    correlation: Any = None,
+    variance: Any = None,
     warn: bool = True,
 ) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
@@ -48,6 +50,9 @@ def fit(
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
     ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
+    ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
+    correlation structures and variance functions (see :mod:`multilevel.residual`).
 
     ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
     generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
@@ -66,6 +71,12 @@ def fit(
     if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
         from multilevel.glmm.fit import fit_glmm
 
+        if correlation is not None or variance is not None:
+            raise DataError(
+                "correlation= and variance= (residual structures) are for linear mixed models; "
+                "a GLMM's conditional variance is fixed by its family"
+            )
+
         return fit_glmm(
             formula,
             data,
@@ -83,6 +94,10 @@ def fit(
             "family='binomial' or 'poisson' (a linear mixed model takes neither)"
         )
     design = build_design(formula, data, contrasts, na_values=na_values)
+    if correlation is not None or variance is not None:  # hook: multilevel.residual
+        from multilevel.residual.fit import fit_residual
+
+        return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 
