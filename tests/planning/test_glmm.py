@@ -60,3 +60,19 @@ def test_only_wald_tests_for_glmms(binary_pilot) -> None:
     fit, _ = binary_pilot
     with pytest.raises(MultilevelError, match="Wald z"):
         multilevel.power(fit, "treat", nsim=2, method="kenward-roger")
+
+
+def test_planned_binary_design() -> None:
+    planned = multilevel.plan(
+        12, 8, fixed={"(Intercept)": -1.0, "treat": 0.9}, icc=0.2, family="binomial"
+    )
+    # the ICC is on the latent scale: tau^2 / (tau^2 + pi^2 / 3)
+    assert planned.tau2 == pytest.approx(0.25 * np.pi**2 / 3)
+    assert planned.icc == pytest.approx(0.2)
+    _, theta, sigma = planned.truth(planned.build())
+    assert sigma == 1.0 and theta[0] == pytest.approx(np.sqrt(planned.tau2))
+    res = multilevel.power(planned, nsim=6, seed=1, workers=1)
+    row = res.table().iloc[0]
+    assert res.method == "z" and row["n_sim"] == 6 and 0 <= row["power"] <= 1
+    with pytest.raises(MultilevelError, match="residual variance"):
+        multilevel.plan(12, 8, tau2=0.5, sigma2=1.0, family="binomial")

@@ -51,6 +51,9 @@ class GlmmRunner:
         seeds: Sequence[np.random.SeedSequence],
     ) -> np.ndarray:
         """eta = X beta + Z Lambda u (u ~ N(0, I)), then y ~ Bernoulli(mu) or Poisson(mu)."""
+        from multilevel.family import get_family
+
+        family = get_family(self.family)
         problem = self.problem
         Lam = problem.Lambda(theta)
         mu0 = problem.X @ np.asarray(beta, float)
@@ -59,7 +62,7 @@ class GlmmRunner:
         for s, ss in enumerate(seeds):
             rng = np.random.default_rng(ss)
             u = rng.standard_normal(problem.n_random)
-            mu = self.family.linkinv(mu0 + np.asarray(problem.Z @ (Lam @ u)))
+            mu = family.linkinv(mu0 + np.asarray(problem.Z @ (Lam @ u)))
             Y[:, s] = rng.binomial(1, mu) if name == "binomial" else rng.poisson(mu)
         return Y
 

@@ -138,7 +138,7 @@ def power(
         raise MultilevelError(f"alpha must be between 0 and 1, got {alpha}")
     nsim = int(nsim)
     along_names, points = _grid(along, values)
-    family = None if isinstance(fit, PlannedDesign) else family_name(fit)
+    family = fit.family if isinstance(fit, PlannedDesign) else family_name(fit)
     if family is not None:
         if family not in FAMILIES:
             raise MultilevelError(f"power for a {family} model is not available")
@@ -263,7 +263,7 @@ def _glmm_point(
         fit.family,
         int(getattr(fit, "nagq", 1)),
     )
-    return _Point(runner, beta, theta, 1.0)  # type: ignore[arg-type]
+    return _Point(runner, beta, theta, 1.0)
 
 
 def _point(
