@@ -58,7 +58,7 @@ def load_data(data: Any, select: Callable[[list[str]], list[str]] | None = None)
                 return pd.read_feather(path)
             cols = select([str(c) for c in pd.read_csv(path, nrows=0).columns]) if select else None
             return pd.read_csv(path, usecols=cols)
-        except DataError:  # from select: a column the formula uses is not in the file
+        except (DataError, FormulaError):  # from select: a bad formula or a missing column
             raise
         except pd.errors.EmptyDataError:
             raise DataError(f"data file {path} has no columns (is it empty?)") from None

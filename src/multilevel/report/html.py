@@ -42,6 +42,12 @@ figcaption{font-size:.88em;color:#444}
 .notes li{margin:.35em 0}.warn{color:#8a3b00}
 .meta{color:#666;font-size:.85em}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
+math{font-size:1.05em}.equations{margin:.6em 0 1em}.equations div{margin:.25em 0}
+@media print{body{max-width:none;margin:0;font-size:10.5pt}
+h2{break-after:avoid;page-break-after:avoid}
+figure,table.apa,.equations{break-inside:avoid;page-break-inside:avoid}
+figure img{max-width:100%;border:none}pre{white-space:pre-wrap}
+summary{list-style:none}summary::-webkit-details-marker{display:none}}
 """
 
 
@@ -78,6 +84,7 @@ def _page(title: str, sections: list[str]) -> str:
             '<html lang="en">',
             "<head>",
             '<meta charset="utf-8">',
+            '<meta name="generator" content="multilevel">',
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{e(title)}</title>",
@@ -240,12 +247,18 @@ def _null_icc(fit: Any) -> str:
 def ladder_notes(ld: Any) -> list[str]:
     """The ICC of the null model, each LRT in words, and variance explained at each level."""
     null = ld.steps[0]
-    notes = fit_notes(null.fit)[:1]
+    notes = fit_notes(null.fit)[:1] + list(ld.notes)
+    if ld.n_dropped:
+        by = ", ".join(f"{c}: {k}" for c, k in ld.dropped_by.items())
+        notes.append(
+            f"{ld.n_dropped} rows had missing values in the ladder's variables ({by}) and were "
+            "left out of every model."
+        )
     words = {
         "random_intercept": "adding the level-1 predictors",
         "intercepts_as_outcomes": "adding the level-2 predictors",
-        "slopes_as_outcomes": "letting the level-1 slopes vary between groups and "
-        "adding cross-level interactions",
+        "random_slopes": "letting the level-1 slopes vary between groups",
+        "slopes_as_outcomes": "adding cross-level interactions (level-2 predictors of the slopes)",
     }
     for t in ld.tests:
         p = t.p_value_mixture if t.p_value_mixture is not None else t.p_value
@@ -328,8 +341,8 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
     last = ld.steps[-1].fit
     steps = []
     for s in ld.steps:
-        steps.append(
-            f"<details{' open' if s is ld.steps[-1] else ''}><summary>"
+        steps.append(  # every model open: a printout shows them all
+            f"<details open><summary>"
             f"{e(s.step.replace('_', ' '))}: <code>{e(s.fit.formula)}</code></summary>"
             + _equations(s.fit)
             + tb.fixed_effects_table(s.fit).to_html()
@@ -349,18 +362,22 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
             "data",
             "Data",
             [
-                tb.data_summary_table(last).to_html(),
+                tb.data_summary_table(last, ld.n_dropped, ld.dropped_by).to_html(),
                 '<p class="meta">Rows with a missing value in any variable of '
                 "the ladder are left out before fitting, so that every model "
-                "uses the same rows (see the notes).</p>",
+                "uses the same rows.</p>",
             ],
         ),
-        _section("model", "Models", steps),
         _section(
             "lrt",
             "Model comparison and likelihood-ratio tests",
-            [tb.model_comparison_table(ld).to_html()],
+            [
+                tb.model_comparison_table(ld).to_html(),
+                tb.step_summary_table(ld).to_html(),
+                tb.estimates_table(ld).to_html(),
+            ],
         ),
+        _section("model", "Models", steps),
         _section(
             "plots",
             "Plots",
@@ -422,7 +439,8 @@ def report_html(obj: Any, title: str | None = None, notes: Sequence[str] = ()) -
 def write_report(
     obj: Any, path: str | Path, title: str | None = None, notes: Sequence[str] = ()
 ) -> Path:
-    """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8) and return the path."""
-    p = Path(path)
-    p.write_text(report_html(obj, title, notes), encoding="utf-8")
-    return p
+    """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8, atomically: a temporary file
+    renamed over ``path``) and return the path."""
+    from multilevel.report.files import atomic_write
+
+    return atomic_write(path, report_html(obj, title, notes))
