@@ -42,8 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="spaghetti and shrinkage plots: draw at most N groups (a seeded sample; default "
-        "100 and 60)",
+        help="spaghetti and shrinkage plots: draw at most N groups (a seeded random sample; "
+        "default 100 and 200)",
     )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_force_option(p)

@@ -133,17 +133,17 @@ def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 def _equations(fit: Any) -> str:
-    """Level and reduced-form equations as preformatted text, or a short reason why not."""
+    """Level and reduced-form equations typeset in MathML (no script, no network), or a short
+    reason why not."""
     try:
         from multilevel.levels import level_equations
     except ImportError:
         return ""
     try:
-        text = level_equations(fit).to_text()
+        return level_equations(fit).to_mathml()
     except Exception as exc:  # noqa: BLE001 - the report must not fail on an optional section
         why = html.escape(str(exc))
         return f'<p class="meta">Level equations not available for this model ({why}).</p>'
-    return f'<pre class="equations">{html.escape(text)}</pre>'
 
 
 # ------------------------------------------------------------------ plain-language notes
@@ -401,8 +401,12 @@ def comparison_report(comp: Any, title: str | None = None, notes: Sequence[str] 
         notes.append(
             f"Kish design effect = {comp.kish_design_effect:.2f}: clustering makes the sampling "
             f"variance of a mean about {comp.kish_design_effect:.2f} times what it would be if "
-            "the rows were independent, so naive OLS standard errors are too small."
+            "the rows were independent, so naive OLS standard errors of level-2 predictors are "
+            "too small. It uses the ICC of this model given its predictors; the null model's "
+            "ICC (multilevel icc) gives a different design effect when the predictors explain "
+            "between-cluster variance."
         )
+    notes += list(getattr(comp, "explanation", ()))
     notes += [f"{r.name}: {n}" for r in comp.results for n in r.notes] + extra
     sections = [
         _section("data", "Data", [data]),

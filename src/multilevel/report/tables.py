@@ -603,7 +603,10 @@ def estimator_comparison_table(comparison: Any) -> ApaTable:
     )
     if comparison.kish_design_effect is not None:
         deff = comparison.kish_design_effect
-        note += f" Kish design effect 1 + (mean cluster size - 1) ICC = {deff:.2f}."
+        note += (
+            f" Kish design effect 1 + (mean cluster size - 1) ICC = {deff:.2f}, with the ICC of "
+            "this model given its predictors (the null model's ICC gives another)."
+        )
     return ApaTable(
         "estimator_comparison",
         f"Estimators compared: {comparison.formula}",
