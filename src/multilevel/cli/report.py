@@ -146,10 +146,12 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         obj = build(args)
     notes = []
+    known = set(getattr(obj, "notes", ()))  # a ladder's notes are in its report already
     for w in caught:  # the ladder's own warnings (fits record theirs in the result)
         if issubclass(w.category, UserWarning) and "Ladder" in w.category.__name__:
             print(f"warning: {w.message}", file=sys.stderr)
-            notes.append(f"Message from the ladder: {w.message}")
+            if str(w.message) not in known and "rows dropped" not in str(w.message):
+                notes.append(f"Message from the ladder: {w.message}")
     from multilevel.report import export_csv, tables_for, write_report
     from multilevel.report.tables import long_csv
 

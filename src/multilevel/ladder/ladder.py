@@ -306,24 +306,24 @@ def ladder(
     """
     df = load_data(data)
     outcome, group = unquoted(outcome), unquoted(group)
-    level1 = [unquoted(c) for c in level1]
-    level2 = [unquoted(c) for c in level2]
+    l1: list[str] = [unquoted(c) for c in level1]
+    l2: list[str] = [unquoted(c) for c in level2]
     notes: list[str] = []
     means: list[str] = []
     if center is not None:
-        made = {f"{c}_mean" for c in level1} if center == "group" else set()
-        check_levels(df, group, level1, [c for c in level2 if c not in made], outcome)
-        df, centred, means = _center(df, level1, group, center)
+        made = {f"{c}_mean" for c in l1} if center == "group" else set()
+        check_levels(df, group, l1, [c for c in l2 if c not in made], outcome)
+        df, centred, means = _center(df, l1, group, center)
         how = "within each " + group if center == "group" else "at the grand mean"
         notes.append(
             "level-1 predictors centred "
             + how
             + ": "
-            + ", ".join(f"{c} -> {n}" for c, n in zip(level1, centred, strict=True))
+            + ", ".join(f"{c} -> {n}" for c, n in zip(l1, centred, strict=True))
         )
-        level1 = centred
-    moderators = list(level2)
-    level2 = moderators + [m for m in means if m not in moderators]
+        l1 = centred
+    moderators = list(l2)
+    l2 = moderators + [m for m in means if m not in moderators]
     if means:
         added = [m for m in means if m not in moderators]
         if added:
@@ -332,7 +332,7 @@ def ladder(
                 "(between-group, contextual effects); they are not in cross-level interactions "
                 "unless given as level-2 predictors"
             )
-    constant = check_levels(df, group, level1, level2, outcome)
+    constant = check_levels(df, group, l1, l2, outcome)
     for c in constant:
         msg = (
             f"level-1 predictor {c!r} never varies within {group}: it is a level-2 variable, "
@@ -341,11 +341,11 @@ def ladder(
         )
         warnings.warn(msg, LadderWarning, stacklevel=2)
         notes.append(msg)
-    slopes = [c for c in level1 if c not in constant]
-    if level1 and not slopes:
+    slopes = [c for c in l1 if c not in constant]
+    if l1 and not slopes:
         notes.append("no level-1 predictor varies within groups: no random-slope steps")
-    df, n_dropped, dropped_by = _drop_missing(df, [outcome, group, *level1, *level2])
-    formulas = ladder_formulas(outcome, group, level1, level2, slopes, moderators)
+    df, n_dropped, dropped_by = _drop_missing(df, [outcome, group, *l1, *l2])
+    formulas = ladder_formulas(outcome, group, l1, l2, slopes, moderators)
     fits: dict[str, LmmFit] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
@@ -374,8 +374,8 @@ def ladder(
     return Ladder(
         outcome,
         group,
-        tuple(level1),
-        tuple(level2),
+        tuple(l1),
+        tuple(l2),
         center,
         tuple(steps),
         tests,
