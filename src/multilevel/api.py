@@ -28,11 +28,19 @@ class FitWarning(UserWarning):
     """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
 
 
-def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> LmmFit:
+def fit(
+    formula: str,
+    data: Any,
+    reml: bool = True,
+    *,
+    contrasts: dict[str, str] | None = None,
+    warn: bool = True,
+) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
-    REML by default, as lme4; ``reml=False`` for maximum likelihood.
+    REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
+    factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -44,7 +52,7 @@ def fit(formula: str, data: Any, reml: bool = True, *, warn: bool = True) -> Lmm
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    design = build_design(formula, data)
+    design = build_design(formula, data, contrasts)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 
