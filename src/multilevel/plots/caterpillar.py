@@ -67,13 +67,16 @@ def caterpillar_plot(fit: Any, group: str | None = None, z: float = 1.96, **_: A
         else:  # name only the extremes, the rest is the shape of the distribution
             ax.set_xticks([])  # the rank carries no information
             ax.set_xlabel(f"{safe_text(g)} groups, sorted by their conditional mode")
-            for i in [*range(HIGHLIGHT), *range(len(b) - HIGHLIGHT, len(b))]:
-                ax.annotate(
+            for k, i in enumerate([*range(HIGHLIGHT), *range(len(b) - HIGHLIGHT, len(b))]):
+                low = i < HIGHLIGHT
+                ax.annotate(  # stacked beside the lowest and highest intervals
                     levels[i],
-                    (x[i], b[i] + (half[i] if i >= HIGHLIGHT else -half[i])),
+                    (x[i], b[i] + (-half[i] if low else half[i])),
+                    xytext=(4 if low else -4, -8 * (k % HIGHLIGHT) if low else 8 * (k % HIGHLIGHT)),
+                    textcoords="offset points",
                     fontsize=7,
-                    ha="left" if i < HIGHLIGHT else "right",
-                    va="top" if i < HIGHLIGHT else "bottom",
+                    ha="left" if low else "right",
+                    va="top" if low else "bottom",
                     gid="highlight",
                 )
         ax.grid(axis="y", alpha=0.3)
