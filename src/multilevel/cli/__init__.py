@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "plot": "plot",
     "icc": "icc",
     "lrt": "lrt",
+    "power": "power",  # power helper (#13)
 }
 
 
