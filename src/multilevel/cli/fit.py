@@ -29,7 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | group)'")
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_format_option(p)
-    p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
+    p.add_argument(
+        "--ddf",
+        choices=["satterthwaite", "kenward-roger"],
+        default="satterthwaite",
+        help="denominator degrees of freedom for the t-tests of the fixed effects: "
+        "satterthwaite (default, as lmerTest) or kenward-roger (as pbkrtest; also adjusts the "
+        "SEs; REML fits only)",
+    )
     p.add_argument(
         "--chunk-rows",
         type=int,

@@ -210,19 +210,7 @@ class Summary:
         return "\n".join(out)
 
     def to_latex(self) -> str:
-        def esc(s: str) -> str:
-            for a, b in (
-                ("\\", r"\textbackslash{}"),
-                ("_", r"\_"),
-                ("%", r"\%"),
-                ("&", r"\&"),
-                ("#", r"\#"),
-                ("^", r"\^{}"),
-                ("<", r"$<$"),
-                (">", r"$>$"),
-            ):
-                s = s.replace(a, b)
-            return s
+        from multilevel.report.tables import latex_escape as esc  # one escaper for all LaTeX
 
         out = [esc(h) + r"\\" for h in self.heading]
         for t in self.tables:
