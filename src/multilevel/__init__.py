@@ -8,6 +8,7 @@ from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
+from multilevel.family import Binomial, Family, Poisson
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.result.fit import LmmFit
@@ -20,6 +21,8 @@ _LAZY = {
     "simulate": "multilevel.simulate",
     "power": "multilevel.planning",
     "plan": "multilevel.planning",
+    "GlmmFit": "multilevel.glmm",
+    "latent_icc": "multilevel.glmm",
 }
 
 
@@ -33,6 +36,11 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Binomial",
+    "Family",
+    "GlmmFit",
+    "Poisson",
+    "latent_icc",
     "DataError",
     "FitWarning",
     "FormulaError",

@@ -33,10 +33,14 @@ def fit(
     data: Any,
     reml: bool = True,
     *,
+    family: Any = None,
+    nagq: int = 1,
+    weights: Any = None,
+    offset: Any = None,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
     warn: bool = True,
-) -> LmmFit:
+) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
@@ -44,6 +48,10 @@ def fit(
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
     ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
+
+    ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
+    generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
+    with ``nagq > 1``); ``weights`` (binomial trials) and ``offset`` belong to those.
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -55,6 +63,25 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
+    if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+        from multilevel.glmm.fit import fit_glmm
+
+        return fit_glmm(
+            formula,
+            data,
+            family,
+            nagq=nagq,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            na_values=na_values,
+            warn=warn,
+        )
+    if nagq != 1 or weights is not None or offset is not None:
+        raise DataError(
+            "nagq, weights and offset are arguments of generalized linear mixed models: give "
+            "family='binomial' or 'poisson' (a linear mixed model takes neither)"
+        )
     design = build_design(formula, data, contrasts, na_values=na_values)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
