@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from multilevel.design.model import ModelDesign, build_design
+from multilevel.design.weights import log_weight_sum, working_design
 from multilevel.errors import DataError
 from multilevel.inference.satterthwaite import profiled_hessian, satterthwaite, varpar_info
 from multilevel.objective import CrossProducts, ProfiledDeviance, cross_products
@@ -33,6 +34,8 @@ def fit(
     data: Any,
     reml: bool = True,
     *,
+    weights: Any = None,
+    offset: Any = None,
     contrasts: dict[str, str] | None = None,
     warn: bool = True,
 ) -> LmmFit:
@@ -41,6 +44,9 @@ def fit(
     ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
+    ``weights`` (precision weights: residual variance sigma^2 / w) and ``offset`` (a known
+    term of the linear predictor; also ``offset(expr)`` in the formula) are a column name, an
+    expression of columns, or an array with one value per row of ``data``, as lme4's.
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -52,7 +58,7 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    design = build_design(formula, data, contrasts)
+    design = build_design(formula, data, contrasts, weights, offset)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 
@@ -64,7 +70,7 @@ def fit_design(
         raise DataError(
             f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
         )
-    xp = cross_products(design)
+    xp = cross_products(working_design(design))  # weights and offset: a row transform first
     _check_outcome_not_explained(xp, design)
     try:
         with kernel_threads(xp.n_rest, design.p), np.errstate(all="ignore"):
@@ -119,7 +125,7 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     ev = dev.evaluate(theta)
     sigma2 = dev.sigma2(ev)
     sigma = float(np.sqrt(sigma2))
-    loglik = -0.5 * dev.criterion(ev)
+    loglik = -0.5 * dev.criterion(ev) + 0.5 * log_weight_sum(design)  # lme4's, with weights
 
     components = []
     for t, th in zip(design.terms, design.split_theta(theta), strict=True):
