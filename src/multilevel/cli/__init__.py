@@ -23,6 +23,9 @@ SUBCOMMANDS = {
     "report": "report",
     "plot": "plot",
     "power": "power",  # power helper (#13)
+    "anova": "anova",  # infer helper (#17): anova, emmeans, confint
+    "emmeans": "emmeans",
+    "confint": "confint",
 }
 
 
