@@ -37,16 +37,19 @@ def fit(
     weights: Any = None,
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
     warn: bool = True,
 ) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
 
-    ``data`` is a pandas DataFrame (or polars/Arrow table) or a path to a CSV or Parquet file.
+    ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
+    LazyFrame), Arrow or Dask table, a DuckDB relation, or a CSV or Parquet file or folder.
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
     ``weights`` (precision weights: residual variance sigma^2 / w) and ``offset`` (a known
     term of the linear predictor; also ``offset(expr)`` in the formula) are a column name, an
     expression of columns, or an array with one value per row of ``data``, as lme4's.
+    ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -58,7 +61,9 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    design = build_design(formula, data, contrasts, weights, offset)
+    design = build_design(
+        formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
+    )
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

@@ -14,7 +14,13 @@ import pandas as pd
 
 from multilevel.design.contrasts import strip_codings
 from multilevel.design.fixed import FixedDesign, encode, fixed_design
-from multilevel.design.frame import ModelFrame, build_frame, load_data, needed_columns
+from multilevel.design.frame import (
+    ModelFrame,
+    build_frame,
+    group_columns,
+    load_data,
+    needed_columns,
+)
 from multilevel.design.random import RandomTerm, order_terms, random_term
 from multilevel.design.weights import frame_terms, row_weights, strip_offsets
 from multilevel.errors import DataError, FormulaError
@@ -127,6 +133,7 @@ def build_design(
     contrasts: dict[str, str] | None = None,
     weights: Any = None,
     offset: Any = None,
+    na_values: Any = None,
 ) -> ModelDesign:
     """Parse, select rows, encode, and check: the first step of the pipeline."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
@@ -139,11 +146,16 @@ def build_design(
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
             "For a model without random effects use ordinary least squares."
         )
-    df = load_data(data, select=lambda columns: list(needed_columns(frame_spec, columns)[0]))
+    df = load_data(
+        data,
+        select=lambda columns: list(needed_columns(frame_spec, columns)[0]),
+        ids=group_columns(spec),
+        na_values=na_values,
+    )
     arrays = any(a is not None and not isinstance(a, str) for a in (weights, offset))
     if arrays and not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0):
         df = df.reset_index(drop=True)  # rows of weight/offset arrays are positions
-    frame = build_frame(frame_spec, df)
+    frame = build_frame(frame_spec, df, na_values=na_values)
     w, off = row_weights(
         weights, offset, offsets, frame.data, frame.row_index.to_numpy(), frame.n_input
     )

@@ -33,9 +33,9 @@ from multilevel.formula.rnames import lme4_name
 from multilevel.sources.chunks import (
     Source,
     is_number,
-    iter_chunks,
     missing_and_infinite,
     ordered_levels,
+    sample_rows,
     sorted_levels,
 )
 
@@ -312,7 +312,7 @@ def learn_encoding(
     needed, outcome = needed_columns(spec, available)
     columns = list(needed)
     if sample is None and source is not None:
-        sample = next(iter_chunks(source, columns, SAMPLE_ROWS), None)
+        sample = sample_rows(source, columns, SAMPLE_ROWS, chunk_rows)  # complete rows
     if sample is None or len(sample) == 0:
         raise DataError("the data has no rows")
     sample = sample[columns]
