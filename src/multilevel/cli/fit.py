@@ -50,6 +50,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="quadrature points (1 = Laplace; >1 needs one scalar random effect)",
     )
     p.add_argument(
+        "--vcov",
+        choices=["model", "CR0", "CR1", "CR2"],
+        default="model",
+        help="also show fixed effects with cluster-robust SEs (clubSandwich's CR2 with "
+        "Satterthwaite df, as HLM's robust standard errors)",
+    )
+    p.add_argument(
         "--chunk-rows",
         type=int,
         metavar="N",
@@ -124,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     elif fmt == "csv":
         emit(fit, fmt)
     else:  # the lme4-style summary, rendered as text, Markdown, LaTeX or HTML
-        s = fit.summary(ddf=args.ddf)
+        s = fit.summary(ddf=args.ddf, vcov=args.vcov)
         text = s.to_terminal if sys.stdout.isatty() else s.to_text  # plain text when piped
         out = {"text": text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
         sys.stdout.write(out[fmt]() + "\n")

@@ -100,6 +100,8 @@ class LmmFit(FitTables):
         out = self.design.fixed.columns.dot(self.beta)
         for t in self.design.terms:
             out += t.columns.rowdot(self.modes[t.name].b, t.codes)
+        if self.design.offset is not None:  # a known part of the linear predictor (lme4)
+            out += self.design.offset
         return out
 
     @property
@@ -119,7 +121,9 @@ class LmmFit(FitTables):
         return out
 
     def scaled_residuals(self) -> np.ndarray | None:
-        return self.residuals / self.sigma
+        r = self.residuals / self.sigma
+        w = self.design.weights  # Pearson residuals of a weighted fit, as lme4's
+        return r if w is None else r * np.sqrt(w)
 
     def _kenward_roger(self) -> tuple[np.ndarray, np.ndarray]:
         kr = self.kenward_roger
@@ -136,7 +140,8 @@ class LmmFit(FitTables):
     ) -> Any:
         """Predictions X beta + Z b for the random terms chosen by ``random`` (True: all,
         False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen in
-        the fit get b = 0. With ``interval`` ("confidence" or "prediction") a DataFrame with
+        the fit get b = 0. An offset is included for the fitted rows, not for new data. With
+        ``interval`` ("confidence" or "prediction") a DataFrame with
         fit, se_fit, df, lower, upper (see :mod:`multilevel.inference.predict`)."""
         if interval is not None:
             from multilevel.inference.predict import predict_frame
@@ -149,7 +154,10 @@ class LmmFit(FitTables):
         else:
             chosen = {t.name for t in self.design.terms} if random else set()
         if newdata is None and len(chosen) in (0, len(self.design.terms)):
-            return self.fitted if chosen else self.design.fixed.columns.dot(self.beta)
+            if chosen:
+                return self.fitted
+            fixed = self.design.fixed.columns.dot(self.beta)
+            return fixed if self.design.offset is None else fixed + self.design.offset
         from multilevel.design.frame import load_data
 
         df = self.design.frame.data if newdata is None else load_data(newdata)
