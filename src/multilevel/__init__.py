@@ -13,6 +13,7 @@ from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFo
 from multilevel.family import Binomial, Family, Poisson
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
+from multilevel.residual import AR1, CAR1, VarIdent, VarPower
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 
@@ -38,10 +39,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AR1",
     "Binomial",
+    "CAR1",
     "Family",
     "GlmmFit",
     "Poisson",
+    "VarIdent",
+    "VarPower",
     "latent_icc",
     "DataError",
     "FitWarning",

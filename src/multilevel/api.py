@@ -40,6 +40,8 @@ def fit(
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
+    correlation: Any = None,
+    variance: Any = None,
     warn: bool = True,
 ) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
@@ -52,6 +54,9 @@ def fit(
     term of the linear predictor; also ``offset(expr)`` in the formula) are a column name, an
     expression of columns, or an array with one value per row of ``data``, as lme4's.
     ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
+    ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
+    correlation structures and variance functions (see :mod:`multilevel.residual`).
 
     ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
     generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
@@ -68,6 +73,11 @@ def fit(
     0.1804
     """
     if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+        if correlation is not None or variance is not None:
+            raise DataError(
+                "residual correlation and variance structures are for linear mixed models; "
+                "a generalized linear mixed model (family=...) takes neither"
+            )
         from multilevel.glmm.fit import fit_glmm
 
         return fit_glmm(
@@ -86,9 +96,21 @@ def fit(
             "nagq (adaptive Gauss-Hermite quadrature) is an argument of generalized linear mixed "
             "models: give family='binomial' or 'poisson' (a linear mixed model is exact without it)"
         )
+    if (correlation is not None or variance is not None) and (
+        weights is not None or offset is not None
+    ):
+        raise DataError(
+            "weights= and offset= cannot be combined with residual correlation or variance "
+            "structures yet: give the variance function (e.g. VarIdent) instead of weights, or "
+            "subtract the offset from the outcome"
+        )
     design = build_design(
         formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
     )
+    if correlation is not None or variance is not None:  # hook: multilevel.residual
+        from multilevel.residual.fit import fit_residual
+
+        return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 
