@@ -80,6 +80,12 @@ def fit(
             )
         from multilevel.glmm.fit import fit_glmm
 
+        if correlation is not None or variance is not None:
+            raise DataError(
+                "correlation= and variance= (residual structures) are for linear mixed models; "
+                "a GLMM's conditional variance is fixed by its family"
+            )
+
         return fit_glmm(
             formula,
             data,

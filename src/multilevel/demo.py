@@ -68,7 +68,9 @@ def binary_outcome() -> None:
     hsb["passed"] = (hsb["mathach"] >= 13).astype(int)
     _rule("A binary outcome: passed (math achievement >= 13), children in schools")
     null = multilevel.fit("passed ~ 1 + (1 | school)", hsb, family="binomial")
-    icc = multilevel.latent_icc(null)
+    from multilevel.glmm import latent_icc
+
+    icc = latent_icc(null)
     print(
         f"latent-scale ICC tau00 / (tau00 + pi^2/3) = {icc.icc:.4f} "
         f"[{icc.lower:.4f}, {icc.upper:.4f}] (95% profile interval)"
