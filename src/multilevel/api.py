@@ -73,11 +73,6 @@ def fit(
     0.1804
     """
     if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
-        if correlation is not None or variance is not None:
-            raise DataError(
-                "residual correlation and variance structures are for linear mixed models; "
-                "a generalized linear mixed model (family=...) takes neither"
-            )
         from multilevel.glmm.fit import fit_glmm
 
         if correlation is not None or variance is not None:
