@@ -4,12 +4,15 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
+from typing import Any
+
 from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
+from multilevel.residual import AR1, CAR1, VarIdent, VarPower
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 
@@ -23,7 +26,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
@@ -33,6 +36,10 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AR1",
+    "CAR1",
+    "VarIdent",
+    "VarPower",
     "DataError",
     "FitWarning",
     "FormulaError",

@@ -35,6 +35,8 @@ def fit(
     *,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
+    correlation: Any = None,
+    variance: Any = None,
     warn: bool = True,
 ) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
@@ -44,6 +46,9 @@ def fit(
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
     ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
+    ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
+    correlation structures and variance functions (see :mod:`multilevel.residual`).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -56,6 +61,10 @@ def fit(
     0.1804
     """
     design = build_design(formula, data, contrasts, na_values=na_values)
+    if correlation is not None or variance is not None:  # hook: multilevel.residual
+        from multilevel.residual.fit import fit_residual
+
+        return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

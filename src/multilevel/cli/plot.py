@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from multilevel.cli.files import add_force_option, check_output, data_inputs
+from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
   multilevel plot sleepstudy 'Reaction ~ Days + (Days | Subject)' --kind spaghetti -o lines.png
@@ -16,10 +17,13 @@ EXAMPLES = """examples:
 
 kinds: caterpillar (conditional modes with 95% intervals), spaghetti (group lines and the
   population line; one level-1 predictor), residuals (QQ and residuals vs fitted at level 1,
-  QQ of the modes at level 2), shrinkage (OLS per group vs BLUP), variance (between vs within)
+  QQ of the modes at level 2), shrinkage (OLS per group vs BLUP), variance (between vs within),
+  acf (residual autocorrelation by lag, before and after --correlation)
+  multilevel plot sleepstudy 'Reaction ~ Days + (1 | Subject)' --kind acf --correlation ar1:Days \
+      -o acf.png
 """
 
-KIND_NAMES = ("caterpillar", "spaghetti", "residuals", "shrinkage", "variance")
+KIND_NAMES = ("caterpillar", "spaghetti", "residuals", "shrinkage", "variance", "acf")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_force_option(p)
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.set_defaults(run=run)
 
 
@@ -65,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, data_inputs(args.data), args.force, "plot")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
-        fit = multilevel.fit(args.formula, resolve(args.data), reml=not args.ml)
+        fit = multilevel.fit(
+            args.formula, resolve(args.data), reml=not args.ml, **residual_options.from_args(args)
+        )
     options = {"group": args.group}
     if args.kind == "spaghetti" and args.x:
         options["x"] = args.x

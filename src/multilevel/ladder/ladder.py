@@ -292,6 +292,8 @@ def ladder(
     center: str | None = None,
     reml: bool = True,
     refit: bool = True,
+    correlation: Any = None,
+    variance: Any = None,
 ) -> Ladder:
     """Fit null, random-intercept, intercepts-as-outcomes, random-slopes and slopes-as-outcomes
     models and test each against the one before.
@@ -303,6 +305,8 @@ def ladder(
     random slope (it cannot be estimated), and the notes say so. LRTs use ML fits (REML fits
     are refitted), as lme4's ``anova``; ``refit=False`` compares REML fits where the fixed parts
     are identical (the random-slope step).
+    ``correlation`` and ``variance`` give every step the same residual structure
+    (:mod:`multilevel.residual`).
     """
     df = load_data(data)
     outcome, group = unquoted(outcome), unquoted(group)
@@ -350,7 +354,7 @@ def ladder(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
         for step, formula in formulas.items():
-            fits[step] = fit(formula, df, reml=reml)
+            fits[step] = fit(formula, df, reml=reml, correlation=correlation, variance=variance)
     null = fits["null"]
     steps = []
     for step, f in fits.items():
