@@ -33,12 +33,16 @@ def fit(
     data: Any,
     reml: bool = True,
     *,
+    family: Any = None,
+    nagq: int = 1,
+    weights: Any = None,
+    offset: Any = None,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
     correlation: Any = None,
     variance: Any = None,
     warn: bool = True,
-) -> LmmFit:
+) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
@@ -50,6 +54,10 @@ def fit(
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
     correlation structures and variance functions (see :mod:`multilevel.residual`).
 
+    ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
+    generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
+    with ``nagq > 1``); ``weights`` (binomial trials) and ``offset`` belong to those.
+
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
     numpy arrays wrapped without a copy (``pd.DataFrame({...}, copy=False)``) and edited in place
@@ -60,6 +68,31 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
+    if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+        from multilevel.glmm.fit import fit_glmm
+
+        if correlation is not None or variance is not None:
+            raise DataError(
+                "correlation= and variance= (residual structures) are for linear mixed models; "
+                "a GLMM's conditional variance is fixed by its family"
+            )
+
+        return fit_glmm(
+            formula,
+            data,
+            family,
+            nagq=nagq,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            na_values=na_values,
+            warn=warn,
+        )
+    if nagq != 1 or weights is not None or offset is not None:
+        raise DataError(
+            "nagq, weights and offset are arguments of generalized linear mixed models: give "
+            "family='binomial' or 'poisson' (a linear mixed model takes neither)"
+        )
     design = build_design(formula, data, contrasts, na_values=na_values)
     if correlation is not None or variance is not None:  # hook: multilevel.residual
         from multilevel.residual.fit import fit_residual
