@@ -4,6 +4,8 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
+from typing import Any
+
 from multilevel import datasets, levels
 from multilevel.api import FitWarning, fit
 from multilevel.compare import compare_estimators, simulate_type1
@@ -23,7 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
