@@ -12,6 +12,7 @@ from multilevel.compare import compare_estimators, simulate_type1
 from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
+from multilevel.residual import AR1, CAR1, VarIdent, VarPower
 from multilevel.result.fit import LmmFit
 from multilevel.sources import LargeFit, fit_large
 
@@ -35,6 +36,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AR1",
+    "CAR1",
+    "VarIdent",
+    "VarPower",
     "DataError",
     "FitWarning",
     "FormulaError",

@@ -38,6 +38,8 @@ def fit(
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
+    correlation: Any = None,
+    variance: Any = None,
     warn: bool = True,
 ) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
@@ -50,6 +52,9 @@ def fit(
     term of the linear predictor; also ``offset(expr)`` in the formula) are a column name, an
     expression of columns, or an array with one value per row of ``data``, as lme4's.
     ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
+    ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
+    correlation structures and variance functions (see :mod:`multilevel.residual`).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -64,6 +69,15 @@ def fit(
     design = build_design(
         formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
     )
+    if correlation is not None or variance is not None:  # hook: multilevel.residual
+        from multilevel.residual.fit import fit_residual
+
+        if design.weights is not None or design.offset is not None:
+            raise DataError(
+                "weights and offsets cannot yet be combined with a residual correlation or "
+                "variance structure; use a variance function (variance=) instead of weights"
+            )
+        return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

@@ -71,6 +71,8 @@ class LmmFit(FitTables):
     modes: dict[str, TermModes] = field(repr=False)
     warnings: tuple[str, ...] = ()
     _varpar: Any = field(default=None, repr=False)
+    # residual correlation / variance function (multilevel.residual.ResidualFit), None if iid
+    residual_structure: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
 
@@ -121,9 +123,23 @@ class LmmFit(FitTables):
         return out
 
     def scaled_residuals(self) -> np.ndarray | None:
+        """(y - fitted) / (sigma g_i): nlme's standardized residuals (g_i = 1 without a variance
+        function, then lme4's scaled residuals; Pearson residuals sqrt(w) (y - fitted) / sigma
+        with precision weights w, as lme4's)."""
         r = self.residuals / self.sigma
-        w = self.design.weights  # Pearson residuals of a weighted fit, as lme4's
-        return r if w is None else r * np.sqrt(w)
+        if self.residual_structure is not None and self.residual_structure.variance is not None:
+            r = r / self.residual_structure.sd_multipliers()
+        if self.design.weights is not None:
+            r = r * np.sqrt(self.design.weights)
+        return r
+
+    def normalized_residuals(self) -> np.ndarray:
+        """Sigma_j^{-1/2} (y - fitted) / sigma: approximately independent N(0, 1) when the
+        residual structure is right (nlme's ``resid(type = "normalized")``)."""
+        r = self.residuals / self.sigma
+        if self.residual_structure is None:
+            return r
+        return self.residual_structure.whitener()(r)
 
     def _kenward_roger(self) -> tuple[np.ndarray, np.ndarray]:
         kr = self.kenward_roger
@@ -182,6 +198,11 @@ class LmmFit(FitTables):
         """Kenward-Roger adjusted covariance and df (REML fits), computed on first use."""
         from multilevel.inference.kenward_roger import kenward_roger
 
+        if self.residual_structure is not None:
+            raise ValueError(
+                "Kenward-Roger is not available with a residual correlation or variance "
+                "function; use the Satterthwaite df"
+            )
         return kenward_roger(self)
 
     # ------------------------------------------------------------------ inference kit
