@@ -34,6 +34,8 @@ def fit(
     data: Any,
     reml: bool = True,
     *,
+    family: Any = None,
+    nagq: int = 1,
     weights: Any = None,
     offset: Any = None,
     contrasts: dict[str, str] | None = None,
@@ -41,7 +43,7 @@ def fit(
     correlation: Any = None,
     variance: Any = None,
     warn: bool = True,
-) -> LmmFit:
+) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
@@ -56,6 +58,10 @@ def fit(
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
     correlation structures and variance functions (see :mod:`multilevel.residual`).
 
+    ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
+    generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
+    with ``nagq > 1``); there ``weights`` are the binomial trials.
+
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
     numpy arrays wrapped without a copy (``pd.DataFrame({...}, copy=False)``) and edited in place
@@ -66,6 +72,31 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
+    if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+        from multilevel.glmm.fit import fit_glmm
+
+        if correlation is not None or variance is not None:
+            raise DataError(
+                "correlation= and variance= (residual structures) are for linear mixed models; "
+                "a GLMM's conditional variance is fixed by its family"
+            )
+
+        return fit_glmm(
+            formula,
+            data,
+            family,
+            nagq=nagq,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            na_values=na_values,
+            warn=warn,
+        )
+    if nagq != 1:
+        raise DataError(
+            "nagq (quadrature points) is an argument of generalized linear mixed models: give "
+            "family='binomial' or 'poisson'"
+        )
     design = build_design(
         formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
     )

@@ -88,7 +88,7 @@ class ModelDesign:
         return len({t.grouping_factor for t in self.terms}) == 1
 
 
-def _check_terms(terms: list[RandomTerm], n: int) -> None:
+def _check_terms(terms: list[RandomTerm], n: int, residual: bool = True) -> None:
     for t in terms:
         if t.n_levels < 2:
             raise DataError(
@@ -97,6 +97,8 @@ def _check_terms(terms: list[RandomTerm], n: int) -> None:
                 "more than 1 sampled level). Remove the random term (ordinary regression) or "
                 "check the rows dropped for missing values"
             )
+        if not residual:  # GLMMs have no residual variance to separate (lme4's glmer skips these)
+            continue
         if t.n_levels >= n:
             raise DataError(
                 f"grouping factor {t.grouping_factor!r} in '{t.source}' has {t.n_levels} levels "
@@ -134,8 +136,13 @@ def build_design(
     weights: Any = None,
     offset: Any = None,
     na_values: Any = None,
+    *,
+    residual: bool = True,
 ) -> ModelDesign:
-    """Parse, select rows, encode, and check: the first step of the pipeline."""
+    """Parse, select rows, encode, and check: the first step of the pipeline.
+
+    ``residual=False`` (GLMMs) skips the checks that random effects leave room for a residual
+    variance, as lme4's glmer does (an observation-level random effect is allowed)."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
     spec, coding = strip_codings(spec, contrasts)  # C(x, sum) -> C(x), coding recorded
     spec, offsets = strip_offsets(spec)  # offset(expr) terms, evaluated below
@@ -162,7 +169,7 @@ def build_design(
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data, coding)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
-    _check_terms(terms, len(y))
+    _check_terms(terms, len(y), residual)
     warnings: list[str] = []
     if frame.n_dropped:
         cols = ", ".join(f"{c} ({k})" for c, k in frame.dropped_by.items())
