@@ -60,7 +60,7 @@ def fit(
 
     ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
     generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
-    with ``nagq > 1``); there ``weights`` are the binomial trials.
+    with ``nagq > 1``); ``weights`` (binomial trials) and ``offset`` belong to those.
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -94,8 +94,16 @@ def fit(
         )
     if nagq != 1:
         raise DataError(
-            "nagq (quadrature points) is an argument of generalized linear mixed models: give "
-            "family='binomial' or 'poisson'"
+            "nagq (adaptive Gauss-Hermite quadrature) is an argument of generalized linear mixed "
+            "models: give family='binomial' or 'poisson' (a linear mixed model is exact without it)"
+        )
+    if (correlation is not None or variance is not None) and (
+        weights is not None or offset is not None
+    ):
+        raise DataError(
+            "weights= and offset= cannot be combined with residual correlation or variance "
+            "structures yet: give the variance function (e.g. VarIdent) instead of weights, or "
+            "subtract the offset from the outcome"
         )
     design = build_design(
         formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
@@ -103,11 +111,6 @@ def fit(
     if correlation is not None or variance is not None:  # hook: multilevel.residual
         from multilevel.residual.fit import fit_residual
 
-        if design.weights is not None or design.offset is not None:
-            raise DataError(
-                "weights and offsets cannot yet be combined with a residual correlation or "
-                "variance structure; use a variance function (variance=) instead of weights"
-            )
         return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 

@@ -32,14 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | group)'")
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_format_option(p)
-    p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
-    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument(
-        "--vcov",
-        choices=["model", "CR0", "CR1", "CR2"],
-        default="model",
-        help="also show fixed effects with cluster-robust SEs (clubSandwich's CR2 with "
-        "Satterthwaite df, as HLM's robust standard errors)",
+        "--ddf",
+        choices=["satterthwaite", "kenward-roger"],
+        default="satterthwaite",
+        help="denominator degrees of freedom for the t-tests of the fixed effects: "
+        "satterthwaite (default, as lmerTest) or kenward-roger (as pbkrtest; also adjusts the "
+        "SEs; REML fits only)",
     )
     p.add_argument(
         "--family",
@@ -52,6 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="quadrature points (1 = Laplace; >1 needs one scalar random effect)",
     )
+    p.add_argument(
+        "--vcov",
+        choices=["model", "CR0", "CR1", "CR2"],
+        default="model",
+        help="also show fixed effects with cluster-robust SEs (clubSandwich's CR2 with "
+        "Satterthwaite df, as HLM's robust standard errors)",
+    )
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument(
         "--chunk-rows",
         type=int,

@@ -124,14 +124,13 @@ class LmmFit(FitTables):
 
     def scaled_residuals(self) -> np.ndarray | None:
         """(y - fitted) / (sigma g_i): nlme's standardized residuals (g_i = 1 without a variance
-        function, then lme4's scaled residuals; Pearson residuals sqrt(w) (y - fitted) / sigma
-        with precision weights w, as lme4's)."""
+        function, then lme4's scaled residuals); Pearson residuals r sqrt(w) of a weighted fit,
+        as lme4's."""
         r = self.residuals / self.sigma
         if self.residual_structure is not None and self.residual_structure.variance is not None:
             r = r / self.residual_structure.sd_multipliers()
-        if self.design.weights is not None:
-            r = r * np.sqrt(self.design.weights)
-        return r
+        w = self.design.weights
+        return r if w is None else r * np.sqrt(w)
 
     def normalized_residuals(self) -> np.ndarray:
         """Sigma_j^{-1/2} (y - fitted) / sigma: approximately independent N(0, 1) when the

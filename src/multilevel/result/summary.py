@@ -162,7 +162,7 @@ class Summary:
             )
         tables: tuple[Table, ...] = (random, fixed) if resid is None else (resid, random, fixed)
         if robust is not None:
-            tables += (robust,)
+            tables = (*tables, robust)
         residual = getattr(fit, "residual_structure", None)  # hook: multilevel.residual
         if residual is not None:
             tables += (
@@ -243,19 +243,7 @@ class Summary:
         return "\n".join(out)
 
     def to_latex(self) -> str:
-        def esc(s: str) -> str:
-            for a, b in (
-                ("\\", r"\textbackslash{}"),
-                ("_", r"\_"),
-                ("%", r"\%"),
-                ("&", r"\&"),
-                ("#", r"\#"),
-                ("^", r"\^{}"),
-                ("<", r"$<$"),
-                (">", r"$>$"),
-            ):
-                s = s.replace(a, b)
-            return s
+        from multilevel.report.tables import latex_escape as esc  # one escaper for all LaTeX
 
         out = [esc(h) + r"\\" for h in self.heading]
         for t in self.tables:
