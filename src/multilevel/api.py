@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from multilevel.design.model import ModelDesign, build_design
+from multilevel.design.weights import log_weight_sum, working_design
 from multilevel.errors import DataError
 from multilevel.inference.satterthwaite import profiled_hessian, satterthwaite, varpar_info
 from multilevel.objective import CrossProducts, ProfiledDeviance, cross_products
@@ -49,6 +50,9 @@ def fit(
     LazyFrame), Arrow or Dask table, a DuckDB relation, or a CSV or Parquet file or folder.
     REML by default, as lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes
     factors as lme4's argument does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly).
+    ``weights`` (precision weights: residual variance sigma^2 / w) and ``offset`` (a known
+    term of the linear predictor; also ``offset(expr)`` in the formula) are a column name, an
+    expression of columns, or an array with one value per row of ``data``, as lme4's.
     ``na_values``: codes that mark missing values (e.g. ``[".", "-999"]``).
     ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
@@ -88,12 +92,22 @@ def fit(
             na_values=na_values,
             warn=warn,
         )
-    if nagq != 1 or weights is not None or offset is not None:
+    if nagq != 1:
         raise DataError(
-            "nagq, weights and offset are arguments of generalized linear mixed models: give "
-            "family='binomial' or 'poisson' (a linear mixed model takes neither)"
+            "nagq (adaptive Gauss-Hermite quadrature) is an argument of generalized linear mixed "
+            "models: give family='binomial' or 'poisson' (a linear mixed model is exact without it)"
         )
-    design = build_design(formula, data, contrasts, na_values=na_values)
+    if (correlation is not None or variance is not None) and (
+        weights is not None or offset is not None
+    ):
+        raise DataError(
+            "weights= and offset= cannot be combined with residual correlation or variance "
+            "structures yet: give the variance function (e.g. VarIdent) instead of weights, or "
+            "subtract the offset from the outcome"
+        )
+    design = build_design(
+        formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
+    )
     if correlation is not None or variance is not None:  # hook: multilevel.residual
         from multilevel.residual.fit import fit_residual
 
@@ -109,7 +123,7 @@ def fit_design(
         raise DataError(
             f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
         )
-    xp = cross_products(design)
+    xp = cross_products(working_design(design))  # weights and offset: a row transform first
     _check_outcome_not_explained(xp, design)
     try:
         with kernel_threads(xp.n_rest, design.p), np.errstate(all="ignore"):
@@ -164,7 +178,7 @@ def _fit(design: ModelDesign, xp: CrossProducts, reml: bool) -> LmmFit:
     ev = dev.evaluate(theta)
     sigma2 = dev.sigma2(ev)
     sigma = float(np.sqrt(sigma2))
-    loglik = -0.5 * dev.criterion(ev)
+    loglik = -0.5 * dev.criterion(ev) + 0.5 * log_weight_sum(design)  # lme4's, with weights
 
     components = []
     for t, th in zip(design.terms, design.split_theta(theta), strict=True):

@@ -26,6 +26,9 @@ SUBCOMMANDS = {
     "icc": "icc",
     "lrt": "lrt",
     "power": "power",  # power helper (#13)
+    "anova": "anova",  # infer helper (#17): anova, emmeans, confint
+    "emmeans": "emmeans",
+    "confint": "confint",
 }
 
 

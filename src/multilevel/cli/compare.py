@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             extra = path.with_name(f"{path.stem}-attenuation{path.suffix}")
             marginal = next((n for n in ("gee_exchangeable", "glm") if n in comp.names), None)
             if marginal is not None:
-                save_figure(attenuation_plot(comp, marginal), extra, dpi=120)
+                save_figure(attenuation_plot(comp, marginal), str(extra), dpi=120)
                 sys.stdout.write(f"attenuation plot written to {extra}\n")
     fmt = chosen(args)
     emit(comp, fmt)

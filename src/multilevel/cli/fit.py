@@ -40,7 +40,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "satterthwaite (default, as lmerTest) or kenward-roger (as pbkrtest; also adjusts the "
         "SEs; REML fits only)",
     )
-    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument(
         "--family",
         help="binomial (logit; or 'binomial(link=probit)', cloglog) or poisson: a generalized "
@@ -52,6 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="quadrature points (1 = Laplace; >1 needs one scalar random effect)",
     )
+    p.add_argument(
+        "--vcov",
+        choices=["model", "CR0", "CR1", "CR2"],
+        default="model",
+        help="also show fixed effects with cluster-robust SEs (clubSandwich's CR2 with "
+        "Satterthwaite df, as HLM's robust standard errors)",
+    )
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument(
         "--chunk-rows",
         type=int,
@@ -130,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     elif fmt == "csv":
         emit(fit, fmt)
     else:  # the lme4-style summary, rendered as text, Markdown, LaTeX or HTML
-        s = fit.summary(ddf=args.ddf)
+        s = fit.summary(ddf=args.ddf, vcov=args.vcov)
         text = s.to_terminal if sys.stdout.isatty() else s.to_text  # plain text when piped
         out = {"text": text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
         sys.stdout.write(out[fmt]() + "\n")

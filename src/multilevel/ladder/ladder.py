@@ -304,9 +304,8 @@ def ladder(
     grand-mean centred ``x_cgm``. A level-1 predictor that never varies within groups gets no
     random slope (it cannot be estimated), and the notes say so. LRTs use ML fits (REML fits
     are refitted), as lme4's ``anova``; ``refit=False`` compares REML fits where the fixed parts
-    are identical (the random-slope step).
-    ``correlation`` and ``variance`` give every step the same residual structure
-    (:mod:`multilevel.residual`).
+    are identical (the random-slope step). ``correlation`` and ``variance`` give every step the
+    same residual structure (:mod:`multilevel.residual`).
     """
     df = load_data(data)
     outcome, group = unquoted(outcome), unquoted(group)
