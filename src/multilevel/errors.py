@@ -22,3 +22,7 @@ class UnsafeFormulaError(FormulaError):
 
 class ModelComparisonError(MultilevelError, ValueError):
     """Models cannot be compared (not nested, different rows, ...)."""
+
+
+class FitWarning(UserWarning):
+    """A fit that did not converge, is singular, or lost rows: also recorded in the result."""

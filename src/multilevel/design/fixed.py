@@ -136,22 +136,24 @@ def _check_values(columns: ModelColumns, names: list[str], what: str) -> None:
 
 
 def aliased_columns(
-    X: np.ndarray | ModelColumns, tol: float = RANK_TOL, XtX: np.ndarray | None = None
+    X: np.ndarray | ModelColumns | None, tol: float = RANK_TOL, XtX: np.ndarray | None = None
 ) -> list[int]:
     """Indices of columns that are (numerically) linear combinations of earlier columns.
 
-    Column j is aliased when its distance from the span of columns 0..j-1, |R_jj| of a QR
-    decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R. A
-    Cholesky factor of the scaled X'X screens the clear full-rank case cheaply; the QR of X
-    decides whenever some column comes anywhere near the tolerance.
+    Column j is aliased when its distance from the span of the kept earlier columns, |R_jj| of
+    a QR decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R. A
+    Cholesky factor of the scaled X'X screens the clear full-rank case cheaply; otherwise the QR
+    of X decides, or, when only X'X is known (``X`` None: a fit from chunks), a Cholesky factor
+    of X'X built column by column.
     """
-    columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
-    k = columns.k
+    if XtX is None:  # values are below 1e100 in magnitude (encode refuses larger): no overflow
+        assert X is not None
+        columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
+        XtX = columns.gram()
+    k = XtX.shape[0]
     if k == 0:
         return []
-    if XtX is None:  # values are below 1e100 in magnitude (encode refuses larger): no overflow
-        XtX = columns.gram()
-    norms = np.sqrt(np.diag(XtX))
+    norms = np.sqrt(np.maximum(np.diag(XtX), 0.0))
     if np.all(norms > 0):
         C = XtX / np.outer(norms, norms)
         try:
@@ -160,11 +162,36 @@ def aliased_columns(
                 return []
         except np.linalg.LinAlgError:
             pass
+    if X is None:
+        return _aliased_from_gram(XtX, norms, tol)
+    columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
     R = np.asarray(np.linalg.qr(columns.array, mode="r"))
     diag = np.zeros(k)
     m = min(R.shape)
     diag[:m] = np.abs(np.diag(R)[:m])
     return [j for j in range(k) if norms[j] == 0 or diag[j] <= tol * norms[j]]
+
+
+def _aliased_from_gram(XtX: np.ndarray, norms: np.ndarray, tol: float) -> list[int]:
+    """The QR test from X'X alone: R_jj of a Cholesky factor of the kept columns."""
+    k = XtX.shape[0]
+    kept: list[int] = []
+    aliased = []
+    R = np.zeros((k, k))
+    for j in range(k):
+        r = XtX[kept, j].astype(float)
+        if kept:
+            Rk = R[: len(kept), : len(kept)]
+            r = np.linalg.solve(Rk.T, r)  # R_k' r = X_k'x_j
+        d2 = XtX[j, j] - float(r @ r)
+        if norms[j] == 0 or np.sqrt(max(d2, 0.0)) <= tol * norms[j]:
+            aliased.append(j)
+            continue
+        m = len(kept)
+        R[:m, m] = r
+        R[m, m] = np.sqrt(d2)
+        kept.append(j)
+    return aliased
 
 
 @dataclass(frozen=True)

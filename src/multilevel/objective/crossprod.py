@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from multilevel.design.groupsums import group_sums
+from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import RandomTerm
 
@@ -73,17 +74,40 @@ class ThetaMap:
         return L
 
 
-def _first_block_map(terms: list[RandomTerm], offsets: list[int]) -> ThetaMap:
-    rows, cols, index = [], [], []
-    k = 0
-    for t, off in zip(terms, offsets, strict=True):
+def theta_maps(
+    layout: ModelLayout,
+) -> tuple[ThetaMap, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Where theta sits: in the first block's Q x Q Lambda (map and the theta indices it uses),
+    and in Lambda_rest over the columns of Z_rest (rows, cols, theta index of every entry;
+    columns term by term, level by level, q within a level)."""
+    first, rest = layout.first_block()
+    offsets = np.cumsum([0] + [t.n_theta for t in layout.terms])
+    rows: list[int] = []
+    cols: list[int] = []
+    index: list[int] = []
+    q_off = 0
+    for k in first:
+        t = layout.terms[k]
         tr, tc = t.tril
-        for r, c in zip(tr, tc, strict=True):
-            rows.append(off + r)
-            cols.append(off + c)
-            index.append(k)
-            k += 1
-    return ThetaMap(np.array(rows, int), np.array(cols, int), np.array(index, int))
+        rows += list(q_off + tr)
+        cols += list(q_off + tc)
+        index += list(range(len(index), len(index) + t.n_theta))
+        q_off += t.q
+    fmap = ThetaMap(np.array(rows, int), np.array(cols, int), np.array(index, int))
+    first_theta = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in first])
+    r_rows, r_cols, r_idx = [np.zeros(0, int)], [np.zeros(0, int)], [np.zeros(0, int)]
+    off = 0
+    for k in rest:
+        t = layout.terms[k]
+        G = len(layout.levels[t.name])
+        lev = np.arange(G) * t.q + off
+        for j, (r, c) in enumerate(zip(*t.tril, strict=True)):
+            r_rows.append(lev + r)
+            r_cols.append(lev + c)
+            r_idx.append(np.full(G, offsets[k] + j))
+        off += G * t.q
+    rest_map = (np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx))
+    return fmap, first_theta, rest_map
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,7 @@ class CrossProducts:
     yy: float
     C_rr: np.ndarray | sp.csr_matrix | None = None  # Z_rest'Z_rest: dense, or sparse when large
     C_rw: np.ndarray | None = None  # Z_rest'[X y]
+    y_var: float = float("nan")  # the outcome's variance (is the residual variance near 0?)
 
     @property
     def rest_is_sparse(self) -> bool:
@@ -120,19 +145,8 @@ class CrossProducts:
 
 def first_block(design: ModelDesign) -> tuple[list[RandomTerm], list[RandomTerm]]:
     """Terms on the grouping factor of the first (most levels) term, and the others."""
-    terms = list(design.terms)
-    g = terms[0].grouping_factor
-    return [t for t in terms if t.grouping_factor == g], [
-        t for t in terms if t.grouping_factor != g
-    ]
-
-
-def _theta_offsets(design: ModelDesign) -> dict[int, int]:
-    out, k = {}, 0
-    for t in design.terms:
-        out[id(t)] = k
-        k += t.n_theta
-    return out
+    first, rest = design.layout.first_block()
+    return [design.terms[k] for k in first], [design.terms[k] for k in rest]
 
 
 def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[int]]:
@@ -151,14 +165,9 @@ def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[in
 def cross_products(design: ModelDesign) -> CrossProducts:
     """One pass over the rows: the cross-products the deviance needs."""
     first, rest = first_block(design)
-    theta_off = _theta_offsets(design)
+    fmap, first_theta, rest_map = theta_maps(design.layout)
     G = first[0].n_levels
-    q_offsets = list(np.cumsum([0] + [t.q for t in first[:-1]]))
     Q = sum(t.q for t in first)
-    fmap = _first_block_map(first, q_offsets)
-    first_theta = np.concatenate(
-        [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
-    )
     # the data read in place (ModelColumns): group sums product by product
     X = design.fixed.columns
     source: dict[str, np.ndarray] = {Y_KEY: design.y}
@@ -183,10 +192,10 @@ def cross_products(design: ModelDesign) -> CrossProducts:
         B=B,
         C=C,
         yy=float(C[design.p, design.p]),
+        y_var=float(C[design.p, design.p] / design.n - (design.y.sum() / design.n) ** 2),
     )
     if not rest:
-        empty = np.zeros(0, int)
-        return CrossProducts(**common, n_rest=0, B_rest=None, rest_map=(empty, empty, empty))
+        return CrossProducts(**common, n_rest=0, B_rest=None, rest_map=rest_map)
 
     Zr, offsets = rest_matrix(rest, design.n)
     nr = Zr.shape[1]
@@ -199,20 +208,11 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     C_rw = np.column_stack([np.asarray(Zr.T @ design.X), np.asarray(Zr.T @ design.y)])
     ZrZr = (Zr.T @ Zr).tocsr()
     C_rr = ZrZr if nr > DENSE_REST_LIMIT else ZrZr.toarray()
-    r_rows, r_cols, r_idx = [], [], []
-    for t, off in zip(rest, offsets, strict=True):
-        tr, tc = t.tril
-        base = theta_off[id(t)]
-        lev = np.arange(t.n_levels) * t.q + off
-        for k, (r, c) in enumerate(zip(tr, tc, strict=True)):
-            r_rows.append(lev + r)
-            r_cols.append(lev + c)
-            r_idx.append(np.full(t.n_levels, base + k))
     return CrossProducts(
         **common,
         n_rest=nr,
         B_rest=B_rest,
-        rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
+        rest_map=rest_map,
         C_rr=C_rr,
         C_rw=C_rw,
     )

@@ -1,20 +1,18 @@
-"""The tables and summary every fitted model shows, whether it was fitted from rows
-(:class:`~multilevel.result.fit.LmmFit`) or from chunked cross-products
-(:class:`~multilevel.sources.result.LargeFit`): the source of the data does not change what a
-user can ask of the result.
+"""The tables and summary of a fitted model (:class:`~multilevel.result.fit.LmmFit`), whether
+it was fitted from rows in memory or from chunked cross-products: the source of the data does not
+change what a user can ask of the result.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from multilevel.result.criteria import LikelihoodCriteria
-
-if TYPE_CHECKING:
-    from multilevel.result.summary import Summary
+from multilevel.result.summary import Summary
 
 
 class FitTables(LikelihoodCriteria):
@@ -25,8 +23,6 @@ class FitTables(LikelihoodCriteria):
     """
 
     formula: str
-    n_groups: dict[str, int]
-    n_dropped: int
     df_satterthwaite: np.ndarray
     modes: dict[str, Any]
     warnings: tuple[str, ...]
@@ -35,6 +31,14 @@ class FitTables(LikelihoodCriteria):
     @property
     def response(self) -> str:
         """The outcome (a column name or an expression such as log(y))."""
+        raise NotImplementedError
+
+    @property
+    def n_groups(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    @property
+    def n_dropped(self) -> int:
         raise NotImplementedError
 
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
@@ -55,8 +59,6 @@ class FitTables(LikelihoodCriteria):
 
     def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
         """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger)."""
-        from scipy import stats
-
         if ddf.lower().replace("_", "-") in ("kenward-roger", "kr"):
             se, df = self._kenward_roger()
         elif ddf.lower() == "satterthwaite":
@@ -121,8 +123,6 @@ class FitTables(LikelihoodCriteria):
 
     def summary(self, ddf: str = "satterthwaite") -> Summary:
         """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``."""
-        from multilevel.result.summary import Summary
-
         return Summary.of(self, ddf=ddf)
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
+from multilevel.result.fit import LmmFit
 from multilevel.sources.chunks import complete_rows
 from multilevel.sources.encoding import (
     SAMPLE_ROWS,
@@ -28,7 +29,6 @@ from multilevel.sources.encoding import (
     order_levels,
 )
 from multilevel.sources.fit_large import fit_statistics
-from multilevel.sources.result import LargeFit
 from multilevel.sources.stats import PartialStats, merge, partial_stats
 
 
@@ -97,7 +97,9 @@ def fit_dask(
     categories: dict[str, Any] | None = None,
     split_every: int = 8,
     warn: bool = True,
-) -> LargeFit:
+    *,
+    _stacklevel: int = 2,
+) -> LmmFit:
     """Fit ``formula`` (one grouping factor) to a Dask DataFrame; same result as ``fit_large``."""
     spec = parse_formula(formula)
     check_supported(spec)
@@ -115,4 +117,4 @@ def fit_dask(
         available=available,
     )
     total = dask_statistics(ddf, enc, split_every)
-    return fit_statistics(total, enc, reml=reml, warn=warn)
+    return fit_statistics(total, enc, reml=reml, warn=warn, stacklevel=_stacklevel + 1)

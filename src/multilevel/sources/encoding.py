@@ -26,6 +26,7 @@ from multilevel.design.frame import (
     python_expr,
     r_collation_key,
 )
+from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
@@ -44,47 +45,11 @@ SAMPLE_ROWS = 2000
 
 
 @dataclass(frozen=True)
-class TermInfo:
-    """One random term on the grouping factor: lme4 name, its columns, and its theta layout."""
+class TermInfo(TermLayout):
+    """A random term of a chunked fit: its layout, formula part and formulaic column names."""
 
-    name: str
-    grouping_factor: str
     expr: str
-    term_names: tuple[str, ...]
     raw_names: tuple[str, ...]
-
-    @property
-    def q(self) -> int:
-        return len(self.term_names)
-
-    @property
-    def tril(self) -> tuple[np.ndarray, np.ndarray]:
-        rows = [r for c in range(self.q) for r in range(c, self.q)]
-        cols = [c for c in range(self.q) for _ in range(c, self.q)]
-        return np.array(rows, int), np.array(cols, int)
-
-    @property
-    def theta_lower(self) -> np.ndarray:
-        r, c = self.tril
-        return np.where(r == c, 0.0, -np.inf)
-
-    @property
-    def theta_start(self) -> np.ndarray:
-        r, c = self.tril
-        return np.where(r == c, 1.0, 0.0)
-
-    @property
-    def theta_names(self) -> list[str]:
-        t, g = self.term_names, self.grouping_factor
-        return [
-            f"{g}.{t[r]}" if r == c else f"{g}.{t[r]}.{t[c]}"
-            for r, c in zip(*self.tril, strict=True)
-        ]
-
-    def Lambda(self, theta: np.ndarray) -> np.ndarray:
-        L = np.zeros((self.q, self.q))
-        L[self.tril] = theta
-        return L
 
 
 def factor_kind(col: pd.Series) -> str | None:
@@ -359,7 +324,15 @@ def learn_encoding(
             raise DataError(f"random term '{r.source}' has no random effects (did you write 0?)")
         name = r.group_name if k == 0 else f"{r.group_name}.{k}"
         terms.append(
-            TermInfo(name, r.group_name, r.expr, tuple(lme4_name(n) for n in raw), tuple(raw))
+            TermInfo(
+                name=name,
+                grouping_factor=r.group_name,
+                factors=r.factors,
+                term_names=tuple(lme4_name(n) for n in raw),
+                source=r.source,
+                expr=r.expr,
+                raw_names=tuple(raw),
+            )
         )
     lookups = {}
     for part, names in [(spec.fixed, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.design.fixed import RANK_TOL
+from multilevel.design.fixed import aliased_columns
 from multilevel.design.frame import r_collation_key
+from multilevel.design.layout import ModelLayout
+from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
 from multilevel.errors import DataError
 from multilevel.formula.rnames import lme4_name
-from multilevel.objective.crossprod import CrossProducts, ThetaMap, group_cross
+from multilevel.objective.crossprod import CrossProducts, group_cross, theta_maps
 from multilevel.sources.chunks import missing_and_infinite
 from multilevel.sources.encoding import Encoding, column_key
 
@@ -39,6 +41,7 @@ class PartialStats:
     C: np.ndarray  # (P + 1, P + 1)
     yy: float
     y_range: tuple[float, float] = field(default=(np.inf, -np.inf))
+    y_sum: float = 0.0
 
     @property
     def G(self) -> int:
@@ -113,6 +116,7 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         C=C,
         yy=float(y @ y),
         y_range=(float(y.min()), float(y.max())),
+        y_sum=float(y.sum()),
     )
 
 
@@ -170,54 +174,17 @@ def merge(a: PartialStats, b: PartialStats) -> PartialStats:
         C=a.C + b.C,
         yy=a.yy + b.yy,
         y_range=(min(a.y_range[0], b.y_range[0]), max(a.y_range[1], b.y_range[1])),
+        y_sum=a.y_sum + b.y_sum,
     )
-
-
-def aliased_from_crossprod(XtX: np.ndarray, tol: float = RANK_TOL) -> list[int]:
-    """Columns that are linear combinations of earlier ones, from X'X alone: column j is aliased
-    when its distance from the span of the kept earlier columns (R_jj of a Cholesky factor built
-    column by column) is below ``tol`` times its norm, as ``aliased_columns`` does with a QR."""
-    k = XtX.shape[0]
-    norms = np.sqrt(np.maximum(np.diag(XtX), 0.0))
-    if k and np.all(norms > 0):
-        try:
-            ratio = np.diag(np.linalg.cholesky(XtX / np.outer(norms, norms)))
-            if np.all(ratio > 1e-4):
-                return []
-        except np.linalg.LinAlgError:
-            pass
-    kept: list[int] = []
-    aliased = []
-    R = np.zeros((k, k))
-    for j in range(k):
-        r = XtX[kept, j].astype(float)
-        if kept:
-            Rk = R[np.ix_(range(len(kept)), range(len(kept)))]
-            r = np.linalg.solve(Rk.T, r)  # R_k' r = X_k'x_j
-        d2 = XtX[j, j] - float(r @ r)
-        if norms[j] == 0 or np.sqrt(max(d2, 0.0)) <= tol * norms[j]:
-            aliased.append(j)
-            continue
-        m = len(kept)
-        R[:m, m] = r
-        R[m, m] = np.sqrt(d2)
-        kept.append(j)
-    return aliased
 
 
 @dataclass(frozen=True)
 class Totals:
-    """What the fit needs besides the cross-products: names, levels, counts, checks."""
+    """What a second pass over the rows needs besides the fit: the kept fixed-effect columns
+    and the raw value of each group (in level order)."""
 
-    fixed_names: tuple[str, ...]
-    dropped_names: tuple[str, ...]
     keep: tuple[int, ...]
-    group_levels: tuple[str, ...]
-    group_values: np.ndarray  # raw values in level order
-    group_sizes: np.ndarray  # rows per group, in level order
-    n_input: int
-    n_dropped: int
-    dropped_by: dict[str, int]
+    group_values: np.ndarray
 
 
 def _factor_order(labels: np.ndarray) -> np.ndarray:
@@ -229,9 +196,12 @@ def _factor_order(labels: np.ndarray) -> np.ndarray:
     return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
 
 
-def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts, Totals]:
-    """The core's CrossProducts from the total statistics: groups in R's factor order, aliased
-    fixed-effect columns dropped (as lme4), and lme4's checks on the number of levels."""
+def cross_products_of(
+    stats: PartialStats, enc: Encoding
+) -> tuple[CrossProducts, ModelLayout, Totals]:
+    """The core's CrossProducts and the model's layout from the total statistics: groups in R's
+    factor order, aliased fixed-effect columns dropped (as lme4), and lme4's checks on the
+    number of levels."""
     if stats.n == 0:
         raise DataError(
             f"no rows left after dropping rows with missing values in {', '.join(stats.dropped_by)}"
@@ -253,60 +223,45 @@ def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts
     values = labels[order]
     G = values.shape[0]
     P = B.shape[1] - 1
-    drop = aliased_from_crossprod(stats.C[:P, :P])
+    drop = aliased_columns(None, XtX=stats.C[:P, :P])
     keep = [j for j in range(P) if j not in drop]
     cols = keep + [P]
     B = np.ascontiguousarray(B[:, cols, :])
     C = stats.C[np.ix_(cols, cols)]
     names = [lme4_name(enc.fixed_raw[j]) for j in range(P)]
     n = stats.n
-    for t in enc.terms:
-        if G < 2:
-            raise DataError(
-                f"grouping factor {enc.group!r} has only {G} level in the rows used; "
-                "a random effect needs at least 2 groups"
-            )
-        if G >= n or G * t.q >= n:
-            raise DataError(
-                f"term '{t.name}' has {G * t.q} random effects ({G} groups x {t.q}) "
-                f"for {n} observations; the model is unidentifiable"
-            )
+    check_levels(enc.terms, [G] * len(enc.terms), n)
     if stats.y_range[0] == stats.y_range[1]:
         raise DataError(f"the outcome {enc.formula.response!r} is constant in every row used")
-    rows, colsm, index = [], [], []
-    off = k = 0
-    for t in enc.terms:
-        for r, c in zip(*t.tril, strict=True):
-            rows.append(off + r)
-            colsm.append(off + c)
-            index.append(k)
-            k += 1
-        off += t.q
-    fmap = ThetaMap(np.array(rows, int), np.array(colsm, int), np.array(index, int))
+    levels = tuple(level_label(v) for v in values)
+    layout = ModelLayout(
+        formula=enc.formula,
+        terms=tuple(t.layout() for t in enc.terms),
+        fixed_names=tuple(names[j] for j in keep),
+        levels={t.name: levels for t in enc.terms},
+        n_obs=n,
+        n_input=stats.n_input,
+        dropped_by=dict(stats.dropped_by),
+        warnings=tuple(
+            data_warnings(stats.n_input, n, stats.dropped_by, [names[j] for j in drop])
+        ),
+        group_sizes={enc.group: stats.counts[order]},
+    )
+    fmap, first_theta, rest_map = theta_maps(layout)
     xp = CrossProducts(
         n=n,
         p=len(keep),
         G=G,
         Q=enc.Q,
         first_map=fmap,
-        first_theta=np.arange(k),
+        first_theta=first_theta,
         A=np.ascontiguousarray(A),
         B=B,
         C=C,
         n_rest=0,
         B_rest=None,
-        rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)),
+        rest_map=rest_map,
         yy=stats.yy,
+        y_var=stats.yy / n - (stats.y_sum / n) ** 2,
     )
-    totals = Totals(
-        fixed_names=tuple(names[j] for j in keep),
-        dropped_names=tuple(names[j] for j in drop),
-        keep=tuple(keep),
-        group_levels=tuple(level_label(v) for v in values),
-        group_values=values,
-        group_sizes=stats.counts[order],
-        n_input=stats.n_input,
-        n_dropped=stats.n_input - n,
-        dropped_by=dict(stats.dropped_by),
-    )
-    return xp, totals
+    return xp, layout, Totals(keep=tuple(keep), group_values=values)
