@@ -23,12 +23,11 @@ from multilevel.sources.encoding import (
     SAMPLE_ROWS,
     Encoding,
     check_supported,
-    factor_values,
     learn_encoding,
     needed_columns,
-    order_levels,
 )
 from multilevel.sources.fit_large import fit_statistics
+from multilevel.sources.levels import factor_values, order_levels
 from multilevel.sources.stats import PartialStats, merge, partial_stats
 
 

@@ -24,7 +24,6 @@ from multilevel.design.frame import (
     formula_variables,
     needed_columns,
     python_expr,
-    r_collation_key,
 )
 from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
@@ -36,9 +35,8 @@ from multilevel.sources.chunks import (
     is_number,
     iter_chunks,
     missing_and_infinite,
-    ordered_levels,
-    sorted_levels,
 )
+from multilevel.sources.levels import factor_kind, factor_values, order_levels
 
 STATEFUL = re.compile(r"\b(center|scale|standardize|poly|bs|cr|cs)\s*\(")
 SAMPLE_ROWS = 2000
@@ -50,39 +48,6 @@ class TermInfo(TermLayout):
 
     expr: str
     raw_names: tuple[str, ...]
-
-
-def factor_kind(col: pd.Series) -> str | None:
-    """How a column becomes a factor: 'category', 'bool', 'string', or None (numeric)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return "category"
-    if pd.api.types.is_bool_dtype(col):
-        return "bool"
-    if pd.api.types.is_string_dtype(col) or col.dtype == object:
-        return "string"
-    return None
-
-
-def factor_values(col: pd.Series, kind: str) -> np.ndarray:
-    """The labels R's model frame gives a column of this kind (complete rows only)."""
-    if kind == "string":
-        return col.astype(str).to_numpy(dtype=object)
-    if kind == "bool":
-        return np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE").astype(object)
-    return col.to_numpy(dtype=object)
-
-
-def order_levels(values: list[Any], kind: str, categories: list[Any] | None = None) -> list[Any]:
-    """Levels as R's factor orders them: FALSE/TRUE for logicals (both, always), R's collation
-    for text, the categories' order for a categorical, numeric order otherwise."""
-    values = list(dict.fromkeys(values))
-    if kind == "bool":
-        return ["FALSE", "TRUE"]
-    if kind == "string":
-        return sorted({str(v) for v in values}, key=r_collation_key)
-    if kind == "category":
-        return ordered_levels(values, categories)
-    return sorted_levels(values)
 
 
 @dataclass(frozen=True)
