@@ -14,6 +14,7 @@ from formulaic.errors import FormulaicError
 
 from multilevel.design.columns import ModelColumns
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
+from multilevel.design.shift import intercept_of, shifted_columns, shifts_from_gram
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.rnames import lme4_name
 from multilevel.formula.safety import SAFE_FUNCTIONS
@@ -199,7 +200,9 @@ class FixedDesign:
     """X with lme4 column names; ``dropped`` are aliased columns removed (lme4 does the same).
 
     X is held as :class:`ModelColumns` (built as a matrix only when used); ``XtX``, when known,
-    is X'X, computed once for the rank check and reused by the cross-products.
+    is X'X, computed once for the rank check and reused by the cross-products. ``shift``: the
+    shift of each column when some column lies far from zero (see :mod:`multilevel.design.shift`);
+    ``XtX`` and the rank check are then those of the shifted columns ``X - 1 shift'``.
     """
 
     columns: ModelColumns
@@ -208,6 +211,7 @@ class FixedDesign:
     spec: ModelSpec
     keep: tuple[int, ...]
     XtX: np.ndarray | None = None
+    shift: np.ndarray | None = None
 
     @property
     def X(self) -> np.ndarray:
@@ -218,8 +222,14 @@ class FixedDesign:
         return self.columns.k
 
     def gram(self) -> np.ndarray:
-        """X'X."""
-        return self.columns.gram() if self.XtX is None else self.XtX
+        """X'X (of the shifted columns when ``shift`` is set)."""
+        return self.shifted().gram() if self.XtX is None else self.XtX
+
+    def shifted(self) -> ModelColumns:
+        """X - 1 shift' (X itself without a shift)."""
+        if self.shift is None:
+            return self.columns
+        return shifted_columns(self.columns, self.shift, "x")
 
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """X for new data, with the encodings (levels, centring) learned from the fit."""
@@ -238,7 +248,12 @@ def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
     X, raw_names, spec = encode_columns(formula, data, "fixed-effects model matrix")
     names = [lme4_name(n) for n in raw_names]
     XtX = X.gram()
-    drop = aliased_columns(X, XtX=XtX)
+    # columns far from zero: the rank check and X'X about a shift (design/shift.py)
+    shift = shifts_from_gram(XtX, X.n, intercept_of(X))
+    Xs = X if shift is None else shifted_columns(X, shift, "x")
+    if shift is not None:
+        XtX = Xs.gram()
+    drop = aliased_columns(Xs, XtX=XtX)
     keep = [j for j in range(X.k) if j not in drop]
     return FixedDesign(
         columns=X if not drop else X.select(keep),
@@ -247,4 +262,5 @@ def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
         spec=spec,
         keep=tuple(keep),
         XtX=XtX[np.ix_(keep, keep)],
+        shift=None if shift is None else shift[keep],
     )

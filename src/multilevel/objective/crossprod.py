@@ -23,6 +23,7 @@ from multilevel.design.groupsums import group_sums
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import RandomTerm
+from multilevel.design.shift import Shift, intercept_of, shifts_from_gram
 
 #: above this many random effects outside the first block, their part of the system stays sparse
 DENSE_REST_LIMIT = 3000
@@ -131,6 +132,7 @@ class CrossProducts:
     C_rr: np.ndarray | sp.csr_matrix | None = None  # Z_rest'Z_rest: dense, or sparse when large
     C_rw: np.ndarray | None = None  # Z_rest'[X y]
     y_var: float = float("nan")  # the outcome's variance (is the residual variance near 0?)
+    shift: Shift | None = None  # the cross-products are those of X - 1 shift.x', y - shift.y
 
     @property
     def rest_is_sparse(self) -> bool:
@@ -162,24 +164,42 @@ def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[in
     return sp.hstack(blocks, format="csc"), offsets
 
 
+def _shifted_outcome(design: ModelDesign) -> tuple[np.ndarray, Shift | None]:
+    """y (minus its mean when it lies far from zero) and the shift of X and y, if any."""
+    y, n = design.y, design.n
+    x_shift = design.fixed.shift
+    intercept = intercept_of(design.fixed.columns)
+    total, square = float(y.sum()), float(y @ y)
+    gram = np.array([[n, total], [total, square]])
+    y_shift = shifts_from_gram(gram, n, 0 if intercept is not None else None)
+    if x_shift is None and y_shift is None:
+        return y, None
+    assert intercept is not None
+    c_y = 0.0 if y_shift is None else float(y_shift[1])
+    x = np.zeros(design.p) if x_shift is None else x_shift
+    return (y - c_y if c_y else y), Shift(intercept, x, c_y)
+
+
 def cross_products(design: ModelDesign) -> CrossProducts:
     """One pass over the rows: the cross-products the deviance needs."""
     first, rest = first_block(design)
     fmap, first_theta, rest_map = theta_maps(design.layout)
     G = first[0].n_levels
     Q = sum(t.q for t in first)
-    # the data read in place (ModelColumns): group sums product by product
-    X = design.fixed.columns
-    source: dict[str, np.ndarray] = {Y_KEY: design.y}
+    # the data read in place (ModelColumns): group sums product by product; X and y about a
+    # shift when some column lies far from zero (design/shift.py)
+    X = design.fixed.shifted()
+    y, shift = _shifted_outcome(design)
+    source: dict[str, np.ndarray] = {Y_KEY: y}
     for matrix in [X] + [t.columns for t in first]:
         source.update(matrix.source)
     z_keys = [f for t in first for f in t.columns.factors]
     A, B = group_cross(first[0].index, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
-    Xty = X.tdot(design.y)
+    Xty = X.tdot(y)
     C = np.empty((design.p + 1, design.p + 1))
     C[: design.p, : design.p] = design.fixed.gram()
     C[: design.p, design.p] = C[design.p, : design.p] = Xty
-    C[design.p, design.p] = design.y @ design.y
+    C[design.p, design.p] = y @ y
 
     common: dict[str, Any] = dict(
         n=design.n,
@@ -192,7 +212,8 @@ def cross_products(design: ModelDesign) -> CrossProducts:
         B=B,
         C=C,
         yy=float(C[design.p, design.p]),
-        y_var=float(C[design.p, design.p] / design.n - (design.y.sum() / design.n) ** 2),
+        y_var=float(C[design.p, design.p] / design.n - (y.sum() / design.n) ** 2),
+        shift=shift,
     )
     if not rest:
         return CrossProducts(**common, n_rest=0, B_rest=None, rest_map=rest_map)
@@ -205,7 +226,7 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
-    C_rw = np.column_stack([np.asarray(Zr.T @ design.X), np.asarray(Zr.T @ design.y)])
+    C_rw = np.column_stack([np.asarray(Zr.T @ X.array), np.asarray(Zr.T @ y)])
     ZrZr = (Zr.T @ Zr).tocsr()
     C_rr = ZrZr if nr > DENSE_REST_LIMIT else ZrZr.toarray()
     return CrossProducts(

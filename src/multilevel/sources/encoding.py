@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from multilevel.design.frame import (
 )
 from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
+from multilevel.design.shift import shifts_from_gram
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.rnames import lme4_name
@@ -65,6 +66,9 @@ class Encoding:
     group_order: tuple[Any, ...] | None = None  # declared (or categorical) order of the groups
     #: per formula part whose columns are products of numeric columns: those columns (fast path)
     lookups: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    #: shift of each column of [X y] whose values lie far from zero (learned on the first rows;
+    #: the statistics are those of [X y] - shift, see multilevel.design.shift), or None
+    shift: np.ndarray | None = None
 
     @property
     def Q(self) -> int:
@@ -304,7 +308,7 @@ def learn_encoding(
         found = numeric_lookups(Formula(python_expr(part)), rows)
         if found is not None and len(found) == len(names):
             lookups[part] = tuple(tuple(c) for c in found)
-    return Encoding(
+    enc = Encoding(
         spec,
         tuple(columns),
         tuple(outcome),
@@ -316,3 +320,13 @@ def learn_encoding(
         order,
         lookups,
     )
+    return replace(enc, shift=_shift_of(enc, rows))
+
+
+def _shift_of(enc: Encoding, rows: pd.DataFrame) -> np.ndarray | None:
+    """The shift of the columns of [X y] far from zero, from the first rows' own Gram matrix."""
+    Xy, _ = enc.matrices(rows, enc.outcome(rows))
+    if not np.all(np.isfinite(Xy)):
+        return None  # reported, with the column, on the statistics pass
+    intercept = enc.fixed_raw.index("Intercept") if "Intercept" in enc.fixed_raw else None
+    return shifts_from_gram(Xy.T @ Xy, len(rows), intercept)

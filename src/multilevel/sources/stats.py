@@ -20,6 +20,7 @@ from multilevel.design.frame import r_collation_key
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
+from multilevel.design.shift import Shift
 from multilevel.errors import DataError
 from multilevel.formula.rnames import lme4_name
 from multilevel.objective.crossprod import CrossProducts, group_cross, theta_maps
@@ -94,6 +95,10 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
     rows = enc.prepare(rows)
     y = enc.outcome(rows)
     Xy, zcols = enc.matrices(rows, y)
+    xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
+    if enc.shift is not None:  # [X y] about a shift: a new array (Z keeps the values it read)
+        Xy = Xy - enc.shift
+        xkeys = [k if k is None else f"\0x{k}" for k in xkeys]
     C = Xy.T @ Xy
     if not np.all(np.isfinite(np.diag(C))):
         bad = [n for n, v in zip(enc.fixed_raw, np.diag(C), strict=False) if not np.isfinite(v)]
@@ -103,7 +108,6 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         )
     codes, labels = group_codes(rows[enc.group])
     counts = np.bincount(codes, minlength=labels.shape[0])
-    xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
     A, B = _group_cross(codes, counts, zcols, Xy, xkeys)
     return PartialStats(
         n_input=len(chunk),
@@ -114,9 +118,9 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         A=A,
         B=B,
         C=C,
-        yy=float(y @ y),
+        yy=float(Xy[:, -1] @ Xy[:, -1]),
         y_range=(float(y.min()), float(y.max())),
-        y_sum=float(y.sum()),
+        y_sum=float(Xy[:, -1].sum()),
     )
 
 
@@ -196,6 +200,14 @@ def _factor_order(labels: np.ndarray) -> np.ndarray:
     return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
 
 
+def _kept_shift(enc: Encoding, keep: list[int]) -> Shift | None:
+    """The shift of the kept columns of X and of y (None without one)."""
+    if enc.shift is None:
+        return None
+    intercept = keep.index(enc.fixed_raw.index("Intercept"))
+    return Shift(intercept, enc.shift[keep], float(enc.shift[-1]))
+
+
 def cross_products_of(
     stats: PartialStats, enc: Encoding
 ) -> tuple[CrossProducts, ModelLayout, Totals]:
@@ -263,5 +275,6 @@ def cross_products_of(
         rest_map=rest_map,
         yy=stats.yy,
         y_var=stats.yy / n - (stats.y_sum / n) ** 2,
+        shift=_kept_shift(enc, keep),
     )
     return xp, layout, Totals(keep=tuple(keep), group_values=values)
