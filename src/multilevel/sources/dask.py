@@ -99,7 +99,7 @@ def fit_dask(
     *,
     _stacklevel: int = 2,
 ) -> LmmFit:
-    """Fit ``formula`` (one grouping factor) to a Dask DataFrame; same result as ``fit_large``."""
+    """Fit ``formula`` (any random part) to a Dask DataFrame; same result as ``fit_large``."""
     spec = parse_formula(formula)
     check_supported(spec)
     available = [str(c) for c in ddf.columns]

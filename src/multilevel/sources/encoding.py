@@ -52,18 +52,29 @@ class TermInfo(TermLayout):
 
 
 @dataclass(frozen=True)
+class GroupFactor:
+    """One grouping factor of a chunked fit: its name ('g', 'a:b'), the columns whose
+    interaction it is, the terms on it (indices into ``Encoding.terms``, columns of its
+    per-level blocks in that order) and a declared (or categorical) order of its levels."""
+
+    name: str
+    columns: tuple[str, ...]
+    terms: tuple[int, ...]
+    order: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Encoding:
     """How every chunk is encoded: learned once, so all chunks give the same columns."""
 
     formula: FormulaSpec
     columns: tuple[str, ...]  # the columns the model reads
     outcome_columns: tuple[str, ...]  # those the outcome (a column or expression) reads
-    group: str  # the grouping column
+    groups: tuple[GroupFactor, ...]  # the grouping factors, in order of first appearance
     categories: dict[str, list[Any]]  # factor columns and their levels
     kinds: dict[str, str]  # factor columns: 'category', 'bool', 'string' or 'numeric'
     fixed_raw: tuple[str, ...] = ()  # formulaic names of X's columns (before aliasing)
     terms: tuple[TermInfo, ...] = ()
-    group_order: tuple[Any, ...] | None = None  # declared (or categorical) order of the groups
     #: per formula part whose columns are products of numeric columns: those columns (fast path)
     lookups: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     #: shift of each column of [X y] whose values lie far from zero (learned on the first rows;
@@ -73,6 +84,10 @@ class Encoding:
     @property
     def Q(self) -> int:
         return sum(t.q for t in self.terms)
+
+    def Q_of(self, factor: GroupFactor) -> int:
+        """Random effects per level of a grouping factor (its terms' q added up)."""
+        return sum(self.terms[k].q for k in factor.terms)
 
     def outcome(self, rows: pd.DataFrame) -> np.ndarray:
         """y: the outcome column, or the outcome expression (e.g. log(y)) evaluated."""
@@ -133,10 +148,10 @@ class Encoding:
 
     def matrices(
         self, rows: pd.DataFrame, y: np.ndarray
-    ) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]]]:
-        """[X y] (all raw columns of X) and the columns of Z, each with a key naming what it
-        is (None for the intercept, the column name otherwise; a Z column that is also a
-        column of X is not computed twice)."""
+    ) -> tuple[np.ndarray, list[list[tuple[str | None, np.ndarray]]]]:
+        """[X y] (all raw columns of X) and, per random term, its Z columns, each with a key
+        naming what it is (None for the intercept, the column name otherwise; a Z column that
+        is also a column of X is not computed twice)."""
         P = len(self.fixed_raw)
         Xy = np.empty((len(rows), P + 1), order="F")
         self.matrix(
@@ -144,36 +159,29 @@ class Encoding:
         )
         Xy[:, P] = y
         where = {name: j for j, name in enumerate(self.fixed_raw)}
-        zcols: list[tuple[str | None, np.ndarray]] = []
+        zterms: list[list[tuple[str | None, np.ndarray]]] = []
         for t in self.terms:
             if all(n in where for n in t.raw_names):
-                zcols += [(column_key(n), Xy[:, where[n]]) for n in t.raw_names]
+                zterms.append([(column_key(n), Xy[:, where[n]]) for n in t.raw_names])
                 continue
             Z = self.matrix(t.expr, rows, t.raw_names, f"random-effects matrix of '{t.name}'")
             keys = [
                 column_key(n) if n in where or n == "Intercept" else f"{t.name}|{n}"
                 for n in t.raw_names
             ]
-            zcols += [(key, Z[:, k]) for k, key in enumerate(keys)]
-        return Xy, zcols
+            zterms.append([(key, Z[:, k]) for k, key in enumerate(keys)])
+        return Xy, zterms
 
 
 def column_key(name: str) -> str | None:
     return None if name == "Intercept" else name
 
 
-def check_supported(spec: FormulaSpec) -> str:
-    """The grouping column of a model with one grouping factor; MultilevelError otherwise."""
+def check_supported(spec: FormulaSpec) -> None:
+    """MultilevelError for what a chunked fit cannot do exactly (transforms that learn their
+    state from the whole data); any random part, crossed or nested, is fine."""
     if not spec.random:
         raise FormulaError(f"no random-effects terms in '{spec.text}'; add one such as (1 | group)")
-    factors = {r.factors for r in spec.random}
-    if len(factors) > 1 or len(next(iter(factors))) != 1:
-        names = ", ".join(":".join(f) for f in sorted(factors))
-        raise MultilevelError(
-            f"fitting from chunks supports one grouping factor given by one column; '{spec.text}' "
-            f"has {names}. Use multilevel.fit (in memory) for crossed, nested or interaction "
-            "grouping factors"
-        )
     for part in [spec.fixed] + [r.expr for r in spec.random]:
         m = STATEFUL.search(part)
         if m:
@@ -182,7 +190,6 @@ def check_supported(spec: FormulaSpec) -> str:
                 "a chunked fit cannot do exactly; transform the column beforehand or use "
                 "multilevel.fit"
             )
-    return spec.random[0].factors[0]
 
 
 def _factor_kinds(spec: FormulaSpec, sample: pd.DataFrame, skip: set[str]) -> dict[str, str]:
@@ -238,7 +245,8 @@ def learn_encoding(
     """Learn the encoding from a sample of the source plus the levels of its factors (declared
     in ``categories``, or found by a first pass over the data: ``levels_of``, by default
     :func:`multilevel.sources.chunks.scan_levels` on ``source``)."""
-    group = check_supported(spec)
+    check_supported(spec)
+    grouping = list(dict.fromkeys(c for r in spec.random for c in r.factors))
     if available is None:
         if source is None:
             raise DataError("give a source or the list of available columns")
@@ -266,7 +274,7 @@ def learn_encoding(
                 f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
                 "mixed model needs a numeric outcome"
             )
-    kinds = _factor_kinds(spec, sample, skip=set(outcome) | {group})
+    kinds = _factor_kinds(spec, sample, skip=set(outcome) | set(grouping))
     declared = {k: list(v) for k, v in (categories or {}).items()}
     todo = {c: k for c, k in kinds.items() if c not in declared}
     if todo:
@@ -278,23 +286,20 @@ def learn_encoding(
             levels_of = lambda cols, kinds_: scan_levels(source, cols, kinds_, chunk_rows)  # noqa: E731
         declared.update(levels_of(columns, todo))
     cats = {c: declared[c] for c in kinds}
-    order = None
-    if group_levels is not None:
-        order = tuple(group_levels)
-    elif isinstance(sample[group].dtype, pd.CategoricalDtype):
-        order = tuple(sample[group].cat.categories)
-    base = Encoding(spec, tuple(columns), tuple(outcome), group, cats, kinds)
+    base = Encoding(spec, tuple(columns), tuple(outcome), (), cats, kinds)
     rows = base.prepare(sample)
     _, fixed_raw, _ = encode(spec.fixed, rows, "fixed-effects model matrix")
-    terms = []
-    for k, r in enumerate(spec.random):
+    terms: list[TermInfo] = []
+    on_factor: dict[str, list[int]] = {}
+    for r in spec.random:
         _, raw, _ = encode(r.expr, rows, f"random-effects matrix of '{r.source}'")
         if not raw:
             raise DataError(f"random term '{r.source}' has no random effects (did you write 0?)")
-        name = r.group_name if k == 0 else f"{r.group_name}.{k}"
+        seen = on_factor.setdefault(r.group_name, [])
+        seen.append(len(terms))
         terms.append(
             TermInfo(
-                name=name,
+                name=r.group_name if len(seen) == 1 else f"{r.group_name}.{len(seen) - 1}",
                 grouping_factor=r.group_name,
                 factors=r.factors,
                 term_names=tuple(lme4_name(n) for n in raw),
@@ -303,6 +308,20 @@ def learn_encoding(
                 raw_names=tuple(raw),
             )
         )
+    if group_levels is not None and len(on_factor) > 1:
+        raise DataError(
+            "group_levels= declares the levels of one grouping factor; this model has "
+            f"{len(on_factor)}: {', '.join(on_factor)}"
+        )
+    groups = []
+    for name, ks in on_factor.items():
+        cols = terms[ks[0]].factors
+        order = None
+        if group_levels is not None:
+            order = tuple(group_levels)
+        elif len(cols) == 1 and isinstance(sample[cols[0]].dtype, pd.CategoricalDtype):
+            order = tuple(sample[cols[0]].cat.categories)
+        groups.append(GroupFactor(name, cols, tuple(ks), order))
     lookups = {}
     for part, names in [(spec.fixed, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
         found = numeric_lookups(Formula(python_expr(part)), rows)
@@ -312,12 +331,11 @@ def learn_encoding(
         spec,
         tuple(columns),
         tuple(outcome),
-        group,
+        tuple(groups),
         cats,
         kinds,
         tuple(fixed_raw),
         tuple(terms),
-        order,
         lookups,
     )
     return replace(enc, shift=_shift_of(enc, rows))

@@ -1,4 +1,4 @@
-"""``fit_large``: fit a one-grouping-factor model from data read in chunks, in one pass.
+"""``fit_large``: fit a linear mixed model from data read in chunks, in one pass.
 
 The sufficient statistics (per-group cross-products, see :mod:`multilevel.sources.stats`) are
 accumulated chunk by chunk; then the same objective, optimizer, convergence check and
@@ -42,7 +42,7 @@ def fit_large(
     *,
     _stacklevel: int = 2,
 ) -> LmmFit:
-    """Fit ``formula`` (one grouping factor) to a DataFrame, Arrow/polars table, Parquet file or
+    """Fit ``formula`` (any random part) to a DataFrame, Arrow/polars table, Parquet file or
     folder, or CSV file, reading at most ``chunk_rows`` rows at a time.
 
     ``group_levels`` declares the groups (and their order); ``categories`` declares the levels of

@@ -28,21 +28,32 @@ class ChunkReader:
 
     def predict_chunks(self, fit: LmmFit, source: Any, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Per chunk a DataFrame with ``fitted`` (X beta + Z b) and ``residual``, indexed like
-        the chunk; NaN for rows with a missing value, b = 0 for unseen groups."""
+        the chunk; NaN for rows with a missing value, b = 0 for unseen levels."""
         enc, tot = self.encoding, self.totals
-        b = np.hstack([fit.modes[t.name].b for t in enc.terms])
-        index = pd.Index(tot.group_values)
         for chunk in iter_chunks(as_source(source), list(enc.columns), chunk_rows):
             fitted = np.full(len(chunk), np.nan)
             keep = ~chunk.isna().to_numpy().any(axis=1)
             if keep.any():
                 rows = enc.prepare(chunk.loc[keep])
-                Xy, zcols = enc.matrices(rows, np.zeros(len(rows)))
-                Z = np.column_stack([col for _, col in zcols])
+                Xy, zterms = enc.matrices(rows, np.zeros(len(rows)))
                 f = Xy[:, list(tot.keep)] @ fit.beta
-                pos = index.get_indexer(rows[enc.group])
-                seen = pos >= 0
-                f[seen] += np.einsum("ij,ij->i", Z[seen], b[pos[seen]])
+                for gf, values in zip(enc.groups, tot.group_values, strict=True):
+                    pos = _positions(rows, gf.columns, values)
+                    seen = pos >= 0
+                    for k in gf.terms:
+                        Z = np.column_stack(
+                            [np.ones(len(rows)) if key is None else v for key, v in zterms[k]]
+                        )
+                        b = fit.modes[enc.terms[k].name].b
+                        f[seen] += np.einsum("ij,ij->i", Z[seen], b[pos[seen]])
                 fitted[keep] = f
             y = pd.to_numeric(chunk[enc.formula.response], errors="coerce").to_numpy(dtype=float)
             yield pd.DataFrame({"fitted": fitted, "residual": y - fitted}, index=chunk.index)
+
+
+def _positions(rows: pd.DataFrame, columns: tuple[str, ...], values: np.ndarray) -> np.ndarray:
+    """The level of each row among ``values`` (-1 for a level not seen in the fit)."""
+    if len(columns) == 1:
+        return pd.Index(values).get_indexer(rows[columns[0]])
+    index = pd.MultiIndex.from_arrays([values[:, j] for j in range(values.shape[1])])
+    return index.get_indexer(pd.MultiIndex.from_arrays([rows[c] for c in columns]))
