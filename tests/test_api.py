@@ -80,7 +80,6 @@ def test_aliases_return_the_one_class(frame):
         ("family", "binomial"),
         ("weights", "w"),
         ("offset", "o"),
-        ("contrasts", {"f": "sum"}),
         ("correlation", "ar1"),
         ("variance", "ident"),
         ("na_values", ["."]),
@@ -89,6 +88,11 @@ def test_aliases_return_the_one_class(frame):
 def test_keywords_of_features_not_yet_here_are_refused_by_name(frame, keyword, value):
     with pytest.raises(DataError, match=f"^{keyword}="):
         multilevel.fit(FORMULA, frame, **{keyword: value})
+
+
+def test_contrasts_need_the_rows_for_now(frame):
+    with pytest.raises(DataError, match="contrasts"):
+        multilevel.fit(FORMULA, frame, contrasts={"f": "sum"}, chunk_rows=500)
 
 
 def test_bad_chunk_rows_and_nagq(frame):

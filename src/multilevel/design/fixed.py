@@ -13,12 +13,15 @@ from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
 from multilevel.design.columns import ModelColumns
+from multilevel.design.contrasts import CONTRAST_CONTEXT, CodedFormula, Coding, apply_coding
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
 from multilevel.design.shift import intercept_of, shifted_columns, shifts_from_gram
 from multilevel.errors import DataError, FormulaError
-from multilevel.formula.rnames import lme4_name
+from multilevel.formula.rnames import lme4_name  # noqa: F401  (tests import it from here)
 from multilevel.formula.safety import SAFE_FUNCTIONS
 
+#: names a fixed part may use: the safe functions and the contrast codings (design/contrasts.py)
+FORMULA_CONTEXT = {**SAFE_FUNCTIONS, **CONTRAST_CONTEXT}
 RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
 #: above this many rows, numeric columns are read in place (formulaic learns the spec on a sample)
 IN_PLACE_ROWS = 10_000
@@ -82,7 +85,7 @@ def _encode(
         lookups = numeric_lookups(parsed, data) if len(data) > IN_PLACE_ROWS else None
         sample = data.head(50) if lookups is not None else data
         mm = parsed.get_model_matrix(
-            sample, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+            sample, context=dict(FORMULA_CONTEXT), na_action="ignore", output="pandas"
         )
     except FormulaicError as exc:
         msg = str(exc).splitlines()[0]
@@ -101,7 +104,7 @@ def _encode(
         return columns, names, mm.model_spec
     if lookups is not None:  # unexpected layout: encode everything with formulaic
         mm = parsed.get_model_matrix(
-            data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+            data, context=dict(FORMULA_CONTEXT), na_action="ignore", output="pandas"
         )
         names = [str(c) for c in mm.columns]
     try:
@@ -211,6 +214,7 @@ class FixedDesign:
     spec: ModelSpec
     keep: tuple[int, ...]
     XtX: np.ndarray | None = None
+    coded: CodedFormula | None = None  # contrast codings and R names (design/contrasts.py)
     shift: np.ndarray | None = None
 
     @property
@@ -235,7 +239,7 @@ class FixedDesign:
         """X for new data, with the encodings (levels, centring) learned from the fit."""
         try:
             mm = self.spec.get_model_matrix(
-                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
+                data, context=dict(FORMULA_CONTEXT), na_action="ignore", output="pandas"
             )
         except (FormulaicError, KeyError, ValueError, TypeError) as exc:
             raise DataError(f"cannot build fixed effects for new data: {exc}") from None
@@ -243,10 +247,11 @@ class FixedDesign:
         return values[:, list(self.keep)]
 
 
-def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
-    """Build X for the fixed part of a model."""
-    X, raw_names, spec = encode_columns(formula, data, "fixed-effects model matrix")
-    names = [lme4_name(n) for n in raw_names]
+def fixed_design(formula: str, data: pd.DataFrame, coding: Coding | None = None) -> FixedDesign:
+    """Build X for the fixed part of a model (factors coded as ``coding`` says)."""
+    coded = apply_coding(formula, data, coding or Coding())
+    X, raw_names, spec = encode_columns(coded.text, data, "fixed-effects model matrix")
+    names = [coded.column_name(n) for n in raw_names]
     XtX = X.gram()
     # columns far from zero: the rank check and X'X about a shift (design/shift.py)
     shift = shifts_from_gram(XtX, X.n, intercept_of(X))
@@ -262,5 +267,6 @@ def fixed_design(formula: str, data: pd.DataFrame) -> FixedDesign:
         spec=spec,
         keep=tuple(keep),
         XtX=XtX[np.ix_(keep, keep)],
+        coded=coded,
         shift=None if shift is None else shift[keep],
     )

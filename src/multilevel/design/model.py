@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from multilevel.design.contrasts import strip_codings
 from multilevel.design.fixed import FixedDesign, encode, fixed_design
 from multilevel.design.frame import ModelFrame, build_frame, load_data, needed_columns
 from multilevel.design.layout import ModelLayout, TermLayout
@@ -150,9 +151,12 @@ def response_values(response: str, data: pd.DataFrame) -> np.ndarray:
     return values[:, 0].copy()
 
 
-def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
+def build_design(
+    formula: str | FormulaSpec, data: Any, contrasts: dict[str, str] | None = None
+) -> ModelDesign:
     """Parse, select rows, encode, and check: the first step of the pipeline."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
+    spec, coding = strip_codings(spec, contrasts)  # C(x, sum) -> C(x), coding recorded
     if not spec.random:
         raise FormulaError(
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
@@ -161,7 +165,7 @@ def build_design(formula: str | FormulaSpec, data: Any) -> ModelDesign:
     df = load_data(data, select=lambda columns: list(needed_columns(spec, columns)[0]))
     frame = build_frame(spec, df)
     y = response_values(spec.response, frame.data)
-    fixed = fixed_design(spec.fixed, frame.data)
+    fixed = fixed_design(spec.fixed, frame.data, coding)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
     check_levels(terms, [t.n_levels for t in terms], len(y))
     warnings = data_warnings(frame.n_input, frame.n_obs, frame.dropped_by, fixed.dropped)

@@ -131,3 +131,34 @@ def t_test(estimate: np.ndarray, se: np.ndarray, df: np.ndarray) -> tuple[np.nda
     """t statistics and two-sided p-values."""
     t = estimate / se
     return t, 2 * stats.t.sf(np.abs(t), df)
+
+
+def satterthwaite_f(
+    info: VarParInfo, beta: np.ndarray, L: np.ndarray, tol: float = 1e-8
+) -> tuple[float, int, float]:
+    """F statistic, numerator and denominator df for H0: L beta = 0 (lmerTest's ``contestMD``).
+
+    With L Var(beta) L' = P diag(d) P', the q rows of P'L are independent contrasts with t
+    statistics t_m and Satterthwaite df nu_m; F = sum t_m^2 / q and the denominator df is
+    2E / (E - q) with E = sum nu_m / (nu_m - 2) (any nu_m <= 2 gives 2; equal nu_m give nu).
+    """
+    L = np.atleast_2d(L)
+    d, P = np.linalg.eigh(L @ info.vcov_beta @ L.T)
+    order = np.argsort(d)[::-1]
+    d, P = d[order], P[:, order]
+    q = int(np.sum(d > max(tol * d[0], 0.0)))
+    PtL = (P.T @ L)[:q]
+    F = float(np.sum((PtL @ beta) ** 2 / d[:q]) / q)
+    nu = satterthwaite(info, PtL)
+    return F, q, _f_ddf(nu)
+
+
+def _f_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
+    if nu.size == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < tol):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2)))
+    return 2 * E / (E - nu.size)

@@ -182,16 +182,35 @@ class LmmFit(FitTables):
         return kr.std_errors, kr.df
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, newdata: Any = None, random: bool = True) -> np.ndarray:
-        """Predictions X beta (+ Z b if ``random``); levels not seen in the fit get b = 0."""
-        design = self._rows()
-        if newdata is None:
-            return self.fitted if random else design.fixed.columns.dot(self.beta)
-        df = load_data(newdata)
-        pred = design.fixed.matrix_for(df) @ self.beta
-        if not random:
-            return pred
-        for t in design.terms:
+    def predict(
+        self,
+        newdata: Any = None,
+        random: Any = True,
+        interval: str | None = None,
+        ddf: str = "satterthwaite",
+        level: float = 0.95,
+    ) -> Any:
+        """Predictions X beta + Z b for the random terms chosen by ``random`` (True: all,
+        False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen in
+        the fit get b = 0. With ``interval`` ("confidence" or "prediction") a DataFrame with
+        fit, se_fit, df, lower, upper (see :mod:`multilevel.inference.predict`)."""
+        if interval is not None:
+            from multilevel.inference.predict import predict_frame
+
+            return predict_frame(self, newdata, random, interval, ddf, level)
+        if random is not True and random is not False:
+            from multilevel.inference.predict import chosen_terms
+
+            chosen = set(chosen_terms(self, random))
+        else:
+            chosen = {t.name for t in self.design.terms} if random else set()
+        if newdata is None and len(chosen) in (0, len(self.design.terms)):
+            return self.fitted if chosen else self.design.fixed.columns.dot(self.beta)
+        df = self.design.frame.data if newdata is None else load_data(newdata)
+        pred = self.design.fixed.matrix_for(df) @ self.beta
+        for t in self.design.terms:
+            if t.name not in chosen:
+                continue
             Zt = t.matrix_for(df)
             labels = _labels_for(df, t.factors)
             index = {lev: i for i, lev in enumerate(t.levels)}
@@ -215,6 +234,28 @@ class LmmFit(FitTables):
     def kenward_roger(self) -> KenwardRoger:
         """Kenward-Roger adjusted covariance and df (REML fits), computed on first use."""
         return kenward_roger(self)
+
+    # ------------------------------------------------------------------ inference kit
+    # (the logic lives in multilevel.inference; these are the front doors)
+    def anova(self, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """F tests of the fixed-effect terms as lmerTest's ``anova`` (types 1, 2, 3)."""
+        from multilevel.inference.anova import anova
+
+        return anova(self, type=type, ddf=ddf)
+
+    def emmeans(
+        self, specs: Any, by: Any = None, ddf: str = "satterthwaite", level: float = 0.95
+    ) -> Any:
+        """Estimated marginal means (``.table()``, ``.pairs(adjust)``), as R's emmeans."""
+        from multilevel.inference.emmeans import emmeans
+
+        return emmeans(self, specs, by=by, ddf=ddf, level=level)
+
+    def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Intervals for every parameter with lme4's names (wald | profile | bootstrap)."""
+        from multilevel.inference.confint import confint
+
+        return confint(self, method=method, level=level, **kwargs)
 
     # ------------------------------------------------------------------ output
     def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""Predictions for new data with standard errors and intervals.
+
+fit = x'beta + sum over the chosen random terms of z'b_j (lme4's ``re.form``: all terms, none,
+or a list of them; levels not seen in the fit get b = 0). Standard errors:
+
+* ``interval="confidence"``: se^2 = x'Var(beta)x + z'Var(b_j | y)z for the chosen terms (the
+  conditional variance of the modes, lme4's condVar; the covariance of beta_hat and b_hat is
+  neglected, as in merTools). At population level this is lmerTest's SE of x'beta.
+* ``interval="prediction"``: adds sigma^2 and, for every term not chosen (or a level not seen),
+  that term's variance z' Sigma z: a new observation of a new group.
+
+Intervals use t quantiles with Satterthwaite or Kenward-Roger df of x'beta (``ddf``), or normal
+quantiles with ``ddf="normal"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from multilevel.errors import MultilevelError
+from multilevel.inference.anova import ddf_method
+from multilevel.inference.satterthwaite import satterthwaite
+
+if TYPE_CHECKING:
+    from multilevel.result.fit import LmmFit
+
+
+def chosen_terms(fit: LmmFit, random: Any) -> list[str]:
+    """lme4's ``re.form``: True/None-like -> all terms, False -> none, a list of term names
+    (``'Subject'``, ``'(Days | Subject)'``) or a formula ``'~ (1 | Subject)'`` -> those."""
+    names = [t.name for t in fit.design.terms]
+    if random is True:
+        return names
+    if random is False or random is None:
+        return []
+    items: list[str]
+    if isinstance(random, str):
+        text = random.strip().lstrip("~").strip()
+        if text in ("0", "NA", ""):
+            return []
+        items = [s.strip() for s in text.split("+")]
+    else:
+        items = [str(s) for s in random]
+    out = []
+    for item in items:
+        key = item.strip().strip("()").replace(" ", "")
+        match = [
+            t.name
+            for t in fit.design.terms
+            if key in (t.name, t.grouping_factor, t.source.strip("()").replace(" ", ""))
+        ]
+        if not match:
+            raise MultilevelError(
+                f"random term {item!r} is not in the model; its terms are: "
+                + ", ".join(t.source for t in fit.design.terms)
+            )
+        out += [m for m in match if m not in out]
+    return out
+
+
+def _quantile(level: float, df: np.ndarray | None) -> np.ndarray | float:
+    p = 0.5 + level / 2
+    return float(stats.norm.ppf(p)) if df is None else stats.t.ppf(p, df)
+
+
+def predict_frame(
+    fit: LmmFit,
+    newdata: Any,
+    random: Any = True,
+    interval: str | None = "confidence",
+    ddf: str = "satterthwaite",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Columns fit, se_fit, df, lower, upper for each row of ``newdata``."""
+    from multilevel.design.frame import load_data
+    from multilevel.result.fit import _labels_for
+
+    if interval not in ("confidence", "prediction"):
+        raise MultilevelError(
+            f"interval must be None, 'confidence' or 'prediction', not {interval!r}"
+        )
+    df_new = fit.design.frame.data if newdata is None else load_data(newdata)
+    X = fit.design.fixed.matrix_for(df_new)
+    normal = str(ddf).lower() in ("normal", "z", "asymptotic")
+    method = None if normal else ddf_method(ddf)
+    V = fit.kenward_roger.vcov if method == "kenward-roger" else np.asarray(fit.vcov_beta)
+    est = X @ fit.beta
+    var = np.einsum("ij,jk,ik->i", X, V, X)
+    chosen = set(chosen_terms(fit, random))
+    extra = np.zeros(len(df_new))
+    for t, vc in zip(fit.design.terms, fit.random_effects, strict=True):
+        needs = t.name in chosen or interval == "prediction"
+        if not needs:
+            continue
+        Zt = t.matrix_for(df_new)
+        if t.name in chosen:
+            labels = _labels_for(df_new, t.factors)
+            index = {lev: i for i, lev in enumerate(t.levels)}
+            pos = np.array([index.get(lab, -1) for lab in labels], int)
+            seen = pos >= 0
+            modes = fit.modes[t.name]
+            est[seen] += np.einsum("ij,ij->i", Zt[seen], modes.b[pos[seen]])
+            var[seen] += np.einsum("ij,ijk,ik->i", Zt[seen], modes.cond_var[pos[seen]], Zt[seen])
+            unseen = ~seen
+        else:
+            unseen = np.ones(len(df_new), bool)
+        if interval == "prediction":
+            Zu = Zt[unseen]
+            extra[unseen] += np.einsum("ij,jk,ik->i", Zu, vc.covariance, Zu)
+    if interval == "prediction":
+        var = var + extra + fit.sigma**2
+    se = np.sqrt(var)
+    if method == "kenward-roger":
+        kr = fit.kenward_roger
+        df = np.array([kr.contrast_df(x[None]) for x in X])
+    elif method == "satterthwaite":
+        df = satterthwaite(fit._varpar, X)
+    else:
+        df = None
+    half = _quantile(level, df) * se
+    return pd.DataFrame(
+        {
+            "fit": est,
+            "se_fit": se,
+            "df": np.full(len(est), np.inf) if df is None else df,
+            "lower": est - half,
+            "upper": est + half,
+        },
+        index=df_new.index,
+    )
