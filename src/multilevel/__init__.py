@@ -22,6 +22,23 @@ from multilevel.sources.dask import fit_dask
 
 __version__ = "0.1.0"
 
+#: imported on first use (simulation and power analysis; keeps ``import multilevel`` fast)
+_LAZY = {
+    "simulate": "multilevel.simulate",
+    "power": "multilevel.planning",
+    "plan": "multilevel.planning",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "simulate" else getattr(module, name)
+    raise AttributeError(f"module 'multilevel' has no attribute {name!r}")
+
+
 __all__ = [
     "DataError",
     "FitWarning",
@@ -43,6 +60,9 @@ __all__ = [
     "lrt",
     "lrt_sequence",
     "parse_levels",
+    "plan",
+    "power",
     "r2",
+    "simulate",
     "simulate_type1",
 ]

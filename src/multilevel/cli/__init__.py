@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "simulate": "simulate",
     "report": "report",
     "plot": "plot",
+    "power": "power",  # power helper (#13)
 }
 
 

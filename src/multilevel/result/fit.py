@@ -257,6 +257,23 @@ class LmmFit(FitTables):
 
         return confint(self, method=method, level=level, **kwargs)
 
+    # ------------------------------------------------------------------ simulation (simulate/)
+    def simulate(self, nsim: int = 1, seed: int | None = None) -> pd.DataFrame:
+        """Responses drawn from the fitted model, as lme4's ``simulate``: see
+        :func:`multilevel.simulate.simulate`."""
+        from multilevel.simulate import simulate
+
+        return simulate(self, nsim, seed)
+
+    def bootstrap(
+        self, nsim: int = 1000, statistic: Any = None, seed: int | None = None, **options: Any
+    ) -> Any:
+        """Parametric bootstrap, as lme4's ``bootMer``: see
+        :func:`multilevel.simulate.bootstrap`."""
+        from multilevel.simulate import bootstrap
+
+        return bootstrap(self, nsim, statistic, seed, **options)
+
     # ------------------------------------------------------------------ output
     def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
         if kenward_roger and self._design is None:
