@@ -26,3 +26,9 @@ class ModelComparisonError(MultilevelError, ValueError):
 
 class FitWarning(UserWarning):
     """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
+
+
+class NoRowsError(DataError, AttributeError):
+    """A fit from chunks asked for its rows (fitted values, residuals, the design).
+
+    Also an AttributeError, so ``getattr(fit, "design", None)`` is None for such a fit."""

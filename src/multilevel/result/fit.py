@@ -15,7 +15,7 @@ from multilevel.design.frame import load_data
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import level_label
-from multilevel.errors import DataError
+from multilevel.errors import DataError, NoRowsError
 from multilevel.inference.kenward_roger import KenwardRoger, kenward_roger
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
@@ -128,7 +128,7 @@ class LmmFit(FitTables):
     def design(self) -> ModelDesign:
         """y, X and the random terms of an in-memory fit (a DataError for a fit from chunks)."""
         if self._design is None:
-            raise DataError(
+            raise NoRowsError(
                 "this fit was computed from chunks and kept no rows; fitted values and "
                 "residuals come from a second pass: fit.predict_chunks(source)"
             )
