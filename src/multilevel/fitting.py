@@ -114,52 +114,51 @@ def optimize_lmm(dev: ProfiledDeviance, xp: CrossProducts, layout: ModelLayout) 
     default = layout.theta_start()
     start, informed = choose_start(dev, xp, default)
     cheap = xp.G * xp.Q**2 <= CHEAP_FIRST_BLOCK and xp.n_rest + xp.p <= CHEAP_SCHUR
-    opt = optimize_theta(
+    return optimize_theta(
         dev, start, lower, informed_start=informed, also_from=default if cheap else None
     )
-    return polish(dev, opt, lower)
 
 
-def polish(dev: ProfiledDeviance, opt: OptSummary, lower: np.ndarray) -> OptSummary:
-    """One Newton step on the exact gradient, where there is one (one grouping factor).
+def polish(
+    dev: ProfiledDeviance,
+    opt: OptSummary,
+    f0: float,
+    g0: np.ndarray,
+    hessian: np.ndarray,
+    lower: np.ndarray,
+) -> tuple[OptSummary, np.ndarray]:
+    """One Newton step on the exact gradient ``g0`` (one grouping factor), with the Hessian
+    the Satterthwaite df need anyway; returns the record and the gradient at its theta.
 
     A minimizer stops where the deviance stops changing in double precision, which leaves
     theta uncertain to about 1e-8 relative (the deviance is flat to second order); the gradient
-    vanishes linearly, so one Newton step (Hessian by central differences of the gradient)
-    locates the optimum to rounding. Parameters on a bound stay there; the step is kept only
-    if it is small and lowers the gradient without raising the deviance.
+    vanishes linearly, so one Newton step locates the optimum to rounding. Parameters on a
+    bound stay there; the step is kept only if it is small and lowers the gradient without
+    raising the deviance (two more evaluations).
     """
-    if not dev.has_gradient or not np.isfinite(opt.fmin):
-        return opt
     theta = np.asarray(opt.theta_final, dtype=float)
     free = np.flatnonzero(theta - lower > BOUNDARY_TOL)
-    if not free.size:
-        return opt
+    if not free.size or not np.isfinite(f0):
+        return opt, g0
     try:
-        f0, g0 = dev.value_and_gradient(theta)
-        h = 1e-5 * np.maximum(np.abs(theta[free]), 0.1)
-        H = np.empty((free.size, free.size))
-        for i, k in enumerate(free):
-            e = np.zeros_like(theta)
-            e[k] = h[i]
-            H[:, i] = (dev.value_and_gradient(theta + e)[1] - dev.value_and_gradient(theta - e)[1])[
-                free
-            ] / (2 * h[i])
-        step = np.linalg.solve(0.5 * (H + H.T), g0[free])
-        if not np.all(np.isfinite(step)) or np.any(
-            np.abs(step) > 1e-3 * np.maximum(np.abs(theta[free]), 0.1)
-        ):
-            return opt
-        new = theta.copy()
-        new[free] -= step
-        if np.any(new < lower):
-            return opt
+        step = np.linalg.solve(hessian[np.ix_(free, free)], g0[free])
+    except np.linalg.LinAlgError:
+        return opt, g0
+    if not np.all(np.isfinite(step)) or np.any(
+        np.abs(step) > 1e-4 * np.maximum(np.abs(theta[free]), 0.1)
+    ):
+        return opt, g0
+    new = theta.copy()
+    new[free] -= step
+    if np.any(new < lower):
+        return opt, g0
+    try:
         f1, g1 = dev.value_and_gradient(new)
-    except (np.linalg.LinAlgError, FloatingPointError, ValueError):
-        return opt
+    except (np.linalg.LinAlgError, FloatingPointError):
+        return opt, g0
     if f1 <= f0 + 1e-13 * abs(f0) and np.linalg.norm(g1[free]) < np.linalg.norm(g0[free]):
-        return replace(opt, theta_final=new.tolist(), fmin=float(f1))
-    return opt
+        return replace(opt, theta_final=new.tolist(), fmin=float(f1)), g1
+    return opt, g0
 
 
 @dataclass(frozen=True)
@@ -180,8 +179,17 @@ def check_fit(
     ev = dev.evaluate(theta)
     sigma = float(np.sqrt(dev.sigma2(ev)))
     info = varpar_info(dev, theta, sigma)
-    gradient = dev.value_and_gradient(theta)[1] if dev.has_gradient else info.gradient[:-1]
-    opt = check_convergence(opt, gradient, profiled_hessian(info), lower)
+    hessian = profiled_hessian(info)
+    if dev.has_gradient:
+        f0, gradient = dev.value_and_gradient(theta)
+        opt, gradient = polish(dev, opt, f0, gradient, hessian, lower)
+        if not np.array_equal(opt.theta_final, theta):  # info stays: it moved by ~1e-8
+            theta = np.asarray(opt.theta_final)
+            ev = dev.evaluate(theta)
+            sigma = float(np.sqrt(dev.sigma2(ev)))
+    else:
+        gradient = info.gradient[:-1]
+    opt = check_convergence(opt, gradient, hessian, lower)
     is_sing = singular(theta, lower)
     messages = list(layout.warnings)
     if is_sing:
