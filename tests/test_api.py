@@ -82,7 +82,6 @@ def test_aliases_return_the_one_class(frame):
         ("offset", "o"),
         ("correlation", "ar1"),
         ("variance", "ident"),
-        ("na_values", ["."]),
     ],
 )
 def test_keywords_of_features_not_yet_here_are_refused_by_name(frame, keyword, value):

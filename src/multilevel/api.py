@@ -34,7 +34,6 @@ _NOT_YET = {
     "offset": "offsets",
     "correlation": "residual correlation structures",
     "variance": "residual variance functions",
-    "na_values": "missing-value codes",
 }
 
 
@@ -56,14 +55,15 @@ def fit(
 ) -> LmmFit:
     """Fit a linear mixed model written as an lme4 formula.
 
-    ``data``: a pandas or polars DataFrame, an Arrow table, a CSV or Parquet path (or a folder of
-    Parquet files), or a Dask DataFrame (reduced where its partitions live). REML by default, as
-    lme4; ``reml=False`` for maximum likelihood. ``contrasts`` codes factors as lme4's argument
-    does: ``{"recipe": "sum"}`` (treatment, sum, helmert or poly). Rows in memory are fitted in
-    memory; a Dask DataFrame, a file larger than 512 MB, or an explicit ``chunk_rows`` are read
-    in chunks of that many rows (bounded memory), with the same estimates to rounding and the
-    same result class, without the row-level parts (fitted values, residuals:
-    ``fit.predict_chunks``).
+    ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
+    LazyFrame), Arrow table, a DuckDB relation, a CSV or Parquet file or folder, or a Dask
+    DataFrame (reduced where its partitions live). REML by default, as lme4; ``reml=False`` for
+    maximum likelihood. ``contrasts`` codes factors as lme4's argument does: ``{"recipe":
+    "sum"}`` (treatment, sum, helmert or poly). ``na_values``: codes that mark missing values
+    (e.g. ``[".", "-999"]``). Rows in memory are fitted in memory; a Dask DataFrame, a file
+    larger than 512 MB, or an explicit ``chunk_rows`` are read in chunks of that many rows
+    (bounded memory), with the same estimates to rounding and the same result class, without
+    the row-level parts (fitted values, residuals: ``fit.predict_chunks``).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -81,7 +81,6 @@ def fit(
         offset=offset,
         correlation=correlation,
         variance=variance,
-        na_values=na_values,
     )
     for name, value in asked.items():
         if value is not None:
@@ -92,15 +91,18 @@ def fit(
         raise DataError(f"chunk_rows must be a positive number of rows, not {chunk_rows}")
     if _is_dask(data):
         return fit_dask(formula, data, reml=reml, warn=warn, _stacklevel=3)
-    if chunk_rows is None and _large_file(data) and _chunkable(formula) and contrasts is None:
+    in_memory_only = contrasts is not None or na_values is not None
+    if chunk_rows is None and _large_file(data) and _chunkable(formula) and not in_memory_only:
         chunk_rows = DEFAULT_CHUNK_ROWS
     if chunk_rows is not None:
-        if contrasts is not None:
-            raise DataError("contrasts= with a fit from chunks is not supported yet")
+        if in_memory_only:
+            raise DataError(
+                "contrasts= and na_values= with a fit from chunks are not supported yet"
+            )
         return fit_large(
             formula, data, reml=reml, chunk_rows=int(chunk_rows), warn=warn, _stacklevel=3
         )
-    design = build_design(formula, data, contrasts)
+    design = build_design(formula, data, contrasts, na_values=na_values)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

@@ -37,6 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="read the data N rows at a time (bounded memory, for data larger than memory; one "
         "grouping factor; Satterthwaite df)",
     )
+    p.add_argument(
+        "--na",
+        action="append",
+        metavar="CODE",
+        help="a value that marks a missing value in the data, e.g. --na . --na -999 (repeatable)",
+    )
     p.set_defaults(run=run)
 
 
@@ -68,11 +74,17 @@ def run(args: argparse.Namespace) -> int:
     fit: FitTables
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
+        na = getattr(args, "na", None)
         if args.chunk_rows is None:
-            fit = multilevel.fit(args.formula, resolve_data(args.data), reml=not args.ml)
+            fit = multilevel.fit(
+                args.formula, resolve_data(args.data), reml=not args.ml, na_values=na
+            )
         else:
+            from multilevel.read.source import as_source
+
+            data = as_source(resolve_data(args.data), na_values=na)
             fit = multilevel.fit_large(
-                args.formula, resolve_data(args.data), reml=not args.ml, chunk_rows=args.chunk_rows
+                args.formula, data, reml=not args.ml, chunk_rows=args.chunk_rows
             )
     fmt = chosen(args)
     if fmt == "json":

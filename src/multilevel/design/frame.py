@@ -8,11 +8,8 @@ the column at fault.
 from __future__ import annotations
 
 import ast
-import difflib
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,62 +17,39 @@ import pandas as pd
 from formulaic import Formula
 from formulaic.errors import FormulaicError
 
+from multilevel.design.values import (  # noqa: F401 - re-exported
+    is_number,
+    missing_and_infinite,
+    missing_column_error,
+    r_collation_key,
+    r_factor_from_codes,
+)
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.safety import ALLOWED_CALLS, check_expression, r_to_python
+from multilevel.read.schema import hash_codes, settle_frame
+from multilevel.read.source import as_source
 
 
-def _parquet_columns(path: Path) -> list[str]:
-    import pyarrow.dataset as ds
+def load_data(
+    data: Any,
+    select: Callable[[list[str]], list[str]] | None = None,
+    *,
+    ids: Sequence[str] = (),
+    na_values: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """A pandas DataFrame from any source :func:`multilevel.sources.chunks.as_source` reads (a
+    DataFrame, dict of columns, polars, Arrow, DuckDB, Dask, or a CSV / Parquet file or folder).
 
-    return [str(n) for n in ds.dataset(path, format="parquet").schema.names]
-
-
-def load_data(data: Any, select: Callable[[list[str]], list[str]] | None = None) -> pd.DataFrame:
-    """A pandas DataFrame from a DataFrame, a dict of columns, or a CSV / Parquet file path.
-
-    ``select`` maps a file's column names to those to read (e.g. the columns a formula uses):
-    a wide file is then read only in part.
+    ``select`` maps the source's column names to those to read (e.g. the columns a formula
+    uses): a wide file is then read only in part. ``ids``: group id columns, read from files as
+    text (``007`` and ``7`` stay apart); ``na_values``: missing-value codes of a file.
     """
     if isinstance(data, pd.DataFrame):
         return data
-    if isinstance(data, str | os.PathLike):
-        path = Path(data)
-        if not path.exists():
-            raise DataError(f"data file not found: {path}")
-        if path.is_file() and path.stat().st_size == 0:
-            raise DataError(f"data file {path} is empty")
-        suffix = path.suffix.lower()
-        if path.is_dir() and not any(path.glob("*.parquet")):
-            raise DataError(
-                f"{path} is a folder without .parquet files; give a CSV or Parquet file"
-            )
-        try:
-            if suffix in (".parquet", ".pq") or path.is_dir():
-                cols = select(_parquet_columns(path)) if select else None
-                return pd.read_parquet(path, columns=cols)
-            if suffix == ".feather":
-                return pd.read_feather(path)
-            cols = select([str(c) for c in pd.read_csv(path, nrows=0).columns]) if select else None
-            return pd.read_csv(path, usecols=cols)
-        except DataError:  # from select: a column the formula uses is not in the file
-            raise
-        except pd.errors.EmptyDataError:
-            raise DataError(f"data file {path} has no columns (is it empty?)") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-            raise DataError(f"cannot read data file {path}: {exc}") from None
-    if isinstance(data, dict):
-        try:
-            return pd.DataFrame(data)
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"cannot make a table of the columns given: {exc}") from None
-    to_pandas = getattr(data, "to_pandas", None)  # polars, pyarrow
-    if callable(to_pandas):
-        return to_pandas()
-    raise DataError(
-        f"cannot use data of type {type(data).__name__}; pass a pandas DataFrame or a CSV or "
-        "Parquet path"
-    )
+    source = as_source(data, ids=ids, na_values=na_values)
+    columns = select(source.columns) if select else None
+    return source.to_pandas(columns)
 
 
 def python_expr(expr: str) -> str:
@@ -132,40 +106,6 @@ MAX_MAGNITUDE = 1e100
 MIN_SCALE = 1e-100
 
 
-def is_number(col: pd.Series) -> bool:
-    """A numeric column (logicals are factors, as in R's model frame)."""
-    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
-
-
-def missing_and_infinite(frame: pd.DataFrame) -> tuple[dict[str, int], np.ndarray, dict]:
-    """Per-column missing counts, the complete-row mask, and infinite-value masks.
-
-    A numeric column whose minimum and maximum are finite has neither (two reductions, no
-    temporary arrays: the common case on large data); masks are formed only otherwise.
-    """
-    n = len(frame)
-    missing = np.zeros(n, bool)
-    dropped_by: dict[str, int] = {}
-    infinite = {}
-    for name in frame.columns:
-        col = frame[name]
-        if is_number(col):
-            v = col.to_numpy(dtype=float, na_value=np.nan)
-            if not v.size or (np.isfinite(v.min()) and np.isfinite(v.max())):
-                continue
-            bad = ~np.isfinite(v)
-            m = np.isnan(v)
-            if (bad & ~m).any():
-                infinite[name] = bad & ~m
-        else:
-            m = col.isna().to_numpy()
-        k = int(m.sum())
-        if k:
-            dropped_by[str(name)] = k
-            missing |= m
-    return dropped_by, ~missing, infinite
-
-
 def _check_magnitudes(frame: pd.DataFrame, needed: dict[str, str]) -> None:
     """Refuse numeric columns whose values are too large or too small to square safely."""
     for name in needed:
@@ -185,12 +125,6 @@ def _check_magnitudes(frame: pd.DataFrame, needed: dict[str, str]) -> None:
             )
 
 
-def r_collation_key(label: str) -> tuple[str, str]:
-    """Sort key close to R's (ICU / locale) collation of factor levels: case-insensitive first,
-    lower case before upper case on ties ("control" < "Drug A"; "a" < "A")."""
-    return label.casefold(), label.swapcase()
-
-
 def _all_categories_used(col: pd.Series) -> bool:
     """Whether every category occurs (a counting pass, much cheaper than a sort on many rows)."""
     codes = col.cat.codes.to_numpy()
@@ -200,10 +134,10 @@ def _all_categories_used(col: pd.Series) -> bool:
     return bool(np.all(np.bincount(codes, minlength=n_cat)[:n_cat] > 0))
 
 
-def as_r_factors(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
+def as_r_factors(frame: pd.DataFrame, skip: set[str], ids: Sequence[str] = ()) -> pd.DataFrame:
     """Encode predictors as R's model.frame would: strings become factors with levels sorted by
-    R's collation, logicals become factors FALSE/TRUE, and unused categories are dropped
-    (drop.unused.levels = TRUE)."""
+    R's collation (group ids ``ids`` written as plain integers: numerically), logicals become
+    factors FALSE/TRUE, and unused categories are dropped (drop.unused.levels = TRUE)."""
     out = {}
     for name in frame.columns:
         col = frame[name]
@@ -217,9 +151,10 @@ def as_r_factors(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
                 np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE"), categories=["FALSE", "TRUE"]
             )
         elif pd.api.types.is_string_dtype(col) or col.dtype == object:
-            labels = col.astype(str)
-            levels = sorted(pd.unique(labels), key=r_collation_key)
-            out[name] = pd.Categorical(labels, categories=levels)
+            codes, uniques = hash_codes(col)  # one hash pass; then sort the few uniques
+            out[name] = pd.Categorical(
+                r_factor_from_codes(codes, [str(u) for u in uniques], ids=name in ids)
+            )
     return frame.assign(**out) if out else frame
 
 
@@ -236,15 +171,6 @@ class ModelFrame:
     @property
     def n_obs(self) -> int:
         return len(self.data)
-
-
-def missing_column_error(name: str, columns: list[str], where: str) -> DataError:
-    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
-    lower = [c for c in columns if c.lower() == name.lower() and c != name]
-    hint = lower or close
-    suggestion = f"; did you mean {', '.join(repr(c) for c in hint)}?" if hint else "."
-    shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
-    return DataError(f"column {name!r} ({where}) is not in the data{suggestion} Columns: {shown}")
 
 
 def needed_columns(spec: FormulaSpec, available: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -278,10 +204,19 @@ def _copy_on_write() -> bool:
     return getattr(pd.options.mode, "copy_on_write", False) is True
 
 
-def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
-    """Select the formula's columns, check them, and drop (and count) rows with missing values."""
+def group_columns(spec: FormulaSpec) -> list[str]:
+    """The columns of the grouping factors (read as text from files: they are ids)."""
+    return list(dict.fromkeys(f for r in spec.random for f in r.factors))
+
+
+def build_frame(spec: FormulaSpec, data: Any, na_values: Sequence[Any] | None = None) -> ModelFrame:
+    """Select the formula's columns, check them, and drop (and count) rows with missing values.
+
+    ``na_values``: missing-value codes (e.g. ``[".", "-999"]``); any other non-numeric token in
+    a column of numbers, or a missing-value code used as a group, is refused naming it."""
+    ids = group_columns(spec)
     if not isinstance(data, pd.DataFrame):
-        data = load_data(data)
+        data = load_data(data, ids=ids, na_values=na_values)
     columns = [str(c) for c in data.columns]
     if len(set(columns)) != len(columns):
         dup = sorted({c for c in columns if columns.count(c) > 1})
@@ -296,8 +231,22 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
         frame = pd.DataFrame({name: data[name] for name in needed}, copy=False)
     else:
         frame = data[list(needed)].copy()
-    frame.attrs = dict(data.attrs)  # e.g. how columns were centred (levels.centering)
+    attrs = dict(data.attrs)  # e.g. how columns were centred (levels.centering)
+    # one hash pass per text column: numbers held as objects become numbers, declared or
+    # evident missing-value codes are found, and text becomes R-ordered factor codes
+    frame = settle_frame(
+        frame, ids=ids, na_values=na_values or (), as_factor=True, plain=outcome_columns
+    )
+    frame.attrs = attrs
     for name in outcome_columns:
+        if name in ids:
+            term = next(r.source for r in spec.random if name in r.factors)
+            raise DataError(
+                f"the outcome {name!r} is also the grouping factor of '{term}': it is constant "
+                "within each group, so the groups explain it exactly and no residual variance "
+                "is left to estimate (lme4 returns a degenerate fit with sigma near 0); choose "
+                "another outcome or grouping column"
+            )
         y = frame[name]
         if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
             sample = y.dropna().astype(str).head(3).tolist()
@@ -326,7 +275,7 @@ def build_frame(spec: FormulaSpec, data: pd.DataFrame) -> ModelFrame:
         for n, where in needed.items()
         if where.startswith("grouping factor") and isinstance(kept[n].dtype, pd.CategoricalDtype)
     }
-    kept = as_r_factors(kept, skip=set(outcome_columns) | groups_only)
+    kept = as_r_factors(kept, skip=set(outcome_columns) | groups_only, ids=ids)
     _check_magnitudes(kept, needed)
     for name, where in needed.items():
         col = kept[name]

@@ -16,7 +16,13 @@ import pandas as pd
 
 from multilevel.design.contrasts import strip_codings
 from multilevel.design.fixed import FixedDesign, encode, fixed_design
-from multilevel.design.frame import ModelFrame, build_frame, load_data, needed_columns
+from multilevel.design.frame import (
+    ModelFrame,
+    build_frame,
+    group_columns,
+    load_data,
+    needed_columns,
+)
 from multilevel.design.layout import ModelLayout, TermLayout
 from multilevel.design.random import RandomTerm, order_terms, random_term
 from multilevel.errors import DataError, FormulaError
@@ -152,7 +158,10 @@ def response_values(response: str, data: pd.DataFrame) -> np.ndarray:
 
 
 def build_design(
-    formula: str | FormulaSpec, data: Any, contrasts: dict[str, str] | None = None
+    formula: str | FormulaSpec,
+    data: Any,
+    contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
 ) -> ModelDesign:
     """Parse, select rows, encode, and check: the first step of the pipeline."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
@@ -162,8 +171,13 @@ def build_design(
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
             "For a model without random effects use ordinary least squares."
         )
-    df = load_data(data, select=lambda columns: list(needed_columns(spec, columns)[0]))
-    frame = build_frame(spec, df)
+    df = load_data(
+        data,
+        select=lambda columns: list(needed_columns(spec, columns)[0]),
+        ids=group_columns(spec),
+        na_values=na_values,
+    )
+    frame = build_frame(spec, df, na_values=na_values)
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data, coding)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])

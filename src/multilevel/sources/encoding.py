@@ -34,8 +34,9 @@ from multilevel.formula.rnames import lme4_name
 from multilevel.sources.chunks import (
     Source,
     is_number,
-    iter_chunks,
     missing_and_infinite,
+    sample_rows,
+    scan_levels,
 )
 from multilevel.sources.levels import factor_kind, factor_values, order_levels
 
@@ -254,7 +255,7 @@ def learn_encoding(
     needed, outcome = needed_columns(spec, available)
     columns = list(needed)
     if sample is None and source is not None:
-        sample = next(iter_chunks(source, columns, SAMPLE_ROWS), None)
+        sample = sample_rows(source, columns, SAMPLE_ROWS, chunk_rows)  # complete rows
     if sample is None or len(sample) == 0:
         raise DataError("the data has no rows")
     sample = sample[columns]
@@ -281,8 +282,6 @@ def learn_encoding(
         if levels_of is None:
             if source is None:
                 raise DataError(f"declare the levels of {sorted(todo)} (categories=...)")
-            from multilevel.sources.chunks import scan_levels
-
             levels_of = lambda cols, kinds_: scan_levels(source, cols, kinds_, chunk_rows)  # noqa: E731
         declared.update(levels_of(columns, todo))
     cats = {c: declared[c] for c in kinds}

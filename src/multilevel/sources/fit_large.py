@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from multilevel import fitting
+from multilevel.design.frame import group_columns
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
 from multilevel.result.fit import LmmFit
@@ -52,7 +53,7 @@ def fit_large(
     t0 = time.perf_counter()
     spec = parse_formula(formula)
     check_supported(spec)
-    src = as_source(source)
+    src = as_source(source, ids=group_columns(spec))  # group ids read as text from files
     enc = learn_encoding(spec, src, chunk_rows, group_levels, categories)
     stats = accumulate(src, enc, chunk_rows, progress)
     t1 = time.perf_counter()

@@ -21,11 +21,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from multilevel.design.fixed import aliased_columns
-from multilevel.design.frame import r_collation_key
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
 from multilevel.design.shift import Shift
+from multilevel.design.values import r_level_order
 from multilevel.errors import DataError
 from multilevel.formula.rnames import lme4_name
 from multilevel.objective.crossprod import (
@@ -302,8 +302,8 @@ def _factor_order(labels: np.ndarray) -> np.ndarray:
     in-memory model frame orders a text grouping column)."""
     if labels.dtype.kind in "iuf":
         return np.argsort(labels, kind="stable")
-    keys = [r_collation_key(str(v)) for v in labels]
-    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+    # text ids that are plain integers (read from a CSV as text): numeric order, as in memory
+    return np.array(r_level_order([str(v) for v in labels], ids=True), dtype=np.int64)
 
 
 def _level_order(fs: FactorSums, gf: GroupFactor) -> np.ndarray:
