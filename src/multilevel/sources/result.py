@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from multilevel.design.frame import group_columns
 from multilevel.result.fit import LmmFit
 from multilevel.sources.chunks import as_source, iter_chunks
 from multilevel.sources.encoding import Encoding
@@ -30,7 +31,8 @@ class ChunkReader:
         """Per chunk a DataFrame with ``fitted`` (X beta + Z b) and ``residual``, indexed like
         the chunk; NaN for rows with a missing value, b = 0 for unseen levels."""
         enc, tot = self.encoding, self.totals
-        for chunk in iter_chunks(as_source(source), list(enc.columns), chunk_rows):
+        source = as_source(source, ids=group_columns(enc.formula))  # ids as text, as the fit
+        for chunk in iter_chunks(source, list(enc.columns), chunk_rows):
             fitted = np.full(len(chunk), np.nan)
             keep = ~chunk.isna().to_numpy().any(axis=1)
             if keep.any():
