@@ -80,8 +80,6 @@ def test_aliases_return_the_one_class(frame):
         ("family", "binomial"),
         ("weights", "w"),
         ("offset", "o"),
-        ("correlation", "ar1"),
-        ("variance", "ident"),
     ],
 )
 def test_keywords_of_features_not_yet_here_are_refused_by_name(frame, keyword, value):

@@ -4,6 +4,8 @@
 >>> m = multilevel.fit("mathach ~ cses + meanses + (1 + cses | school)", multilevel.datasets.hsb())
 """
 
+from typing import Any
+
 from multilevel import datasets, levels
 from multilevel.api import fit
 from multilevel.compare import compare_estimators, simulate_type1
@@ -16,6 +18,7 @@ from multilevel.errors import (
 )
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
+from multilevel.residual import AR1, CAR1, VarIdent, VarPower
 from multilevel.result.fit import LargeFit, LmmFit
 from multilevel.sources import fit_large
 from multilevel.sources.dask import fit_dask
@@ -30,7 +33,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
@@ -40,6 +43,10 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AR1",
+    "CAR1",
+    "VarIdent",
+    "VarPower",
     "DataError",
     "FitWarning",
     "FormulaError",

@@ -32,8 +32,6 @@ _NOT_YET = {
     "family": "generalized linear mixed models",
     "weights": "prior weights",
     "offset": "offsets",
-    "correlation": "residual correlation structures",
-    "variance": "residual variance functions",
 }
 
 
@@ -64,6 +62,9 @@ def fit(
     larger than 512 MB, or an explicit ``chunk_rows`` are read in chunks of that many rows
     (bounded memory), with the same estimates to rounding and the same result class, without
     the row-level parts (fitted values, residuals: ``fit.predict_chunks``).
+    ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
+    (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
+    correlation structures and variance functions (see :mod:`multilevel.residual`).
 
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
@@ -79,8 +80,6 @@ def fit(
         family=family,
         weights=weights,
         offset=offset,
-        correlation=correlation,
-        variance=variance,
     )
     for name, value in asked.items():
         if value is not None:
@@ -91,18 +90,23 @@ def fit(
         raise DataError(f"chunk_rows must be a positive number of rows, not {chunk_rows}")
     if _is_dask(data):
         return fit_dask(formula, data, reml=reml, warn=warn, _stacklevel=3)
-    in_memory_only = contrasts is not None or na_values is not None
+    in_memory_only = any(v is not None for v in (contrasts, na_values, correlation, variance))
     if chunk_rows is None and _large_file(data) and _chunkable(formula) and not in_memory_only:
         chunk_rows = DEFAULT_CHUNK_ROWS
     if chunk_rows is not None:
         if in_memory_only:
             raise DataError(
-                "contrasts= and na_values= with a fit from chunks are not supported yet"
+                "contrasts=, na_values=, correlation= and variance= with a fit from chunks are "
+                "not supported yet"
             )
         return fit_large(
             formula, data, reml=reml, chunk_rows=int(chunk_rows), warn=warn, _stacklevel=3
         )
     design = build_design(formula, data, contrasts, na_values=na_values)
+    if correlation is not None or variance is not None:  # hook: multilevel.residual
+        from multilevel.residual.fit import fit_residual
+
+        return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
 
 

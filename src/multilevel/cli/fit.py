@@ -8,12 +8,14 @@ import sys
 import warnings
 
 from multilevel.cli.output import add_format_option, chosen, emit
+from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
   multilevel fit hsb.csv 'mathach ~ 1 + (1 | school)'
   multilevel fit hsb.csv 'mathach ~ cses * meanses + (1 + cses | school)' --json
   multilevel fit data.parquet 'y ~ x + (1 | a/b)' --ml --format markdown
   multilevel fit big_folder/ 'y ~ x + w + (1 + x | school)' --chunk-rows 1000000
+  multilevel fit sleepstudy 'Reaction ~ Days + (Days | Subject)' --correlation ar1:Days
 """
 
 
@@ -30,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_format_option(p)
     p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument(
         "--chunk-rows",
         type=int,
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise MultilevelError(
             f"--chunk-rows must be a positive number of rows, not {args.chunk_rows}"
         )
+    if args.chunk_rows is not None and residual_options.from_args(args):
+        raise MultilevelError("--correlation/--variance need all rows in memory; drop --chunk-rows")
     if args.chunk_rows is not None and args.ddf == "kenward-roger":
         raise MultilevelError(
             "--ddf kenward-roger needs all rows in memory; drop --chunk-rows (Satterthwaite df "
@@ -77,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
         na = getattr(args, "na", None)
         if args.chunk_rows is None:
             fit = multilevel.fit(
-                args.formula, resolve_data(args.data), reml=not args.ml, na_values=na
+                args.formula,
+                resolve_data(args.data),
+                reml=not args.ml,
+                na_values=na,
+                **residual_options.from_args(args),
             )
         else:
             from multilevel.read.source import as_source

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from multilevel.cli.output import add_format_option, chosen, emit
+from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
   multilevel ladder hsb --outcome mathach --group school --level1 cses --level2 meanses catholic
@@ -57,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="centre level-1 predictors (group: add group means as level-2 predictors)",
     )
     p.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
+    residual_options.add_options(p)  # hook: multilevel.residual
     add_format_option(p)
     p.set_defaults(run=run)
 
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             level2=_names(args.level2),
             center=args.center,
             reml=not args.ml,
+            **residual_options.from_args(args),
         )
     for w in caught:
         if issubclass(w.category, LadderWarning):

@@ -6,6 +6,8 @@ import argparse
 import sys
 import warnings
 
+from multilevel.residual import cli as residual_options
+
 EXAMPLES = """examples:
   multilevel plot sleepstudy 'Reaction ~ Days + (Days | Subject)' --kind spaghetti -o lines.png
   multilevel plot hsb 'mathach ~ cses + (1 | school)' --kind caterpillar -o modes.png
@@ -14,10 +16,13 @@ EXAMPLES = """examples:
 
 kinds: caterpillar (conditional modes with 95% intervals), spaghetti (group lines and the
   population line; one level-1 predictor), residuals (QQ and residuals vs fitted at level 1,
-  QQ of the modes at level 2), shrinkage (OLS per group vs BLUP), variance (between vs within)
+  QQ of the modes at level 2), shrinkage (OLS per group vs BLUP), variance (between vs within),
+  acf (residual autocorrelation by lag, before and after --correlation)
+  multilevel plot sleepstudy 'Reaction ~ Days + (1 | Subject)' --kind acf --correlation ar1:Days \
+      -o acf.png
 """
 
-KIND_NAMES = ("caterpillar", "spaghetti", "residuals", "shrinkage", "variance")
+KIND_NAMES = ("caterpillar", "spaghetti", "residuals", "shrinkage", "variance", "acf")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--x", help="spaghetti: the level-1 predictor on the x axis")
     p.add_argument("--dpi", type=int, default=120, help="resolution of raster images")
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.set_defaults(run=run)
 
 
@@ -46,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
-        fit = multilevel.fit(args.formula, resolve(args.data), reml=not args.ml)
+        fit = multilevel.fit(
+            args.formula, resolve(args.data), reml=not args.ml, **residual_options.from_args(args)
+        )
     options = {"group": args.group}
     if args.kind == "spaghetti" and args.x:
         options["x"] = args.x

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from typing import Any
 
 from multilevel.cli.output import add_format_option, chosen
 
@@ -96,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
     import multilevel
     from multilevel.cli.fit import resolve_data
     from multilevel.errors import MultilevelError
+    from multilevel.planning import plan, power
 
     groups, sizes = _ints(args.groups), _ints(args.group_size)
+    source: Any
     along, values = [], []
     if args.data is not None:
         if args.formula is None:
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         level1, level2 = _pairs(args.level1, "--level1"), _pairs(args.level2, "--level2")
         treatment = None if args.treatment == "none" else args.treatment
         effects = {**level1, **level2, **({"treat": args.effect} if treatment else {})}
-        source = multilevel.plan(
+        source = plan(
             groups[0],
             sizes[0],
             fixed=effects,
@@ -139,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 along.append(name)
                 values.append(vals)
         fixed = None
-    result = multilevel.power(
+    result = power(
         source,
         args.test,
         nsim=args.nsim,

@@ -12,6 +12,8 @@ import argparse
 import sys
 import warnings
 
+from multilevel.residual import cli as residual_options
+
 EXAMPLES = """examples:
   multilevel report hsb 'mathach ~ cses + (1 + cses | school)' -o report.html
   multilevel report hsb --ladder --outcome mathach --group school --level1 cses \\
@@ -61,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="ladder: centre the level-1 predictors",
     )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument("--title", help="title of the report")
     p.add_argument("--csv", metavar="DIR", help="also write every table as DIR/<table>.csv")
     p.add_argument(
@@ -111,6 +114,7 @@ def build(args: argparse.Namespace):
             level2=names(args.level2),
             center=args.center,
             reml=not args.ml,
+            **residual_options.from_args(args),
         )
     if not args.formula:
         raise DataError("a formula is needed, e.g. 'y ~ x + (1 | group)' (or use --ladder)")
@@ -125,7 +129,7 @@ def build(args: argparse.Namespace):
             raise DataError(str(exc)) from None
     import multilevel
 
-    return multilevel.fit(args.formula, data, reml=not args.ml)
+    return multilevel.fit(args.formula, data, reml=not args.ml, **residual_options.from_args(args))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -231,7 +231,7 @@ class FixedDesign:
 
     def shifted(self) -> ModelColumns:
         """X - 1 shift' (X itself without a shift)."""
-        if self.shift is None:
+        if self.shift is None or intercept_of(self.columns) is None:  # e.g. whitened columns
             return self.columns
         return shifted_columns(self.columns, self.shift, "x")
 

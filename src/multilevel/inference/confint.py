@@ -76,6 +76,12 @@ def confint(
     key = str(method).lower()
     if not 0 < level < 1:
         raise MultilevelError(f"level must be between 0 and 1, not {level!r}")
+    if getattr(fit, "residual_structure", None) is not None and key != "wald":
+        # hook: multilevel.residual (profiles and bootstrap refit without the structure)
+        raise MultilevelError(
+            f"confint method {method!r} is not available for a fit with a residual correlation "
+            "or variance function; use method='wald'"
+        )
     if key == "profile":
         return profile_confint(fit, level, parm)
     if key == "wald":

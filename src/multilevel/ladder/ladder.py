@@ -305,12 +305,15 @@ def ladder(
     center: str | None = None,
     reml: bool = True,
     refit: bool = True,
+    correlation: Any = None,
+    variance: Any = None,
 ) -> Ladder:
     """Fit null, random-intercept, intercepts-as-outcomes and slopes-as-outcomes models.
 
     ``center='group'`` group-mean centres the level-1 predictors and adds their group means
     (``<x>_mean``) as level-2 predictors (contextual effects); ``'grand'`` grand-mean centres
-    them. LRTs use ML fits (REML fits are refitted), as lme4's ``anova``.
+    them. LRTs use ML fits (REML fits are refitted), as lme4's ``anova``. ``correlation`` and
+    ``variance`` give every step the same residual structure (:mod:`multilevel.residual`).
     """
     df = load_data(data)
     level1, level2 = list(level1), list(level2)
@@ -332,7 +335,7 @@ def ladder(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
         for step, formula in formulas.items():
-            fits[step] = fit(formula, df, reml=reml)
+            fits[step] = fit(formula, df, reml=reml, correlation=correlation, variance=variance)
     null = fits["null"]
     steps = []
     for step, f in fits.items():

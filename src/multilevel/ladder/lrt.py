@@ -173,7 +173,12 @@ def ml_fit(fit: LmmFit) -> LmmFit:
     if fit not in _ML_REFITS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)
-            _ML_REFITS[fit] = fit_design(fit.design, reml=False)
+            if fit.residual_structure is not None:  # hook: multilevel.residual
+                from multilevel.residual.fit import refit
+
+                _ML_REFITS[fit] = refit(fit, reml=False)
+            else:
+                _ML_REFITS[fit] = fit_design(fit.design, reml=False)
     return _ML_REFITS[fit]
 
 
@@ -204,14 +209,23 @@ def lrt(
         )
     _fixed_nested(reduced, full, names)
     new_var, new_cov = _random_df(reduced, full, names)
+    # hook: multilevel.residual (correlation structures and variance functions)
+    from multilevel.residual import compare as residual
+
+    edge, residual_notes = residual.residual_nesting(reduced, full, names)
+    only_residual = residual.differ(reduced, full) and _blocks(reduced) == _blocks(full)
 
     same_fixed = reduced.design.p == full.design.p
     notes: list[str] = []
     any_reml = reduced.reml or full.reml
-    use_reml = not refit and same_fixed and reduced.reml and full.reml
+    use_reml = (not refit or only_residual) and same_fixed and reduced.reml and full.reml
     if use_reml:
         m0, m1, used, refitted = reduced, full, REML_USED, False
-        notes.append("REML fits compared (the fixed effects are identical)")
+        notes.append(
+            "REML fits compared (only the residual structure differs, as nlme's anova)"
+            if only_residual
+            else "REML fits compared (the fixed effects are identical)"
+        )
     else:
         m0, m1, used = ml_fit(reduced), ml_fit(full), ML_USED
         refitted = any_reml
@@ -229,7 +243,10 @@ def lrt(
     chisq = max(0.0, 2.0 * (m1.loglik - m0.loglik))
     p = float(stats.chi2.sf(chisq, df))
     p_mix = mix_df = None
-    if new_var == 1:
+    notes.extend(residual_notes)
+    if edge and new_var == 0 and df == 1:
+        p_mix, mix_df = chibar_p(chisq, df), (0, 1)
+    elif new_var == 1:
         p_mix = chibar_p(chisq, df)
         mix_df = (df - 1, df)
         notes.append(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from multilevel.levels.notation import SYMBOLS, Notation, Path, notation
+from multilevel.residual.notation import residual_lines
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,9 @@ class LevelEquations:
         for symbol, what, value, constrained in self._variance_rows():
             note = "  (fixed at 0: uncorrelated)" if constrained else ""
             out.append(f"  {symbol:<10} {what:<24} {value:>12.{self.digits}g}{note}")
+        residual = residual_lines(self.fit, "text", self.digits)  # hook: multilevel.residual
+        if residual:
+            out += ["", "Residual structure (level 1):"] + [f"  {line}" for line in residual]
         if self.centering:
             out += ["", "Centering:"] + [f"  {c}" for c in self.centering]
         return "\n".join(out)
@@ -256,6 +260,9 @@ class LevelEquations:
                 f"{'0 (fixed)' if constrained else f'{value:.{self.digits}g}'} |"
             )
         out.append(f"\nGroups: {_group_text(self.notation)}")
+        residual = residual_lines(self.fit, "tex", self.digits)  # hook: multilevel.residual
+        if residual:
+            out += ["", "**Residual structure (level 1)**", ""] + [f"- ${x}$" for x in residual]
         if self.centering:
             out += [""] + [f"> Centering: {c}" for c in self.centering]
         return "\n".join(out)
@@ -283,6 +290,9 @@ class LevelEquations:
             r"\text{Variance components:} && "
             + r", \quad ".join(r.replace("&=", "=") for r in rows)
         )
+        for line in residual_lines(self.fit, "tex", self.digits):  # hook: multilevel.residual
+            out[-1] += r" \\"
+            out.append(rf"\text{{Residual structure:}} && {line}")
         out.append(r"\end{align*}")
         if self.centering:
             out += [f"% Centering: {c}" for c in self.centering]

@@ -167,8 +167,8 @@ def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[in
 def _shifted_outcome(design: ModelDesign) -> tuple[np.ndarray, Shift | None]:
     """y (minus its mean when it lies far from zero) and the shift of X and y, if any."""
     y, n = design.y, design.n
-    x_shift = design.fixed.shift
-    intercept = intercept_of(design.fixed.columns)
+    intercept = intercept_of(design.fixed.columns)  # a column of ones: shifts are exact
+    x_shift = design.fixed.shift if intercept is not None else None
     total, square = float(y.sum()), float(y @ y)
     gram = np.array([[n, total], [total, square]])
     y_shift = shifts_from_gram(gram, n, 0 if intercept is not None else None)

@@ -8,6 +8,7 @@ has a ``gid`` (e.g. ``"modes"``, ``"intervals"``) so that its content can be che
 from collections.abc import Callable
 from typing import Any
 
+from multilevel.plots.acf import acf_plot, residual_acf
 from multilevel.plots.caterpillar import caterpillar_plot
 from multilevel.plots.residuals import residual_plot
 from multilevel.plots.shrinkage import shrinkage_estimates, shrinkage_plot
@@ -21,11 +22,14 @@ KINDS: dict[str, Callable[..., Any]] = {
     "residuals": residual_plot,
     "shrinkage": shrinkage_plot,
     "variance": variance_partition_plot,
+    "acf": acf_plot,
 }
 
 __all__ = [
     "KINDS",
+    "acf_plot",
     "caterpillar_plot",
+    "residual_acf",
     "residual_plot",
     "shrinkage_estimates",
     "shrinkage_plot",

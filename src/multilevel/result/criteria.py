@@ -40,8 +40,10 @@ class LikelihoodCriteria:
 
     @property
     def n_params(self) -> int:
-        """Fixed effects + covariance parameters + sigma (lme4's ``df`` of logLik)."""
-        return len(self.beta) + len(self.theta) + 1
+        """Fixed effects + covariance parameters + sigma (lme4's ``df`` of logLik), + the
+        parameters of a residual correlation / variance function (as nlme)."""
+        residual = getattr(self, "residual_structure", None)
+        return len(self.beta) + len(self.theta) + 1 + (residual.n_params if residual else 0)
 
     @property
     def deviance(self) -> float | None:

@@ -88,6 +88,8 @@ class LmmFit(FitTables):
     reader: RowReader | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
     _varpar: Any = field(default=None, repr=False)
+    # residual correlation / variance function (multilevel.residual.ResidualFit), None if iid
+    residual_structure: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -170,7 +172,22 @@ class LmmFit(FitTables):
         return out
 
     def scaled_residuals(self) -> np.ndarray | None:
-        return None if self._design is None else self.residuals / self.sigma
+        """(y - fitted) / (sigma g_i): nlme's standardized residuals (g_i = 1 without a variance
+        function, then lme4's scaled residuals)."""
+        if self._design is None:
+            return None
+        r = self.residuals / self.sigma
+        if self.residual_structure is not None and self.residual_structure.variance is not None:
+            r = r / self.residual_structure.sd_multipliers()
+        return r
+
+    def normalized_residuals(self) -> np.ndarray:
+        """Sigma_j^{-1/2} (y - fitted) / sigma: approximately independent N(0, 1) when the
+        residual structure is right (nlme's ``resid(type = "normalized")``)."""
+        r = self.residuals / self.sigma
+        if self.residual_structure is None:
+            return r
+        return self.residual_structure.whitener()(r)
 
     def _kenward_roger(self) -> tuple[np.ndarray, np.ndarray]:
         if self._design is None:
@@ -233,6 +250,11 @@ class LmmFit(FitTables):
     @cached_property
     def kenward_roger(self) -> KenwardRoger:
         """Kenward-Roger adjusted covariance and df (REML fits), computed on first use."""
+        if self.residual_structure is not None:
+            raise ValueError(
+                "Kenward-Roger is not available with a residual correlation or variance "
+                "function; use the Satterthwaite df"
+            )
         return kenward_roger(self)
 
     # ------------------------------------------------------------------ inference kit

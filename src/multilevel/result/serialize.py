@@ -52,7 +52,7 @@ def fit_to_dict(fit: LmmFit, kenward_roger: bool = False) -> dict[str, Any]:
         }
         for vc in fit.random_effects
     ]
-    return {
+    out = {
         "formula": fit.formula,
         "method": fit.method,
         "reml": fit.reml,
@@ -79,3 +79,7 @@ def fit_to_dict(fit: LmmFit, kenward_roger: bool = False) -> dict[str, Any]:
         "warnings": list(fit.warnings),
         "optimizer": fit.optimization.to_dict(),
     }
+    residual = getattr(fit, "residual_structure", None)  # hook: multilevel.residual
+    if residual is not None:
+        out.update(residual.to_dict())
+    return out

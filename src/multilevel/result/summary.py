@@ -139,7 +139,17 @@ class Summary:
                 "scaled residuals: not shown, the fit kept no rows (predict_chunks computes "
                 "fitted values and residuals in a second pass)"
             )
-        tables = (random, fixed) if resid is None else (resid, random, fixed)
+        tables: tuple[Table, ...] = (random, fixed) if resid is None else (resid, random, fixed)
+        residual = getattr(fit, "residual_structure", None)  # hook: multilevel.residual
+        if residual is not None:
+            tables += (
+                Table(
+                    "Residual structure",
+                    ("", "Structure", "Parameter", "Estimate"),
+                    tuple(residual.rows()),
+                    "lllr",
+                ),
+            )
         return cls(tuple(heading), tables, tuple(notes))
 
     # ------------------------------------------------------------------ renderings

@@ -147,6 +147,12 @@ def check_supported(fit: object) -> None:
         raise MultilevelError(
             f"simulation from a {family} model is not available yet: only linear mixed models"
         )
+    if getattr(fit, "residual_structure", None) is not None:  # hook: multilevel.residual
+        raise MultilevelError(
+            "simulation from a model with a residual correlation or variance function is not "
+            "available yet: refit without correlation=/variance= to simulate, bootstrap or "
+            "estimate power"
+        )
     for name in ("weights", "offset"):
         for owner in (fit, design):
             if getattr(owner, name, None) is not None:
