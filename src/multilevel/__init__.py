@@ -16,6 +16,7 @@ from multilevel.errors import (
     MultilevelError,
     UnsafeFormulaError,
 )
+from multilevel.family import Binomial, Family, Poisson
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.residual import AR1, CAR1, VarIdent, VarPower
@@ -30,6 +31,8 @@ _LAZY = {
     "simulate": "multilevel.simulate",
     "power": "multilevel.planning",
     "plan": "multilevel.planning",
+    "GlmmFit": "multilevel.glmm",
+    "latent_icc": "multilevel.glmm",
 }
 
 
@@ -44,9 +47,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AR1",
+    "Binomial",
     "CAR1",
+    "Family",
+    "GlmmFit",
+    "Poisson",
     "VarIdent",
     "VarPower",
+    "latent_icc",
     "DataError",
     "FitWarning",
     "FormulaError",

@@ -27,14 +27,6 @@ CHUNKED_FILE_BYTES = 512 * 2**20
 #: rows per chunk when the choice of a chunked fit is automatic
 DEFAULT_CHUNK_ROWS = 1_000_000
 
-#: keyword -> the feature (and issue) that brings it; refused until then
-_NOT_YET = {
-    "family": "generalized linear mixed models",
-    "weights": "prior weights",
-    "offset": "offsets",
-}
-
-
 def fit(
     formula: str,
     data: Any,
@@ -50,7 +42,7 @@ def fit(
     na_values: Any = None,
     chunk_rows: int | None = None,
     warn: bool = True,
-) -> LmmFit:
+) -> Any:
     """Fit a linear mixed model written as an lme4 formula.
 
     ``data`` is any source ``multilevel.read.as_source`` reads: a pandas, polars (DataFrame or
@@ -66,6 +58,10 @@ def fit(
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
     correlation structures and variance functions (see :mod:`multilevel.residual`).
 
+    ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits a
+    generalized linear mixed model as lme4's ``glmer`` (Laplace, or adaptive Gauss-Hermite
+    with ``nagq > 1``); ``weights`` (binomial trials) and ``offset`` belong to those.
+
     On large data the numeric columns are read in place, not copied. With pandas' copy-on-write
     (pandas 3; pandas 2 copies instead) later edits of the DataFrame never reach the fit, but
     numpy arrays wrapped without a copy (``pd.DataFrame({...}, copy=False)``) and edited in place
@@ -76,16 +72,32 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    asked = dict(
-        family=family,
-        weights=weights,
-        offset=offset,
-    )
-    for name, value in asked.items():
-        if value is not None:
-            raise DataError(f"{name}= ({_NOT_YET[name]}) is not supported yet")
-    if nagq != 1:
-        raise DataError("nagq= applies to generalized linear mixed models (family=), not here")
+    if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+        from multilevel.glmm.fit import fit_glmm
+
+        if correlation is not None or variance is not None:
+            raise DataError(
+                "correlation= and variance= (residual structures) are for linear mixed models; "
+                "a GLMM's conditional variance is fixed by its family"
+            )
+        if chunk_rows is not None or _is_dask(data):
+            raise DataError("a GLMM from chunks or Dask is not supported yet: fit it in memory")
+        return fit_glmm(
+            formula,
+            data,
+            family,
+            nagq=nagq,
+            weights=weights,
+            offset=offset,
+            contrasts=contrasts,
+            na_values=na_values,
+            warn=warn,
+        )
+    if nagq != 1 or weights is not None or offset is not None:
+        raise DataError(
+            "nagq, weights and offset are arguments of generalized linear mixed models: give "
+            "family='binomial' or 'poisson' (a linear mixed model takes neither)"
+        )
     if chunk_rows is not None and int(chunk_rows) < 1:
         raise DataError(f"chunk_rows must be a positive number of rows, not {chunk_rows}")
     if _is_dask(data):

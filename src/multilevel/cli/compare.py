@@ -45,6 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the draws (default 0)")
     p.add_argument("--ml", action="store_true", help="fit the multilevel model by ML, not REML")
+    p.add_argument(
+        "--family",
+        choices=["gaussian", "binomial"],
+        help="binomial: a 0/1 outcome (glm, glm_cluster_cr0/cr1, gee_*, one_per_group, "
+        "multilevel logistic)",
+    )
     p.set_defaults(run=run)
 
 
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             draws=args.draws,
             seed=args.seed,
             reml=not args.ml,
+            family=args.family,
         )
     except ValueError as exc:
         if isinstance(exc, DataError):
@@ -72,6 +79,17 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(str(exc)) from None
     if args.plot:
         comp.plot().savefig(args.plot, dpi=120)
+        if args.family == "binomial" and "multilevel" in comp.names:  # hook: GLMMs (#12)
+            from pathlib import Path
+
+            from multilevel.compare.glm import attenuation_plot
+
+            path = Path(args.plot)
+            extra = path.with_name(f"{path.stem}-attenuation{path.suffix}")
+            marginal = next((n for n in ("gee_exchangeable", "glm") if n in comp.names), None)
+            if marginal is not None:
+                attenuation_plot(comp, marginal).savefig(extra, dpi=120)
+                sys.stdout.write(f"attenuation plot written to {extra}\n")
     fmt = chosen(args)
     emit(comp, fmt)
     if args.plot and fmt == "text":

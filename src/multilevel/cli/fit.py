@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import warnings
+from typing import Any
 
 from multilevel.cli.output import add_format_option, chosen, emit
 from multilevel.residual import cli as residual_options
@@ -33,6 +34,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_format_option(p)
     p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
     residual_options.add_options(p)  # hook: multilevel.residual
+    p.add_argument(
+        "--family",
+        help="binomial (logit; or 'binomial(link=probit)', cloglog) or poisson: a generalized "
+        "linear mixed model, as lme4's glmer",
+    )
+    p.add_argument(
+        "--nagq",
+        type=int,
+        default=1,
+        help="quadrature points (1 = Laplace; >1 needs one scalar random effect)",
+    )
     p.add_argument(
         "--chunk-rows",
         type=int,
@@ -63,7 +75,6 @@ def resolve_data(spec: str):
 def run(args: argparse.Namespace) -> int:
     import multilevel
     from multilevel.errors import MultilevelError
-    from multilevel.result.tables import FitTables
 
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise MultilevelError(
@@ -76,15 +87,24 @@ def run(args: argparse.Namespace) -> int:
             "--ddf kenward-roger needs all rows in memory; drop --chunk-rows (Satterthwaite df "
             "are given for fits in chunks)"
         )
-    fit: FitTables
+    fit: Any  # LmmFit, GlmmFit or LargeFit: the same tables
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         na = getattr(args, "na", None)
-        if args.chunk_rows is None:
+        if args.family is not None:  # hook: GLMMs (#12)
+            fit = multilevel.fit(
+                args.formula,
+                resolve_data(args.data),
+                family=args.family,
+                nagq=args.nagq,
+                na_values=na,
+            )
+        elif args.chunk_rows is None:
             fit = multilevel.fit(
                 args.formula,
                 resolve_data(args.data),
                 reml=not args.ml,
+                nagq=args.nagq,
                 na_values=na,
                 **residual_options.from_args(args),
             )

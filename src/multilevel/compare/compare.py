@@ -134,12 +134,15 @@ def compare_estimators(
     seed: Any = 0,
     reml: bool = True,
     level: float = 0.95,
+    family: str | None = None,
 ) -> Comparison:
     """Fit the lecture's alternatives and the multilevel model to one data set.
 
     ``formula`` is an lme4 formula with one clustering factor, e.g.
     ``"mathach ~ cses + meanses + catholic + (1 | school)"``; its fixed part is the mean model
     of every estimator. ``draws``/``seed`` control the one-row-per-cluster estimator.
+    ``family="binomial"`` (0/1 outcome) compares glm, glm_cluster_cr0/cr1, binomial GEE,
+    one row per group and the multilevel logistic model (:mod:`multilevel.compare.glm`).
 
     >>> import multilevel
     >>> from multilevel.compare import compare_estimators
@@ -148,6 +151,12 @@ def compare_estimators(
     >>> c["ols"].std_error("meanses") < c["multilevel"].std_error("meanses")
     True
     """
+    if family is not None and family != "gaussian":  # hook: binary outcomes (#12, glmm)
+        if family != "binomial":
+            raise ValueError(f"compare supports family 'binomial' (or gaussian), not {family!r}")
+        from multilevel.compare.glm import compare_binomial
+
+        return compare_binomial(data, formula, group, estimators, draws, seed, level)
     names = check_names(estimators)
     data_ = clustered_data(data, formula, group)
     funcs = estimator_functions(draws=draws, seed=seed, reml=reml)

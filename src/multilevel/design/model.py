@@ -93,9 +93,11 @@ class ModelDesign:
         return len({t.grouping_factor for t in self.terms}) == 1
 
 
-def check_levels(terms: Sequence[TermLayout], n_levels: Sequence[int], n: int) -> None:
+def check_levels(
+    terms: Sequence[TermLayout], n_levels: Sequence[int], n: int, residual: bool = True
+) -> None:
     """lme4's ``checkNlevels`` and ``checkZdims``: at least 2 levels, fewer levels than rows,
-    fewer random effects than rows; the message names the term."""
+    fewer random effects than rows (not for GLMMs: ``residual`` False); names the term."""
     for t, G in zip(terms, n_levels, strict=True):
         if G < 2:
             raise DataError(
@@ -104,6 +106,8 @@ def check_levels(terms: Sequence[TermLayout], n_levels: Sequence[int], n: int) -
                 "more than 1 sampled level). Remove the random term (ordinary regression) or "
                 "check the rows dropped for missing values"
             )
+        if not residual:  # GLMMs have no residual variance to separate (lme4's glmer skips these)
+            continue
         if G >= n:
             raise DataError(
                 f"grouping factor {t.grouping_factor!r} in '{t.source}' has {G} levels "
@@ -162,8 +166,13 @@ def build_design(
     data: Any,
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
+    *,
+    residual: bool = True,
 ) -> ModelDesign:
-    """Parse, select rows, encode, and check: the first step of the pipeline."""
+    """Parse, select rows, encode, and check: the first step of the pipeline.
+
+    ``residual=False`` (GLMMs) skips the checks that random effects leave room for a residual
+    variance, as lme4's glmer does (an observation-level random effect is allowed)."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
     spec, coding = strip_codings(spec, contrasts)  # C(x, sum) -> C(x), coding recorded
     if not spec.random:
@@ -181,7 +190,7 @@ def build_design(
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data, coding)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
-    check_levels(terms, [t.n_levels for t in terms], len(y))
+    check_levels(terms, [t.n_levels for t in terms], len(y), residual)
     warnings = data_warnings(frame.n_input, frame.n_obs, frame.dropped_by, fixed.dropped)
     if np.ptp(y) == 0:
         raise DataError(f"the outcome {spec.response!r} is constant ({y[0]!r}) in every row used")

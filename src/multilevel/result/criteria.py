@@ -21,14 +21,8 @@ class LikelihoodCriteria:
     sigma: float
     random_effects: tuple[Any, ...]
     optimization: Any
-
-    @property
-    def fixed_names(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    @property
-    def n_obs(self) -> int:
-        raise NotImplementedError
+    fixed_names: tuple[str, ...]
+    n_obs: int
 
     @property
     def method(self) -> str:

@@ -93,7 +93,7 @@ class LmmFit(FitTables):
 
     # ------------------------------------------------------------------ basics
     @property
-    def fixed_names(self) -> tuple[str, ...]:
+    def fixed_names(self) -> tuple[str, ...]:  # type: ignore[override]  # a field in GlmmFit
         return self.layout.fixed_names
 
     @property
@@ -101,15 +101,15 @@ class LmmFit(FitTables):
         return tuple(self.layout.theta_names())
 
     @property
-    def n_obs(self) -> int:
+    def n_obs(self) -> int:  # type: ignore[override]  # a field in GlmmFit
         return self.layout.n_obs
 
     @property
-    def n_groups(self) -> dict[str, int]:
+    def n_groups(self) -> dict[str, int]:  # type: ignore[override]  # a field in GlmmFit
         return self.layout.n_groups
 
     @property
-    def n_dropped(self) -> int:
+    def n_dropped(self) -> int:  # type: ignore[override]  # a field in GlmmFit
         return self.layout.n_dropped
 
     @property

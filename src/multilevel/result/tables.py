@@ -23,6 +23,8 @@ class FitTables(LikelihoodCriteria):
     """
 
     formula: str
+    n_groups: dict[str, int]
+    n_dropped: int
     df_satterthwaite: np.ndarray
     modes: dict[str, Any]
     warnings: tuple[str, ...]
@@ -31,14 +33,6 @@ class FitTables(LikelihoodCriteria):
     @property
     def response(self) -> str:
         """The outcome (a column name or an expression such as log(y))."""
-        raise NotImplementedError
-
-    @property
-    def n_groups(self) -> dict[str, int]:
-        raise NotImplementedError
-
-    @property
-    def n_dropped(self) -> int:
         raise NotImplementedError
 
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
