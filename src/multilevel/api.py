@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from multilevel.design.model import ModelDesign, build_design
+from multilevel.design.weights import log_weight_sum, working_design
 from multilevel.errors import DataError, FitWarning  # noqa: F401 - FitWarning re-exported
 from multilevel.fitting import fit_statistics
 from multilevel.formula.parse import parse_formula
@@ -53,7 +54,10 @@ def fit(
     (e.g. ``[".", "-999"]``). Rows in memory are fitted in memory; a Dask DataFrame, a file
     larger than 512 MB, or an explicit ``chunk_rows`` are read in chunks of that many rows
     (bounded memory), with the same estimates to rounding and the same result class, without
-    the row-level parts (fitted values, residuals: ``fit.predict_chunks``).
+    the row-level parts (fitted values, residuals: ``fit.predict_chunks``). ``weights``
+    (precision weights: residual variance sigma^2 / w) and ``offset`` (a known term of the
+    linear predictor; also ``offset(expr)`` in the formula) are a column name, an expression of
+    columns, or an array with one value per row of ``data``, as lme4's.
     ``correlation`` (``multilevel.AR1(...)``, ``multilevel.CAR1(...)``) and ``variance``
     (``multilevel.VarIdent(...)``, ``multilevel.VarPower(...)``) give the residuals nlme's
     correlation structures and variance functions (see :mod:`multilevel.residual`).
@@ -93,28 +97,40 @@ def fit(
             na_values=na_values,
             warn=warn,
         )
-    if nagq != 1 or weights is not None or offset is not None:
+    if nagq != 1:
         raise DataError(
-            "nagq, weights and offset are arguments of generalized linear mixed models: give "
-            "family='binomial' or 'poisson' (a linear mixed model takes neither)"
+            "nagq (adaptive Gauss-Hermite quadrature) is an argument of generalized linear mixed "
+            "models: give family='binomial' or 'poisson' (a linear mixed model is exact without it)"
+        )
+    if (correlation is not None or variance is not None) and (
+        weights is not None or offset is not None
+    ):
+        raise DataError(
+            "weights= and offset= cannot be combined with residual correlation or variance "
+            "structures yet: give the variance function (e.g. VarIdent) instead of weights, or "
+            "subtract the offset from the outcome"
         )
     if chunk_rows is not None and int(chunk_rows) < 1:
         raise DataError(f"chunk_rows must be a positive number of rows, not {chunk_rows}")
     if _is_dask(data):
         return fit_dask(formula, data, reml=reml, warn=warn, _stacklevel=3)
-    in_memory_only = any(v is not None for v in (contrasts, na_values, correlation, variance))
+    in_memory_only = any(
+        v is not None for v in (contrasts, na_values, correlation, variance, weights, offset)
+    )
     if chunk_rows is None and _large_file(data) and _chunkable(formula) and not in_memory_only:
         chunk_rows = DEFAULT_CHUNK_ROWS
     if chunk_rows is not None:
         if in_memory_only:
             raise DataError(
-                "contrasts=, na_values=, correlation= and variance= with a fit from chunks are "
-                "not supported yet"
+                "contrasts=, na_values=, weights=, offset=, correlation= and variance= with a "
+                "fit from chunks are not supported yet"
             )
         return fit_large(
             formula, data, reml=reml, chunk_rows=int(chunk_rows), warn=warn, _stacklevel=3
         )
-    design = build_design(formula, data, contrasts, na_values=na_values)
+    design = build_design(
+        formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
+    )
     if correlation is not None or variance is not None:  # hook: multilevel.residual
         from multilevel.residual.fit import fit_residual
 
@@ -131,12 +147,13 @@ def fit_design(
             f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
         )
     return fit_statistics(
-        cross_products(design),
+        cross_products(working_design(design)),  # weights and offset: a row transform first
         design.layout,
         reml,
         design=design,
         warn=warn,
         stacklevel=_stacklevel + 1,
+        loglik_shift=0.5 * log_weight_sum(design),  # lme4's log-likelihood, with weights
     )
 
 

@@ -55,6 +55,7 @@ def fit_statistics(
     reader: RowReader | None = None,
     warn: bool = True,
     stacklevel: int = 2,
+    loglik_shift: float = 0.0,
 ) -> LmmFit:
     """Fit a linear mixed model from its cross-products (``xp``) and its layout.
 
@@ -71,6 +72,8 @@ def fit_statistics(
             opt = optimize_lmm(dev, xp, layout)
             ev, info, checked = check_fit(dev, opt, xp, layout)
             fit = make_fit(dev, ev, info, checked, layout, design=design, reader=reader)
+            if loglik_shift:  # e.g. 1/2 sum log w of precision weights (lme4's loglik)
+                fit = replace(fit, loglik=fit.loglik + loglik_shift)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError) as exc:
         if isinstance(exc, DataError):
             raise

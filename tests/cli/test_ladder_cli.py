@@ -23,12 +23,14 @@ def test_json_structure_and_lrts(capsys):
         "null",
         "random_intercept",
         "intercepts_as_outcomes",
+        "random_slopes",
         "slopes_as_outcomes",
     ]
     assert [m["formula"] for m in out["models"]] == [
         "mathach ~ 1 + (1 | school)",
         "mathach ~ cses + (1 | school)",
         "mathach ~ cses + meanses + (1 | school)",
+        "mathach ~ cses + meanses + (1 + cses | school)",
         "mathach ~ cses * meanses + (1 + cses | school)",
     ]
     assert all(m["method"] == "REML" for m in out["models"])
@@ -42,13 +44,20 @@ def test_json_structure_and_lrts(capsys):
         assert close(got["p_value"], ref["p_value"], rtol=1e-3)
         assert close(got["loglik_full"], ref["loglik"][1], atol=1e-5)
         assert got["fits_used"] == "ML (REML=FALSE)"
+    # the random slope alone (variance + covariance: df 2, boundary mixture of chi2(1), chi2(2))
+    assert out["tests"][2]["df"] == 2 and out["tests"][2]["mixture_df"] == [1, 2]
     assert out["tests"][2]["p_value_mixture"] < out["tests"][2]["p_value"]
+    assert out["tests"][3]["df"] == 1 and out["tests"][3]["p_value_mixture"] is None
+    # every model reports the ML likelihood the tests used
+    for m, t in zip(out["models"][1:], out["tests"], strict=True):
+        assert close(m["ml"]["loglik"], t["loglik_full"], atol=1e-9)
 
 
 def test_reference_ladder_with_two_level2(capsys):
     assert main([*HSB, "--level2", "meanses,catholic", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for got, ref in zip(out["tests"], reference("hsb")["ladder_tests"][:3], strict=True):
+    refs = reference("hsb")["ladder_tests"][:2] + R_REF["ladder_two_level2"]
+    for got, ref in zip(out["tests"], refs, strict=True):
         assert got["df"] == ref["df"]
         assert close(got["chisq"], ref["chisq"], atol=1e-4)
         assert close(got["p_value"], ref["p_value"], rtol=1e-3)
@@ -75,9 +84,10 @@ def test_ml_text_and_markdown(capsys, tmp_path):
     ]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "ML fits" in text and "51.891" in text and "slopes_as_outcomes" in text
+    assert "ML fits" in text and "slopes_as_outcomes" in text
+    assert "random_intercept         4  -23360.21" in text and "395.40   1  < .001" in text
     assert main([*argv, "--format", "markdown"]) == 0
-    assert "| null | random_intercept | 1 | 395.398 |" in capsys.readouterr().out
+    assert "| random_intercept | 4 | -23360.21 |" in capsys.readouterr().out
 
 
 def test_errors_and_warnings(capsys):
@@ -116,6 +126,13 @@ def test_center_group(capsys):
         == 0
     )
     out = json.loads(capsys.readouterr().out)
-    assert out["center"] == "group" and out["level2"] == ["ses_mean", "catholic"]
-    for got, ref in zip(out["tests"], reference("hsb")["ladder_tests"][:3], strict=True):
+    assert out["center"] == "group" and out["level1"] == ["ses_cwc"]
+    assert out["level2"] == ["catholic", "ses_mean"]
+    # the group mean is a level-2 predictor of the intercept, not in a silent interaction
+    assert out["models"][-1]["formula"] == (
+        "mathach ~ ses_cwc + catholic + ses_mean + ses_cwc:catholic + (1 + ses_cwc | school)"
+    )
+    assert any("ses -> ses_cwc" in n for n in out["notes"])
+    assert any("ses_mean added as level-2 predictors of the intercept" in n for n in out["notes"])
+    for got, ref in zip(out["tests"][:2], reference("hsb")["ladder_tests"][:2], strict=True):
         assert close(got["chisq"], ref["chisq"], atol=1e-4)

@@ -93,3 +93,31 @@ def test_errors_are_one_line(capsys, argv: list[str], message: str) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_planned_binary_design(capsys) -> None:
+    argv = [
+        "power",
+        "--groups",
+        "10",
+        "--group-size",
+        "8",
+        "--family",
+        "binomial",
+        "--intercept",
+        "-1",
+        "--effect",
+        "1",
+        "--icc",
+        "0.1",
+        "--nsim",
+        "4",
+        "--seed",
+        "1",
+        "--workers",
+        "1",
+        "--json",
+    ]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "z" and out["designs"][0]["n_sim"] == 4

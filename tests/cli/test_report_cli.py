@@ -167,4 +167,5 @@ def test_ladder_rows_dropped_are_noted_in_the_report(tmp_path, capsys):
     assert rc == 0
     assert "3 of 7185 rows dropped" in capsys.readouterr().err
     notes = re.search(r'<section id="notes">(.*?)</section>', out.read_text(), re.S).group(1)
-    assert "Message from the ladder: 3 of 7185 rows dropped" in notes
+    assert "3 rows had missing values in the ladder&#x27;s variables (cses: 3)" in notes
+    assert "Message from the ladder" not in notes  # said once, not twice

@@ -68,3 +68,29 @@ def test_errors_name_the_problem(formula, fragment):
     with pytest.raises(FormulaError, match=None) as exc:
         parse_formula(formula)
     assert fragment in str(exc.value)
+
+
+def test_formula_power_clamped_to_the_number_of_names():
+    """R's (a + b + c)^1000 is (a + b + c)^3; formulaic would expand 1000 powers (hours)."""
+    spec = parse_formula("y ~ (a + b + c)^1000 + (1 + (x + z)**50 | g)")
+    assert spec.fixed == "(a + b + c)^3"
+    assert spec.random[0].expr == "1 + (x + z)**2"
+    assert parse_formula("y ~ I(x^5) + (a + b)^2").fixed == "I(x^5) + (a + b)^2"
+
+
+def test_formula_power_too_large_to_expand_refused():
+    with pytest.raises(FormulaError, match="interacts 8 names up to order 8"):
+        parse_formula("y ~ (a + b + c + d + e + f + h + k)^8")
+
+
+def test_fitted_power_gives_all_interactions():
+    import numpy as np
+    import pandas as pd
+
+    import multilevel
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(40, 4)), columns=["y", "a", "b", "c"])
+    df["g"] = np.repeat(list("abcdefgh"), 5)
+    fit = multilevel.fit("y ~ (a + b + c)^1000 + (1 | g)", df, warn=False)
+    assert fit.fixed_names == multilevel.fit("y ~ a * b * c + (1 | g)", df, warn=False).fixed_names

@@ -290,3 +290,89 @@ def csv_bytes(draw, extreme: bool = False) -> bytes:
 #: fuzz tests discard examples that raise them, so that they keep finding *new* classes; empty
 #: this tuple once those fixes land.
 KNOWN_BUGS: tuple[type[BaseException], ...] = ()
+
+
+# ---------------------------------------------------------------- exact arithmetic (issue 11)
+INTEGER_DTYPES = ("int64", "int32", "Int64", "uint32", "int16")
+#: formulas whose terms overflow integer arithmetic on columns of a few hundred thousand
+INTEGER_FORMULAS = (
+    "y ~ I(a^4) + (1 | g)",
+    "y ~ a + I(a^2) + (1 | g)",
+    "y ~ a:b + (1 | g)",
+    "y ~ a * b + (1 + a | g)",
+    "y ~ I(a * b * a) + (1 | g)",
+    "y ~ I(a^3 - b^3) + (1 | g)",
+)
+
+
+@st.composite
+def integer_frames(draw) -> tuple[pd.DataFrame, str]:
+    """Integer predictors a, b (values up to a few 1e5, as incomes or counts) in one of
+    INTEGER_DTYPES, a group column g and an outcome; the dtype is drawn per column."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, G = int(rng.integers(40, 120)), int(rng.integers(4, 9))
+    hi = int(_pick(rng, (200_000,), (30_000, 60_000, 2**15 - 1), 0.5))
+    a = rng.integers(1, hi, n)
+    b = rng.integers(1, min(hi, 50_000), n)
+    g = rng.integers(0, G, n)
+    y = 1e-5 * a + rng.normal(size=G)[g] + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "a": a, "b": b, "g": [GROUPS[k] for k in g]})
+    for col in ("a", "b"):
+        dtype = INTEGER_DTYPES[int(rng.integers(len(INTEGER_DTYPES)))]
+        if dtype == "int16":  # values must fit
+            df[col] = (df[col] % (2**15 - 1)) + 1
+        df[col] = df[col].astype(dtype)
+    return df, INTEGER_FORMULAS[int(rng.integers(len(INTEGER_FORMULAS)))]
+
+
+@st.composite
+def shifted_frames(draw) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """A well-posed data set and the same data with the outcome or a predictor shifted by a
+    large offset (1e6 to 1e9, as epoch seconds or yyyymmdd dates); the shifted column's name."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, G = int(rng.integers(60, 200)), int(rng.integers(5, 12))
+    g = rng.integers(0, G, n)
+    x = rng.normal(size=n)
+    w = rng.normal(size=G)[g]
+    y = 0.5 * x + 0.3 * w + rng.normal(scale=0.6, size=G)[g] + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "x": x, "w": w, "g": [GROUPS[k] for k in g]})
+    column = ("y", "x", "w")[int(rng.integers(3))]
+    offset = float(_pick(rng, (1e9,), (1e6, 2.0e7, 1.7e9), 0.5))
+    formula = ("y ~ x + w + (1 | g)", "y ~ x + (1 + x | g)")[int(rng.integers(2))]
+    return df, df.assign(**{column: df[column] + offset}), column, formula
+
+
+@st.composite
+def mixed_type_csv(draw) -> tuple[bytes, int]:
+    """CSV bytes whose group id looks numeric in the first rows and textual later (or a numeric
+    column with text in a late chunk), and a chunk size that splits the two parts."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, G = int(rng.integers(80, 200)), int(rng.integers(4, 10))
+    g = np.sort(rng.integers(0, G, n))
+    ids = [f"{k:03d}" if k < G // 2 else f"id{k}" for k in g]  # 000, 001, ... then id5, ...
+    x = rng.normal(size=n)
+    y = x + rng.normal(size=G)[g] + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "x": x, "g": ids})
+    chunk = int(rng.integers(10, max(11, int(np.searchsorted(g, G // 2)))))
+    return df.to_csv(index=False).encode(), chunk
+
+
+#: text codes for missing values (a numeric code such as -999 is a number unless declared)
+MISSING_CODES = (".", "NA ", "n/a", "?", "-")
+
+
+@st.composite
+def missing_code_frames(draw) -> tuple[pd.DataFrame, str, str]:
+    """A frame whose numeric column x (or outcome y) holds a missing-value code as text in a few
+    rows (SPSS/Stata exports), as read from a CSV: an object column; the column and the code."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, G = int(rng.integers(40, 120)), int(rng.integers(4, 9))
+    g = rng.integers(0, G, n)
+    x = rng.normal(size=n)
+    y = x + rng.normal(size=G)[g] + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "x": x, "g": [GROUPS[k] for k in g]})
+    column = ("x", "y")[int(rng.integers(2))]
+    code = MISSING_CODES[int(rng.integers(len(MISSING_CODES)))]
+    values = df[column].astype(object)
+    values[rng.choice(n, size=int(rng.integers(1, 4)), replace=False)] = code
+    return df.assign(**{column: values}), column, code

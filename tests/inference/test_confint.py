@@ -57,3 +57,11 @@ def test_unknown_method_and_parameter():
         fit.confint("likelihood")
     with pytest.raises(multilevel.errors.MultilevelError, match="no parameter"):
         fit.confint("wald", parm=["sd_Days|subject"])
+
+
+def test_bootstrap_is_the_parametric_bootstraps_percentile_interval():
+    fit = fitted("sleepstudy")
+    got = fit.confint("bootstrap", nsim=100, seed=3)
+    direct = fit.bootstrap(100, seed=3).confint(0.95)
+    assert list(got.parameter) == list(fit.confint("wald").parameter)
+    assert np.array_equal(got[["lower", "upper"]].to_numpy(), direct[["lower", "upper"]].to_numpy())

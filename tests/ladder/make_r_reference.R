@@ -77,7 +77,17 @@ out <- list(
     lrt_ml(mathach ~ 1 + (1 | school), mathach ~ cses + (1 | school), hsb),
     lrt_ml(mathach ~ cses + (1 | school), mathach ~ cses + meanses + (1 | school), hsb),
     lrt_ml(mathach ~ cses + meanses + (1 | school),
+           mathach ~ cses + meanses + (1 + cses | school), hsb),
+    lrt_ml(mathach ~ cses + meanses + (1 + cses | school),
            mathach ~ cses * meanses + (1 + cses | school), hsb)
+  ),
+  # the ladder with two level-2 predictors: the random slope alone, then the cross-level
+  # interactions (the steps after intercepts-as-outcomes)
+  ladder_two_level2 = list(
+    lrt_ml(mathach ~ cses + meanses + catholic + (1 | school),
+           mathach ~ cses + meanses + catholic + (1 + cses | school), hsb),
+    lrt_ml(mathach ~ cses + meanses + catholic + (1 + cses | school),
+           mathach ~ cses * (meanses + catholic) + (1 + cses | school), hsb)
   )
 )
 write_json(out, "tests/ladder/r_reference.json", auto_unbox = TRUE, digits = 15, pretty = TRUE)

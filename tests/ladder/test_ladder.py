@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +17,13 @@ from multilevel.ladder import Ladder, LadderWarning, ladder
 from multilevel.ladder.ladder import STEPS, ladder_formulas
 from refdata import close, reference
 
-REF_IDS = [
-    "hsb_a_null",
-    "hsb_b_random_intercept",
-    "hsb_c_intercepts_as_outcomes",
-    "hsb_d_slopes_as_outcomes",
-]
+REF_IDS = {
+    "null": "hsb_a_null",
+    "random_intercept": "hsb_b_random_intercept",
+    "intercepts_as_outcomes": "hsb_c_intercepts_as_outcomes",
+    "slopes_as_outcomes": "hsb_d_slopes_as_outcomes",
+}
+R_REF = json.loads((Path(__file__).parent / "r_reference.json").read_text())
 
 
 @cache
@@ -36,7 +38,8 @@ def test_models_equal_reference_fits(reml):
     models = {m["model_id"]: m for m in reference("hsb")["models"]}
     lad = hsb_ladder(reml)
     assert [s.step for s in lad.steps] == list(STEPS)
-    for step, mid in zip(lad.steps, REF_IDS, strict=True):
+    for name, mid in REF_IDS.items():
+        step = lad[name]
         ref = models[mid]["fits"]["reml" if reml else "ml"]
         f = step.fit
         assert list(f.fixed_names) == [x["name"] for x in ref["fixed_effects"]], mid
@@ -56,10 +59,10 @@ def test_models_equal_reference_fits(reml):
 
 @pytest.mark.parametrize("reml", [True, False], ids=["reml", "ml"])
 def test_tests_equal_reference(reml):
-    refs = reference("hsb")["ladder_tests"][:3]
+    refs = reference("hsb")["ladder_tests"][:2]
     lad = hsb_ladder(reml)
-    assert len(lad.tests) == 3
-    for got, ref in zip(lad.tests, refs, strict=True):
+    assert len(lad.tests) == 4
+    for got, ref in zip(lad.tests[:2], refs, strict=True):
         assert got.model_reduced == ref["model_reduced"].split("_", 2)[2]
         assert got.model_full == ref["model_full"].split("_", 2)[2]
         assert got.df == ref["df"]
@@ -67,7 +70,15 @@ def test_tests_equal_reference(reml):
         assert close(got.p_value, ref["p_value"], rtol=1e-3)
         assert got.fits_used == ref["fits_used"]
         assert got.refitted is reml
-    assert lad.tests[2].mixture_df == (3, 4) and lad.tests[0].p_value_mixture is None
+    # the random slope alone, then the cross-level interactions (lme4's anova, ML fits)
+    for got, ref in zip(lad.tests[2:], R_REF["ladder_two_level2"], strict=True):
+        assert (got.npar_reduced, got.npar_full) == tuple(ref["npar"])
+        assert got.df == ref["df"] == 2
+        assert close(got.chisq, ref["chisq"], atol=1e-4)
+        assert close(got.p_value, ref["p_value"], rtol=1e-3)
+        assert close(got.loglik_full, ref["loglik"][1], atol=1e-5)
+    assert lad.tests[2].mixture_df == (1, 2) and lad.tests[3].p_value_mixture is None
+    assert lad.tests[0].p_value_mixture is None
 
 
 def test_step_summaries():
@@ -105,20 +116,26 @@ def test_rendering():
     text = str(lad)
     for step in STEPS:
         assert step in text
-    assert "395.398" in text and "172.092" in text and "51.891" in text
+    # lme4's chi-squares (reference tests a-b, R_REF for the slope steps)
+    assert "395.40" in text and "172.09" in text and "10.18" in text and "41.71" in text
     md = lad.to_markdown()
-    assert md.count("\n| ") >= 4 + 3 and "| null | random_intercept | 1 |" in md
+    assert "| random_intercept | 4 |" in md and "| intercepts_as_outcomes | 6 |" in md
     assert lad._repr_markdown_() == md
 
 
 def test_formulas_skip_steps():
     f = ladder_formulas("y", "g", ["x"], [])
-    assert list(f) == ["null", "random_intercept", "slopes_as_outcomes"]
-    assert f["slopes_as_outcomes"] == "y ~ x + (1 + x | g)"
+    assert list(f) == ["null", "random_intercept", "random_slopes"]
+    assert f["random_slopes"] == "y ~ x + (1 + x | g)"
     f = ladder_formulas("y", "g", [], ["w"])
     assert list(f) == ["null", "intercepts_as_outcomes"]
     f = ladder_formulas("y", "g", ["x1", "x2"], ["w"])
+    assert f["random_slopes"] == "y ~ x1 + x2 + w + (1 + x1 + x2 | g)"
     assert f["slopes_as_outcomes"] == "y ~ (x1 + x2) * w + (1 + x1 + x2 | g)"
+    f = ladder_formulas("y", "g", ["x1", "x2"], ["w"], slopes=["x1"])
+    assert f["slopes_as_outcomes"] == "y ~ x1 + x2 + w + x1:w + (1 + x1 | g)"
+    f = ladder_formulas("math score", "school id", ["x 1"], [])
+    assert f["random_slopes"] == "`math score` ~ `x 1` + (1 + `x 1` | `school id`)"
 
 
 def test_only_level2_ladder():
@@ -147,15 +164,33 @@ def test_level2_rounding_noise_is_not_variation():
 def test_level1_constant_within_groups_warns():
     h = multilevel.datasets.hsb()
     with pytest.warns(LadderWarning, match="'catholic' never varies within school"):
-        ladder(h, "mathach", "school", ["catholic"], [])
+        lad = ladder(h, "mathach", "school", ["catholic"], [])
+    # the warning is acted on: no random slope is fitted or tested
+    assert [s.step for s in lad.steps] == ["null", "random_intercept"]
+    assert all(
+        "| school)" in s.fit.formula and "1 + catholic" not in s.fit.formula for s in lad.steps
+    )
+    assert any("random slope cannot be estimated" in n for n in lad.notes)
+    assert "random slope cannot be estimated" in lad.to_text()
+    with pytest.warns(LadderWarning):
+        lad = ladder(h, "mathach", "school", ["cses", "catholic"], ["meanses"])
+    assert lad["random_slopes"].fit.formula == (
+        "mathach ~ cses + catholic + meanses + (1 + cses | school)"
+    )
+    assert lad["slopes_as_outcomes"].fit.formula == (
+        "mathach ~ cses + catholic + meanses + cses:meanses + (1 + cses | school)"
+    )
 
 
 def test_missing_values_dropped_once_for_all_steps():
     h = multilevel.datasets.hsb().copy()
     h.loc[:9, "cses"] = np.nan
-    with pytest.warns(LadderWarning, match="10 of 7185 rows dropped"):
+    with pytest.warns(LadderWarning, match=r"10 of 7185 rows dropped .* cses \(10\)"):
         lad = ladder(h, "mathach", "school", ["cses"], [])
     assert {s.fit.n_obs for s in lad.steps} == {7175}
+    assert lad.n_dropped == 10 and lad.dropped_by == {"cses": 10}
+    assert {m["n_dropped"] for m in lad.to_dict()["models"]} == {10}
+    assert "10 dropped for missing values" in lad.to_text()
 
 
 def test_group_mean_centering_reproduces_reference():
@@ -163,17 +198,19 @@ def test_group_mean_centering_reproduces_reference():
     gives the reference models (c) and (d) with ses_mean in place of meanses."""
     pytest.importorskip("multilevel.levels.centering")
     h = multilevel.datasets.hsb()
-    lad = ladder(h, "mathach", "school", ["ses"], ["catholic"], center="group")
+    lad = ladder(h, "mathach", "school", ["ses"], ["ses_mean", "catholic"], center="group")
     assert lad.center == "group" and lad.level2 == ("ses_mean", "catholic")
+    assert lad.level1 == ("ses_cwc",)
     assert lad["slopes_as_outcomes"].fit.fixed_names[:4] == (
         "(Intercept)",
-        "ses",
+        "ses_cwc",
         "ses_mean",
         "catholic",
     )
-    for got, ref in zip(lad.tests, reference("hsb")["ladder_tests"][:3], strict=True):
+    refs = reference("hsb")["ladder_tests"][:2] + R_REF["ladder_two_level2"]
+    for got, ref in zip(lad.tests, refs, strict=True):
         assert close(got.chisq, ref["chisq"], atol=1e-4)
-    assert "group-mean centred" in str(lad)
+    assert "group-mean centred" in str(lad) and "ses -> ses_cwc" in str(lad)
 
 
 def test_grand_mean_centering_changes_only_the_intercept():
@@ -183,6 +220,7 @@ def test_grand_mean_centering_changes_only_the_intercept():
         warnings.simplefilter("ignore")
         raw = ladder(h, "mathach", "school", ["ses"], [], reml=False)
         cen = ladder(h, "mathach", "school", ["ses"], [], center="grand", reml=False)
+    assert cen.level1 == ("ses_cgm",)
     for a, b in zip(raw.steps, cen.steps, strict=True):
         assert a.fit.loglik == pytest.approx(b.fit.loglik, abs=1e-6)
         assert a.fit.beta[1:] == pytest.approx(b.fit.beta[1:], rel=1e-4)

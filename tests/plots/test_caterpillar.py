@@ -5,6 +5,7 @@ import pytest
 
 import multilevel
 from multilevel.plots import caterpillar_plot
+from plothelpers import inside_figure, many_groups
 
 
 def _artist(ax, gid):
@@ -64,3 +65,29 @@ def test_group_selects_one_factor_of_a_crossed_model():
     xy = _artist(fig.axes[0], "modes").get_offsets()
     np.testing.assert_allclose(np.sort(xy[:, 1]), np.sort(fit.ranef()["sample"].iloc[:, 0]))
     assert len(caterpillar_plot(fit).axes) == 2
+
+
+def test_many_groups_name_only_the_extremes_and_stay_inside():
+    fit = multilevel.fit("y ~ x + (1 | g)", many_groups(), warn=False)
+    fig = caterpillar_plot(fit)
+    ax = fig.axes[0]
+    assert len(_artist(ax, "modes").get_offsets()) == 1000
+    named = [a for a in ax.get_children() if a.get_gid() == "highlight"]
+    table = fit.ranef_table().sort_values("condval")
+    assert [a.get_text() for a in named] == (
+        table["level"].iloc[:3].tolist() + table["level"].iloc[-3:].tolist()
+    )
+    assert list(ax.get_xticks()) == []  # ranks carry no information
+    assert ax.get_ylabel() == "conditional mode: intercept"  # not "b ((Intercept))"
+    assert inside_figure(fig)
+
+
+def test_dollar_signs_in_group_labels_are_drawn_literally(tmp_path):
+    """'$' starts matplotlib's mathtext: an unbalanced one used to fail at savefig."""
+    d = multilevel.datasets.sleepstudy()
+    d = d.assign(Subject=d["Subject"].map(lambda s: f"$cost_{s}" if s % 2 else f"{s} $"))
+    fit = multilevel.fit("Reaction ~ Days + (1 | Subject)", d, warn=False)
+    fig = caterpillar_plot(fit)
+    fig.savefig(tmp_path / "p.png")  # raised ValueError (mathtext) before
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert all("\\$" in t for t in labels) and len(labels) == 18

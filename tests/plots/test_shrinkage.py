@@ -70,4 +70,23 @@ def test_groups_too_small_for_ols_are_left_out():
     assert table.set_index("level").loc["308", ["ols:(Intercept)", "ols:Days"]].isna().all()
     ax = shrinkage_plot(fit).axes[0]
     assert len(_gid(ax, "ols").get_offsets()) == 17
-    assert "1 groups too small" in ax.get_title()
+    assert "1 groups too small" in ax.get_title().replace("\n", " ")
+
+
+def test_many_groups_are_sampled_and_the_title_says_so():
+    from plothelpers import inside_figure, many_groups
+
+    fit = multilevel.fit("y ~ x + (1 | g)", many_groups(), warn=False)
+    fig = shrinkage_plot(fit)
+    ax = fig.axes[0]
+    segs = [a for a in ax.get_children() if a.get_gid() == "shrinkage"][0].get_segments()
+    assert len(segs) == 200
+    table, _ = shrinkage_estimates(fit)
+    ols = set(np.round(table["ols:(Intercept)"], 10))
+    assert all(round(s[0][1], 10) in ols for s in segs)  # real groups, not new points
+    assert "200 of 1000 g estimates (random sample)" in ax.get_title().replace("\n", " ")
+    assert ax.get_ylabel() == "intercept"
+    assert inside_figure(fig)
+    everything = shrinkage_plot(fit, max_groups=None)
+    segs = [a for a in everything.axes[0].get_children() if a.get_gid() == "shrinkage"]
+    assert len(segs[0].get_segments()) == 1000

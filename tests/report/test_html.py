@@ -149,3 +149,37 @@ def test_comparison_report(hsb):
     assert check_self_contained(text) == 1  # the forest plot
     assert "table-estimator_comparison" in parse(text).ids
     assert f"Kish design effect = {comp.kish_design_effect:.2f}" in notes_text(text)
+
+
+def test_equations_are_typeset_in_mathml(hsb):
+    """MathML (the browser typesets it offline), not ASCII in a <pre>."""
+    import xml.etree.ElementTree as ET
+
+    fit = multilevel.fit("mathach ~ cses * meanses + (1 + cses | school)", hsb, warn=False)
+    text = report_html(fit)
+    blocks = re.findall(r"<math\b.*?</math>", text, re.S)
+    assert len(blocks) >= 6  # two level-2 equations, level 1, reduced forms, variances
+    for b in blocks:
+        ET.fromstring(b)  # well-formed
+    assert '<pre class="equations">' not in text
+    joined = "".join(blocks)
+    assert "<msub><mi>γ</mi><mrow><mn>11</mn></mrow></msub>" in joined  # gamma_11
+    assert "<msub><mi>τ</mi><mn>00</mn></msub><mo>=</mo>" in joined
+    tau00 = fit.random_effects[0].covariance[0, 0]
+    assert f"<mn>{tau00:.4g}</mn>" in joined
+
+
+def test_ladder_report_prints_every_model_and_counts_dropped_rows(hsb):
+    ladder_mod = pytest.importorskip("multilevel.ladder")
+    h = hsb.copy()
+    h.loc[[5, 900], "cses"] = np.nan
+    with pytest.warns(UserWarning, match="2 of 7185 rows dropped"):
+        ld = ladder_mod.ladder(h, "mathach", "school", ["cses"], ["meanses"])
+    text = report_html(ld)
+    # no collapsed section: a printout shows every model
+    details = re.findall(r"<details[^>]*>", text)
+    assert len(details) == 5 and all(" open" in d for d in details)
+    assert "@media print" in text
+    assert "7183 rows used; 2 of 7185 rows dropped for missing values (missing in cses: 2)" in text
+    assert "no rows dropped" not in text
+    assert 'id="table-estimates"' in text and 'id="table-variance_explained"' in text

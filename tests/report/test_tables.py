@@ -27,7 +27,10 @@ def test_apa_number_formats():
     assert tb.fmt_p(float("nan")) == "—"
     assert tb.fmt_r(-0.256) == "-.26" and tb.fmt_r(1.0) == "1.00"
     assert tb.fmt_num(12.345) == "12.35" and tb.fmt_num(3) == "3"
-    assert tb.fmt_num(0.0001) == "1.0e-04"
+    # two decimals, or more to keep two significant digits; scientific beyond six decimals
+    assert tb.fmt_num(0.0001) == "0.00010" and tb.fmt_num(-0.0123) == "-0.012"
+    assert tb.fmt_num(1.2e-8) == "1.2e-08" and tb.fmt_num(0.5) == "0.50"
+    assert tb.fmt_num(-0.0123, decimals=4) == "-0.0123"
 
 
 def test_fixed_effects_table_numbers_and_ci(fit):
@@ -115,7 +118,8 @@ def test_data_summary_counts_dropped_rows():
     fit = multilevel.fit("Reaction ~ Days + (1 | Subject)", sleep, warn=False)
     t = tb.data_summary_table(fit)
     assert t.data[["size_min", "size_median", "size_max"]].iloc[0].tolist() == [8, 10, 10]
-    assert "177 rows used; 3 dropped" in t.note
+    assert "177 rows used; 3 of 180 rows dropped for missing values" in t.note
+    assert "(missing in Reaction: 3)" in t.note
 
 
 def test_estimator_comparison_table_is_grouped_by_term():
@@ -132,3 +136,26 @@ def test_estimator_comparison_table_is_grouped_by_term():
     np.testing.assert_allclose(merged["std_error"], merged["std_error_src"])
     assert f"{comp.kish_design_effect:.2f}" in t.note
     assert t.cells()[3][:3] == ["cses", "ols", f"{comp['ols'].estimates[1]:.2f}"]
+
+
+def test_small_estimates_keep_their_digits():
+    """An effect on a fine scale (Days in thousandths): b = 0.01047, SE 0.00080, not 0.01 and
+    0.00 as with two decimals."""
+    sleep = multilevel.datasets.sleepstudy().assign(ms=lambda d: d["Days"] * 1000)
+    fit = multilevel.fit("Reaction ~ ms + (1 | Subject)", sleep, warn=False)
+    t = tb.fixed_effects_table(fit)
+    row = t.cells()[1]
+    b, se = fit.beta[1], np.sqrt(fit.vcov_beta[1, 1])
+    assert 0.0001 <= se < 0.001  # so five decimals give two significant digits of the SE
+    assert row[1] == f"{b:.5f}" and row[2] == f"{se:.5f}"
+    lo, hi = t.data.loc[1, ["ci_lower", "ci_upper"]]
+    assert row[3] == f"[{lo:.5f}, {hi:.5f}]"
+    assert float(row[1]) != 0 and float(row[2]) != 0
+
+
+def test_latex_output_escapes_formula_specials(fit):
+    """A formula's ~ and | are text in LaTeX (~ is a non-breaking space, | an em dash in OT1)."""
+    tex = fit.summary().to_latex()
+    assert "Reaction \\textasciitilde{} Days + (Days \\textbar{} Subject)" in tex
+    assert " ~ " not in tex
+    assert tb.latex_escape("a~b^c$d{e}") == (r"a\textasciitilde{}b\textasciicircum{}c\$d\{e\}")

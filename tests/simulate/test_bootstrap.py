@@ -117,3 +117,14 @@ def test_fits_without_their_design_are_refused() -> None:
         bootstrap(large, 5)
     with pytest.raises(MultilevelError, match="in memory"):
         multilevel.power(large, "Days", nsim=5)
+
+
+def test_residual_structures_are_refused() -> None:
+    data = multilevel.datasets.sleepstudy()
+    fit = multilevel.fit(
+        "Reaction ~ Days + (1 | Subject)", data, correlation=multilevel.AR1("Days"), warn=False
+    )
+    with pytest.raises(MultilevelError, match="residual correlation"):
+        bootstrap(fit, 5)
+    with pytest.raises(MultilevelError, match="residual correlation"):
+        multilevel.power(fit, "Days", nsim=5)

@@ -1,7 +1,8 @@
 """The ``multilevel`` command: one module per subcommand, each with ``add_parser`` and ``run``.
 
 Errors of our own (:class:`multilevel.errors.MultilevelError`) print one clear line and exit 2;
-a traceback is shown only with ``--debug``.
+a traceback is shown only with ``--debug``. Ctrl-C prints one line and exits 130 (128 + SIGINT),
+as shells do. A new subcommand is one module here and one line in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ SUBCOMMANDS = {
     "simulate": "simulate",
     "report": "report",
     "plot": "plot",
+    "icc": "icc",
+    "lrt": "lrt",
     "power": "power",  # power helper (#13)
+    "anova": "anova",  # infer helper (#17): anova, emmeans, confint
+    "emmeans": "emmeans",
+    "confint": "confint",
 }
 
 
@@ -64,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted (Ctrl-C); no file was left half-written", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from multilevel.cli.files import add_force_option, check_output, data_inputs
 from multilevel.cli.output import add_format_option, chosen, emit
 
 EXAMPLES = """examples:
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="compare OLS, cluster-robust SEs, fixed effects, GEE and the multilevel model",
         description="Fit the mean model of an lme4 formula with the usual alternatives to a "
-        "multilevel model and show estimates, SEs, 95%% CIs, SE ratios to the multilevel "
+        "multilevel model and show estimates, SEs, 95% CIs, SE ratios to the multilevel "
         "SE and design effects.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the draws (default 0)")
     p.add_argument("--ml", action="store_true", help="fit the multilevel model by ML, not REML")
+    add_force_option(p)
     p.add_argument(
         "--family",
         choices=["gaussian", "binomial"],
@@ -59,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     from multilevel.compare.compare import DEFAULT_ESTIMATORS, compare_estimators
     from multilevel.errors import DataError
 
+    if args.plot:
+        from multilevel.report.files import figure_format
+
+        figure_format(args.plot)
+        check_output(args.plot, data_inputs(args.data), args.force, "forest plot")
     names = DEFAULT_ESTIMATORS
     if args.estimators:
         names = tuple(n.strip() for n in args.estimators.split(",") if n.strip())
@@ -78,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise DataError(str(exc)) from None
     if args.plot:
-        comp.plot().savefig(args.plot, dpi=120)
+        from multilevel.report.files import save_figure
+
+        save_figure(comp.plot(), args.plot, dpi=120)
         if args.family == "binomial" and "multilevel" in comp.names:  # hook: GLMMs (#12)
             from pathlib import Path
 
@@ -88,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             extra = path.with_name(f"{path.stem}-attenuation{path.suffix}")
             marginal = next((n for n in ("gee_exchangeable", "glm") if n in comp.names), None)
             if marginal is not None:
-                attenuation_plot(comp, marginal).savefig(extra, dpi=120)
+                save_figure(attenuation_plot(comp, marginal), str(extra), dpi=120)
                 sys.stdout.write(f"attenuation plot written to {extra}\n")
     fmt = chosen(args)
     emit(comp, fmt)

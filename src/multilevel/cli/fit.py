@@ -32,8 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | group)'")
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     add_format_option(p)
-    p.add_argument("--ddf", choices=["satterthwaite", "kenward-roger"], default="satterthwaite")
-    residual_options.add_options(p)  # hook: multilevel.residual
+    p.add_argument(
+        "--ddf",
+        choices=["satterthwaite", "kenward-roger"],
+        default="satterthwaite",
+        help="denominator degrees of freedom for the t-tests of the fixed effects: "
+        "satterthwaite (default, as lmerTest) or kenward-roger (as pbkrtest; also adjusts the "
+        "SEs; REML fits only)",
+    )
     p.add_argument(
         "--family",
         help="binomial (logit; or 'binomial(link=probit)', cloglog) or poisson: a generalized "
@@ -45,6 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="quadrature points (1 = Laplace; >1 needs one scalar random effect)",
     )
+    p.add_argument(
+        "--vcov",
+        choices=["model", "CR0", "CR1", "CR2"],
+        default="model",
+        help="also show fixed effects with cluster-robust SEs (clubSandwich's CR2 with "
+        "Satterthwaite df, as HLM's robust standard errors)",
+    )
+    residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument(
         "--chunk-rows",
         type=int,
@@ -123,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     elif fmt == "csv":
         emit(fit, fmt)
     else:  # the lme4-style summary, rendered as text, Markdown, LaTeX or HTML
-        s = fit.summary(ddf=args.ddf)
+        s = fit.summary(ddf=args.ddf, vcov=args.vcov)
         text = s.to_terminal if sys.stdout.isatty() else s.to_text  # plain text when piped
         out = {"text": text, "markdown": s.to_markdown, "html": s.to_html, "latex": s.to_latex}
         sys.stdout.write(out[fmt]() + "\n")

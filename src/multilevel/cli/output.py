@@ -18,7 +18,8 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=FORMATS,
         default="text",
-        help="text (default), json, or the tables as markdown, csv, latex or html",
+        help="text (default), json, or the tables as markdown, latex, html or csv (one long "
+        "table with a 'table' column)",
     )
 
 
@@ -39,12 +40,12 @@ def emit(obj: Any, fmt: str, text: Callable[[], str] | None = None) -> None:
     if fmt in ("markdown", "latex", "html") and callable(own):
         sys.stdout.write(own() + "\n")
         return
-    from multilevel.report.tables import tables_for
+    from multilevel.report.tables import long_csv, tables_for
 
-    parts = []
-    for table in tables_for(obj):
-        if fmt == "csv":
-            parts.append(f"# {table.title}\n{table.to_csv()}")
-        else:
-            parts.append(getattr(table, f"to_{fmt}")())
+    own_tables = getattr(obj, "tables", None)  # e.g. a ladder: the tables its text shows too
+    tables = own_tables() if callable(own_tables) else tables_for(obj)
+    if fmt == "csv":  # one loadable table: a column 'table' says which table each row is from
+        sys.stdout.write(long_csv(tables))
+        return
+    parts = [getattr(table, f"to_{fmt}")() for table in tables]
     sys.stdout.write("\n\n".join(p.rstrip("\n") for p in parts) + "\n")

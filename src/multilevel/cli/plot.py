@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 
+from multilevel.cli.files import add_force_option, check_output, data_inputs
 from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
@@ -39,8 +40,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the image to write")
     p.add_argument("--group", help="the grouping factor to plot (default: the first)")
     p.add_argument("--x", help="spaghetti: the level-1 predictor on the x axis")
-    p.add_argument("--dpi", type=int, default=120, help="resolution of raster images")
+    p.add_argument("--dpi", type=int, default=120, help="resolution of raster images (default 120)")
+    p.add_argument(
+        "--max-groups",
+        type=int,
+        default=None,
+        metavar="N",
+        help="spaghetti and shrinkage plots: draw at most N groups (a seeded random sample; "
+        "default 100 and 200)",
+    )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    add_force_option(p)
     residual_options.add_options(p)  # hook: multilevel.residual
     p.set_defaults(run=run)
 
@@ -48,8 +58,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import multilevel
     from multilevel.cli.report import resolve
+    from multilevel.errors import DataError
     from multilevel.plots import KINDS
+    from multilevel.report.files import figure_format, save_figure
 
+    if args.dpi <= 0:
+        raise DataError(f"--dpi must be a positive number of dots per inch, not {args.dpi}")
+    if args.max_groups is not None and args.max_groups < 1:
+        raise DataError(f"--max-groups must be at least 1, not {args.max_groups}")
+    figure_format(args.output)  # an unknown extension is refused before the fit
+    check_output(args.output, data_inputs(args.data), args.force, "plot")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         fit = multilevel.fit(
@@ -58,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     options = {"group": args.group}
     if args.kind == "spaghetti" and args.x:
         options["x"] = args.x
+    if args.max_groups is not None:
+        options["max_groups"] = args.max_groups
     fig = KINDS[args.kind](fit, **options)
-    fig.savefig(args.output, dpi=args.dpi)
+    save_figure(fig, args.output, dpi=args.dpi)
     print(f"{args.kind} plot written to {args.output}", file=sys.stderr)
     return 0

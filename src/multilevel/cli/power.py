@@ -84,6 +84,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--level1", metavar="NAME=EFFECT,...", help="level-1 N(0,1) predictors")
     g.add_argument("--level2", metavar="NAME=EFFECT,...", help="level-2 N(0,1) predictors")
     g.add_argument("--design-seed", type=int, default=0, help="seed of the predictors' values")
+    g.add_argument(
+        "--family",
+        choices=["gaussian", "binomial", "poisson"],
+        default="gaussian",
+        help="outcome: continuous (default), 0/1 (binomial, logit) or counts (poisson, log); "
+        "--effect and --level1/2 are then on the link scale, --icc on the latent scale",
+    )
+    g.add_argument("--intercept", type=float, default=0.0, help="the intercept (link scale)")
     p.add_argument("--target", type=float, help="report the smallest design reaching this power")
     p.add_argument("--plot", metavar="FILE", help="write the power curve (PNG, PDF, SVG)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -123,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
             raise MultilevelError("a planned design needs --groups and --group-size")
         level1, level2 = _pairs(args.level1, "--level1"), _pairs(args.level2, "--level2")
         treatment = None if args.treatment == "none" else args.treatment
-        effects = {**level1, **level2, **({"treat": args.effect} if treatment else {})}
+        effects = {
+            "(Intercept)": args.intercept,
+            **level1,
+            **level2,
+            **({"treat": args.effect} if treatment else {}),
+        }
         source = plan(
             groups[0],
             sizes[0],
@@ -136,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             tau2=args.tau2,
             sigma2=args.sigma2,
             seed=args.design_seed,
+            family=None if args.family == "gaussian" else args.family,
         )
         for name, vals in (("n_groups", groups), ("group_size", sizes)):
             if len(vals) > 1:

@@ -12,6 +12,7 @@ import argparse
 import sys
 import warnings
 
+from multilevel.cli.files import add_force_option, check_csv_folder, check_output, data_inputs
 from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
@@ -69,8 +70,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         choices=["markdown", "latex", "html", "csv"],
-        help="print every table to standard output in this format",
+        help="print every table to standard output in this format (csv: one long table with a "
+        "'table' column)",
     )
+    add_force_option(p)
     p.set_defaults(run=run)
 
 
@@ -137,23 +140,33 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.output or args.csv or args.format):
         raise DataError("nothing to write: give -o report.html, --csv DIR or --format")
+    inputs = data_inputs(args.data)
+    if args.output:  # refused before any fitting, so a mistake costs nothing
+        check_output(args.output, inputs, args.force, "report")
+    if args.csv:
+        check_csv_folder(args.csv, inputs, args.force, {})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         obj = build(args)
     notes = []
+    known = set(getattr(obj, "notes", ()))  # a ladder's notes are in its report already
     for w in caught:  # the ladder's own warnings (fits record theirs in the result)
         if issubclass(w.category, UserWarning) and "Ladder" in w.category.__name__:
             print(f"warning: {w.message}", file=sys.stderr)
-            notes.append(f"Message from the ladder: {w.message}")
+            if str(w.message) not in known and "rows dropped" not in str(w.message):
+                notes.append(f"Message from the ladder: {w.message}")
     from multilevel.report import export_csv, tables_for, write_report
+    from multilevel.report.tables import long_csv
 
-    if args.format:
-        sep = "\n\n" if args.format != "csv" else "\n"
-        for t in tables_for(obj):
-            if args.format == "csv":
-                sys.stdout.write(f"# {t.name}\n")
-            sys.stdout.write(t.render(args.format).rstrip("\n") + sep)
+    tables = tables_for(obj)
+    if args.format == "csv":
+        sys.stdout.write(long_csv(tables))
+    elif args.format:
+        for t in tables:
+            sys.stdout.write(t.render(args.format).rstrip("\n") + "\n\n")
     if args.csv:
+        headers = {t.name: t.to_csv().split("\n", 1)[0] for t in tables}
+        check_csv_folder(args.csv, inputs, args.force, headers)
         for path in export_csv(obj, args.csv):
             print(f"table written to {path}", file=sys.stderr)
     if args.output:

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from multilevel.cli.files import add_force_option, check_output
+
 EXAMPLES = """examples:
   multilevel simulate --seed 1 --reps 500 --icc 0.2 --groups 50 --group-size 30 --level 2
   multilevel simulate --level 1 --reps 200 --jobs 2 --json
@@ -54,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a plot of the rejection rates")
+    add_force_option(p)
     p.set_defaults(run=run)
 
 
@@ -61,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     from multilevel.compare.simulate import SIM_ESTIMATORS, simulate_type1
     from multilevel.errors import DataError
 
+    if args.plot:
+        from multilevel.report.files import figure_format
+
+        figure_format(args.plot)
+        check_output(args.plot, [], args.force, "plot")
     names = SIM_ESTIMATORS
     if args.estimators:
         names = tuple(n.strip() for n in args.estimators.split(",") if n.strip())
@@ -80,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DataError(str(exc)) from None
     if args.plot:
-        res.plot().savefig(args.plot, dpi=120)
+        from multilevel.report.files import save_figure
+
+        save_figure(res.plot(), args.plot, dpi=120)
     if args.json:
         json.dump(res.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -8,7 +8,7 @@ with the formula's grouping factor as the cluster. The result holds each estimat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -22,6 +22,12 @@ from multilevel.compare.ols import ols, ols_cluster
 from multilevel.compare.one_per_group import one_per_group
 from multilevel.compare.protocol import EstimatorResult
 from multilevel.compare.table import comparison_table, format_table
+
+KISH_NOTE = (
+    "1 + (mean cluster size - 1) x ICC, with the ICC of this model given its predictors (the "
+    "residual ICC); `multilevel icc` uses the null model's ICC, so its design effect differs "
+    "when the predictors explain between-cluster variance"
+)
 
 #: the default estimators, in table order (``ols_cluster_cr2`` is available on request)
 DEFAULT_ESTIMATORS = (
@@ -81,6 +87,8 @@ class Comparison:
     table: pd.DataFrame
     level: float
     kish_design_effect: float | None
+    predictor_levels: dict[str, str] = field(default_factory=dict)
+    explanation: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> EstimatorResult:
         for r in self.results:
@@ -101,6 +109,9 @@ class Comparison:
             "n_clusters": self.n_clusters,
             "level": self.level,
             "kish_design_effect": self.kish_design_effect,
+            "kish_design_effect_note": KISH_NOTE if self.kish_design_effect is not None else None,
+            "predictor_levels": dict(self.predictor_levels),
+            "explanation": list(self.explanation),
             "estimators": [r.to_dict() for r in self.results],
         }
 
@@ -110,9 +121,15 @@ class Comparison:
             f"({self.cluster})"
         )
         if self.kish_design_effect is not None:
-            head += f"; Kish design effect 1 + (n-1) ICC = {self.kish_design_effect:.3f}"
+            head += f"; Kish design effect 1 + (m-1) ICC = {self.kish_design_effect:.3f}"
         notes = [f"  {r.name}: {n}" for r in self.results for n in r.notes]
-        return head + "\n\n" + format_table(self.table) + "\n\nNotes:\n" + "\n".join(notes)
+        if self.kish_design_effect is not None:
+            notes.append(f"  design effect: {KISH_NOTE}")
+        why = [f"  - {w}" for w in self.explanation]
+        text = head + "\n\n" + format_table(self.table)
+        if why:
+            text += "\n\nWhy the estimates and SEs differ:\n" + "\n".join(why)
+        return text + "\n\nNotes:\n" + "\n".join(notes)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -165,6 +182,8 @@ def compare_estimators(
     ml = [r for r in results if r.name == "multilevel"]
     if ml and "icc" in ml[0].extras:
         kish = 1.0 + (data_.n / data_.n_clusters - 1.0) * float(ml[0].extras["icc"])
+    from multilevel.compare.explain import explanation, predictor_levels
+
     formula_text = data_.design.formula.text if data_.design is not None else formula
     return Comparison(
         formula=formula_text,
@@ -175,6 +194,8 @@ def compare_estimators(
         table=comparison_table(results, level=level),
         level=level,
         kish_design_effect=kish,
+        predictor_levels=predictor_levels(data_),
+        explanation=explanation(data_, results),
     )
 
 

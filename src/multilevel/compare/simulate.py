@@ -248,6 +248,11 @@ def rejection_table(p: np.ndarray, names: Sequence[str], alpha: float) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+#: rows per simulated data set; beyond this one replicate of all estimators takes minutes and
+#: gigabytes, and the Type I error rates do not change
+MAX_SIM_ROWS = 1_000_000
+
+
 def simulate_type1(
     *,
     level: int = 2,
@@ -275,6 +280,12 @@ def simulate_type1(
         raise ValueError("reps must be at least 1")
     if n_groups < 3 or group_size < 2:
         raise ValueError("need at least 3 groups of at least 2 rows")
+    if n_groups * group_size > MAX_SIM_ROWS:
+        raise ValueError(
+            f"{n_groups} groups of {group_size} rows make {n_groups * group_size:,} rows per "
+            f"replicate; the simulation allows at most {MAX_SIM_ROWS:,} (every estimator is "
+            "refitted in every replicate): use fewer or smaller groups"
+        )
     root = np.random.SeedSequence(seed)
     entropy = int(root.entropy)  # type: ignore[arg-type]  # an int when seed is an int or None
     s = SimulationSettings(level, icc, n_groups, group_size, reps, alpha, x_icc, entropy, names)

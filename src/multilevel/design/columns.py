@@ -10,11 +10,13 @@ columns directly, and the full matrix is built only when something asks for it (
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 #: numbers the matrices wrapped by ModelColumns.of, so their column keys never collide
 _WRAPPED = itertools.count()
@@ -204,3 +206,107 @@ class ModelColumns:
 def _fill(out: np.ndarray, value: float) -> np.ndarray:
     out[...] = value
     return out
+
+
+class _SparseSource(Mapping[str, np.ndarray]):
+    """Column key -> the column as a dense array, made on demand from a sparse matrix."""
+
+    def __init__(self, matrix: sp.csc_matrix, keys: dict[str, int]) -> None:
+        self._matrix, self._keys = matrix, keys
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._matrix[:, [self._keys[key]]].toarray().ravel()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+@dataclass(frozen=True, eq=False)
+class SparseColumns(ModelColumns):
+    """A model matrix kept sparse (CSC): a categorical predictor with many levels.
+
+    X'X, X'v and Z_j'X come from sparse products, so a 2000-level factor on 200k rows costs
+    its 200k nonzeros, not a dense n x 2000 matrix (3.2 GB and a dense n k^2 product).
+    """
+
+    matrix: sp.csc_matrix = field(default=None, repr=False)
+
+    @classmethod
+    def of_sparse(cls, matrix: Any) -> SparseColumns:
+        """Wrap a sparse n x k matrix; an all-ones column is the intercept."""
+        S = sp.csc_matrix(matrix, dtype=float)
+        S.sum_duplicates()
+        n, k = S.shape
+        counts = np.diff(S.indptr)
+        factors: list[tuple[str, ...]] = []
+        keys: dict[str, int] = {}
+        tag = next(_WRAPPED)
+        for j in range(k):
+            data = S.data[S.indptr[j] : S.indptr[j + 1]]
+            if n and counts[j] == n and bool(np.all(data == 1.0)):
+                factors.append(())
+            else:
+                key = f"#s{tag}:{j}"
+                keys[key] = j
+                factors.append((key,))
+        return cls(n, tuple(factors), _SparseSource(S, keys), S)
+
+    def column(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
+        col = self.matrix[:, [j]].toarray().ravel()
+        if out is None:
+            return col
+        out[...] = col
+        return out
+
+    def select(self, keep: list[int]) -> ModelColumns:
+        return SparseColumns.of_sparse(self.matrix[:, keep])
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        """The dense n x k matrix, built only when asked for (e.g. Kenward-Roger)."""
+        return np.asfortranarray(self.matrix.toarray())
+
+    def dot(self, coef: np.ndarray) -> np.ndarray:
+        return np.asarray(self.matrix @ coef, dtype=float).ravel()
+
+    def tdot(self, v: np.ndarray) -> np.ndarray:
+        return np.asarray(self.matrix.T @ v, dtype=float).ravel()
+
+    def rowdot(self, coef: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        return np.asarray(self.matrix.multiply(coef[codes]).sum(axis=1)).ravel()
+
+    def gram(self, extra: np.ndarray | None = None) -> np.ndarray:
+        M = self.matrix if extra is None else sp.hstack([self.matrix, extra[:, None]], "csc")
+        return np.asarray((M.T @ M).toarray())
+
+    def left(self, Mt: Any) -> np.ndarray:
+        """Mt @ X for a (sparse or dense) matrix Mt with n columns, as a dense array."""
+        out = Mt @ self.matrix
+        return np.asarray(out.toarray() if sp.issparse(out) else out)
+
+    def group_cross(self, codes: np.ndarray, G: int, z: list[np.ndarray]) -> np.ndarray:
+        """Z_j'X for every group j: (len(z), k, G), from one sparse product per Z column."""
+        rows = np.arange(self.n)
+        out = np.empty((len(z), self.k, G))
+        for r, zr in enumerate(z):
+            Mt = sp.csr_matrix((zr, (codes.astype(np.intp), rows)), shape=(G, self.n))
+            out[r] = self.left(Mt).T
+        return out
+
+    def block(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        out[:, : self.k] = self.matrix[start:stop].toarray()
+        return out
+
+    def max_abs(self) -> np.ndarray:
+        S = abs(self.matrix)
+        best = np.asarray(S.max(axis=0).toarray()).ravel()
+        nan = np.zeros(self.k, bool)
+        bad = np.isnan(self.matrix.data)
+        if bad.any():
+            cols = np.repeat(np.arange(self.k), np.diff(self.matrix.indptr))
+            nan[cols[bad]] = True
+        best[nan] = np.nan
+        return best

@@ -3,7 +3,9 @@ and drop aliased (linearly dependent) columns as lme4's ``chkRank.drop.cols`` do
 
 from __future__ import annotations
 
+import ast
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,7 @@ import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
 
-from multilevel.design.columns import ModelColumns
+from multilevel.design.columns import ModelColumns, SparseColumns
 from multilevel.design.contrasts import CONTRAST_CONTEXT, CodedFormula, Coding, apply_coding
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
 from multilevel.design.shift import intercept_of, shifted_columns, shifts_from_gram
@@ -25,6 +27,72 @@ FORMULA_CONTEXT = {**SAFE_FUNCTIONS, **CONTRAST_CONTEXT}
 RANK_TOL = 1e-7  # lme4: chkRank.drop.cols uses qr(X, tol = 1e-7)
 #: above this many rows, numeric columns are read in place (formulaic learns the spec on a sample)
 IN_PLACE_ROWS = 10_000
+#: a fixed-effects matrix of at least this many cells, at most this share nonzero, stays sparse
+SPARSE_MIN_CELLS = 4_000_000
+SPARSE_MAX_DENSITY = 0.2
+
+
+#: calls whose arguments are levels, not numbers: integer columns inside them keep their type
+LEVEL_CALLS = frozenset({"factor", "C"})
+
+
+def integer_columns_as_double(terms: Iterable[Any], data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with the integer columns the formula ``terms`` compute with as float64.
+
+    R computes every formula term in double precision (``I(x^4)``, ``x:w``); numpy would do it
+    in the column's integer type and wrap around silently. Columns used as levels (inside
+    ``factor()`` or ``C()``) keep their type, so their level names stay ``1``, ``2``, ...
+    """
+    numeric: set[str] = set()
+    levels: set[str] = set()
+    for term in terms:
+        for factor in term.factors:
+            method = getattr(factor.eval_method, "value", str(factor.eval_method))
+            code = str(factor.expr)
+            if method == "lookup":
+                numeric.add(code.strip("`"))
+            elif method == "python":
+                _names_in(code, numeric, levels)
+    cast = {
+        c: data[c].astype(float)
+        for c in numeric - levels
+        if c in data.columns
+        and pd.api.types.is_integer_dtype(data[c].dtype)
+        and not pd.api.types.is_bool_dtype(data[c].dtype)
+    }
+    return data.assign(**cast) if cast else data
+
+
+def _names_in(code: str, numeric: set[str], levels: set[str]) -> None:
+    """Add the names in a Python expression to ``levels`` (inside factor()/C()) or ``numeric``."""
+    try:
+        tree = ast.parse(code, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return  # formulaic reports it
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in LEVEL_CALLS:
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                for sub in ast.walk(arg):
+                    if isinstance(sub, ast.Name):
+                        levels.add(sub.id)
+                        inside.add(id(sub))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in inside:
+            numeric.add(node.id)
+
+
+def model_matrix(formula: Formula | ModelSpec, data: pd.DataFrame, output: str = "pandas") -> Any:
+    """formulaic's model matrix (pandas or sparse) of a formula or a learned spec, evaluated in
+    the closed namespace of :mod:`multilevel.formula.safety` with integer columns in double
+    precision."""
+    terms = formula.formula if isinstance(formula, ModelSpec) else formula
+    return formula.get_model_matrix(
+        integer_columns_as_double(terms, data),
+        context=dict(FORMULA_CONTEXT),
+        na_action="ignore",
+        output=output,
+    )
 
 
 def _as_float_frame(mm: Any) -> tuple[np.ndarray, list[str]]:
@@ -61,37 +129,40 @@ def encode(formula: str, data: pd.DataFrame, what: str) -> tuple[np.ndarray, lis
 
 
 def encode_columns(
-    formula: str, data: pd.DataFrame, what: str
+    formula: str, data: pd.DataFrame, what: str, sparse: bool = False
 ) -> tuple[ModelColumns, list[str], ModelSpec]:
     """As :func:`encode`, with the matrix kept as :class:`ModelColumns` (the data read in place
     when every column is a numeric data column or a product of them).
 
     Numerical trouble inside an expression (log of a negative number, overflow) is not a
     warning here: it shows as a non-finite value, reported below as a DataError naming the column.
+    With ``sparse``, a large matrix that is mostly zeros (a factor with many levels) is kept as
+    :class:`SparseColumns`.
     """
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-        return _encode(formula, data, what)
+        return _encode(formula, data, what, sparse)
 
 
 def _encode(
-    formula: str, data: pd.DataFrame, what: str
+    formula: str, data: pd.DataFrame, what: str, sparse: bool = False
 ) -> tuple[ModelColumns, list[str], ModelSpec]:
     """formulaic encodes every formula; when all factors are numeric columns the spec is learned
     on a few rows and the columns stay the data's own (no n x k copy on millions of rows)."""
     try:
         parsed = Formula(python_expr(formula))
         lookups = numeric_lookups(parsed, data) if len(data) > IN_PLACE_ROWS else None
+        sparse = sparse and lookups is None and len(data) > IN_PLACE_ROWS
         sample = data.head(50) if lookups is not None else data
-        mm = parsed.get_model_matrix(
-            sample, context=dict(FORMULA_CONTEXT), na_action="ignore", output="pandas"
-        )
+        mm = model_matrix(parsed, sample, output="sparse" if sparse else "pandas")
     except FormulaicError as exc:
         msg = str(exc).splitlines()[0]
         raise FormulaError(f"cannot build the {what} from '{formula}': {msg}") from None
     except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
         raise DataError(f"cannot build the {what} from '{formula}': {exc}") from None
+    if sparse:
+        return _sparse_columns(mm, what)
     names = [str(c) for c in mm.columns]
     if lookups is not None and len(lookups) == len(names):
         used = sorted({c for cols in lookups for c in cols})
@@ -103,9 +174,7 @@ def _encode(
             _check_values(columns.select(products), [names[j] for j in products], what)
         return columns, names, mm.model_spec
     if lookups is not None:  # unexpected layout: encode everything with formulaic
-        mm = parsed.get_model_matrix(
-            data, context=dict(FORMULA_CONTEXT), na_action="ignore", output="pandas"
-        )
+        mm = model_matrix(parsed, data)
         names = [str(c) for c in mm.columns]
     try:
         values, names = _as_float_frame(mm)
@@ -114,6 +183,19 @@ def _encode(
     if values.shape[0] != len(data):
         raise DataError(f"the {what} '{formula}' gave {values.shape[0]} rows for {len(data)}")
     columns = ModelColumns.of(values)
+    _check_values(columns, names, what)
+    return columns, names, mm.model_spec
+
+
+def _sparse_columns(mm: Any, what: str) -> tuple[ModelColumns, list[str], ModelSpec]:
+    """formulaic's sparse matrix kept as :class:`SparseColumns` when it is large and mostly
+    zeros (a factor with many levels), else made dense."""
+    n, k = mm.shape
+    names = [str(c) for c in mm.model_spec.column_names]
+    if n * k < SPARSE_MIN_CELLS or mm.nnz > SPARSE_MAX_DENSITY * n * k:
+        columns: ModelColumns = ModelColumns.of(mm.toarray())
+    else:
+        columns = SparseColumns.of_sparse(mm)
     _check_values(columns, names, what)
     return columns, names, mm.model_spec
 
@@ -238,9 +320,7 @@ class FixedDesign:
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """X for new data, with the encodings (levels, centring) learned from the fit."""
         try:
-            mm = self.spec.get_model_matrix(
-                data, context=dict(FORMULA_CONTEXT), na_action="ignore", output="pandas"
-            )
+            mm = model_matrix(self.spec, data)
         except (FormulaicError, KeyError, ValueError, TypeError) as exc:
             raise DataError(f"cannot build fixed effects for new data: {exc}") from None
         values, _ = _as_float_frame(mm)
@@ -250,7 +330,7 @@ class FixedDesign:
 def fixed_design(formula: str, data: pd.DataFrame, coding: Coding | None = None) -> FixedDesign:
     """Build X for the fixed part of a model (factors coded as ``coding`` says)."""
     coded = apply_coding(formula, data, coding or Coding())
-    X, raw_names, spec = encode_columns(coded.text, data, "fixed-effects model matrix")
+    X, raw_names, spec = encode_columns(coded.text, data, "fixed-effects model matrix", sparse=True)
     names = [coded.column_name(n) for n in raw_names]
     XtX = X.gram()
     # columns far from zero: the rank check and X'X about a shift (design/shift.py)

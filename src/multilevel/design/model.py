@@ -7,7 +7,7 @@ messages that name the term at fault.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -25,6 +25,7 @@ from multilevel.design.frame import (
 )
 from multilevel.design.layout import ModelLayout, TermLayout
 from multilevel.design.random import RandomTerm, order_terms, random_term
+from multilevel.design.weights import frame_terms, row_weights, strip_offsets
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.parse import FormulaSpec, parse_formula
 
@@ -39,6 +40,10 @@ class ModelDesign:
     fixed: FixedDesign
     terms: tuple[RandomTerm, ...]
     warnings: tuple[str, ...]
+    # precision weights and offset per row (design/weights.py applies them before the
+    # cross-products); None when not given
+    weights: np.ndarray | None = None
+    offset: np.ndarray | None = None
 
     @property
     def X(self) -> np.ndarray:
@@ -165,6 +170,8 @@ def build_design(
     formula: str | FormulaSpec,
     data: Any,
     contrasts: dict[str, str] | None = None,
+    weights: Any = None,
+    offset: Any = None,
     na_values: Any = None,
     *,
     residual: bool = True,
@@ -175,6 +182,9 @@ def build_design(
     variance, as lme4's glmer does (an observation-level random effect is allowed)."""
     spec = formula if isinstance(formula, FormulaSpec) else parse_formula(formula)
     spec, coding = strip_codings(spec, contrasts)  # C(x, sum) -> C(x), coding recorded
+    spec, offsets = strip_offsets(spec)  # offset(expr) terms, evaluated below
+    extra = frame_terms(weights, offsets, offset)  # the frame also reads (and NA-drops) them
+    frame_spec = replace(spec, fixed=" + ".join([spec.fixed, *extra])) if extra else spec
     if not spec.random:
         raise FormulaError(
             f"no random-effects terms in '{spec.text}'; add one such as (1 | group). "
@@ -182,11 +192,17 @@ def build_design(
         )
     df = load_data(
         data,
-        select=lambda columns: list(needed_columns(spec, columns)[0]),
+        select=lambda columns: list(needed_columns(frame_spec, columns)[0]),
         ids=group_columns(spec),
         na_values=na_values,
     )
-    frame = build_frame(spec, df, na_values=na_values)
+    arrays = any(a is not None and not isinstance(a, str) for a in (weights, offset))
+    if arrays and not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0):
+        df = df.reset_index(drop=True)  # rows of weight/offset arrays are positions
+    frame = build_frame(frame_spec, df, na_values=na_values)
+    w, off = row_weights(
+        weights, offset, offsets, frame.data, frame.row_index.to_numpy(), frame.n_input
+    )
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data, coding)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
@@ -201,4 +217,6 @@ def build_design(
         fixed=fixed,
         terms=tuple(terms),
         warnings=tuple(warnings),
+        weights=w,
+        offset=off,
     )

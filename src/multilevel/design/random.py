@@ -16,13 +16,12 @@ import pandas as pd
 from formulaic import ModelSpec
 
 from multilevel.design.columns import ModelColumns
-from multilevel.design.fixed import _as_float_frame, encode_columns
+from multilevel.design.fixed import _as_float_frame, encode_columns, model_matrix
 from multilevel.design.groupsums import group_sums
 from multilevel.design.layout import TermLayout
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
 from multilevel.formula.rnames import lme4_name
-from multilevel.formula.safety import SAFE_FUNCTIONS
 
 
 def level_label(value: object) -> str:
@@ -102,9 +101,7 @@ class RandomTerm(TermLayout):
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """Raw Z columns of this term for new data."""
         try:
-            mm = self.spec.get_model_matrix(
-                data, context=dict(SAFE_FUNCTIONS), na_action="ignore", output="pandas"
-            )
+            mm = model_matrix(self.spec, data)
         except Exception as exc:  # formulaic raises several types for unusable new data
             raise DataError(
                 f"cannot build random effects '{self.source}' for new data: {exc}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from multilevel.design.columns import ModelColumns
+from multilevel.design.columns import ModelColumns, SparseColumns
 
 #: a column is shifted when its variance is below this fraction of its mean square, i.e. its
 #: mean exceeds 100 SDs (then sums of squares keep fewer than ~12 of their 16 digits)
@@ -64,7 +64,9 @@ def shifts_from_gram(gram: np.ndarray, n: int, intercept: int | None) -> np.ndar
 
 
 def intercept_of(columns: ModelColumns) -> int | None:
-    """The index of the intercept column, if any."""
+    """The index of the intercept column, if any (None for sparse columns: not shifted)."""
+    if isinstance(columns, SparseColumns):
+        return None
     return next((j for j in range(columns.k) if not columns.factors[j]), None)
 
 

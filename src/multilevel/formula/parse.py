@@ -12,7 +12,7 @@ term. Here we expand lme4's shortcuts exactly as lme4 does:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from multilevel.errors import FormulaError
 
@@ -188,6 +188,37 @@ def _parse_random(inner: str, source: str) -> list[RandomSpec]:
     return [RandomSpec(e, fs, source) for fs in factor_sets for e in exprs]
 
 
+_POWER = re.compile(r"(\^|\*\*)(\s*)(\d+)")
+_NAME = re.compile(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*")
+#: formulaic expands (a + b + ...)^k by repeated products: names^k steps (R's answer is small)
+MAX_POWER_EXPANSION = 20_000
+
+
+def _bound_powers(expr: str, source: str) -> str:
+    """Formula-level powers ``(a + b + c)^k`` with k clamped to the number of names (R gives the
+    same terms: no interaction has more factors than there are names), refused when expanding
+    them would take names^k steps beyond MAX_POWER_EXPANSION."""
+    names = len(set(_NAME.findall(expr))) or 1
+    out, depth, i = [], 0, 0
+    while i < len(expr):
+        ch = expr[i]
+        depth += (ch == "(") - (ch == ")")
+        m = _POWER.match(expr, i) if depth == 0 else None
+        if m is None:
+            out.append(ch)
+            i += 1
+            continue
+        k = min(int(m.group(3)), names)
+        if names**k > MAX_POWER_EXPANSION:
+            raise FormulaError(
+                f"the power '{m.group(0).strip()}' in '{source}' interacts {names} names up to "
+                f"order {k}; write the interactions wanted explicitly (e.g. (a + b + c)^2)"
+            )
+        out.append(f"{m.group(1)}{m.group(2)}{k}")
+        i = m.end()
+    return "".join(out)
+
+
 def parse_formula(text: str) -> FormulaSpec:
     """Parse an lme4 formula string into a :class:`FormulaSpec`.
 
@@ -232,5 +263,6 @@ def parse_formula(text: str) -> FormulaSpec:
     removed = " ".join(p for p in fixed_parts if p.startswith("- "))
     if not fixed:  # as R: only '- 1' (or '0') removes the intercept; '-x' alone removes nothing
         fixed = "1"
-    fixed = f"{fixed} {removed}".strip()
+    fixed = _bound_powers(f"{fixed} {removed}".strip(), "the fixed part")
+    random = [replace(r, expr=_bound_powers(r.expr, r.source)) for r in random]
     return FormulaSpec(text=text.strip(), response=response, fixed=fixed, random=tuple(random))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,38 +47,47 @@ def parse_specs(
     return factors, by_list
 
 
-def _factor_levels(fit: LmmFit) -> dict[str, tuple[str, ...]]:
-    """The model's factors (variables of the fixed part that are not numeric) and levels."""
+def _factor_values(fit: LmmFit) -> dict[str, list[Any]]:
+    """The model's factors (variables of the fixed part that are not numeric) and their
+    levels as values of the data column (categories, or the sorted distinct values of a column
+    used as ``factor(x)``)."""
     data = fit.design.frame.data
-    out: dict[str, tuple[str, ...]] = {}
+    out: dict[str, list[Any]] = {}
     for term in fixed_terms(fit.design):
         for v in sorted(term.variables - term.numeric):
             if v in data.columns and v not in out:
                 col = data[v]
                 if isinstance(col.dtype, pd.CategoricalDtype):
-                    out[v] = tuple(str(c) for c in col.cat.categories)
+                    out[v] = list(col.cat.categories)
                 else:
-                    out[v] = tuple(sorted(str(x) for x in pd.unique(col.dropna())))
+                    out[v] = sorted(pd.unique(col.dropna()), key=_sort_key)
     return out
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int | float | np.number) else (1, str(value))
+
+
+def _factor_levels(fit: LmmFit) -> dict[str, tuple[str, ...]]:
+    """Level labels of each factor, in the model's order."""
+    return {k: tuple(str(v) for v in vals) for k, vals in _factor_values(fit).items()}
 
 
 def reference_grid(fit: LmmFit) -> tuple[pd.DataFrame, np.ndarray]:
     """Every combination of factor levels (covariates at their means) and its rows of X."""
     data = fit.design.frame.data
-    levels = _factor_levels(fit)
-    names = list(levels)
-    combos = list(itertools.product(*levels.values())) if names else [()]
-    grid = pd.DataFrame(combos, columns=names)
-    frame = grid.copy()
+    values = _factor_values(fit)
+    names = list(values)
+    combos = list(itertools.product(*values.values())) if names else [()]
+    frame = pd.DataFrame(combos, columns=names)
     for name in names:
         col = data[name]
-        cats = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else None
-        if cats is not None:
-            by_label = {str(c): c for c in cats}
-            frame[name] = pd.Categorical([by_label[v] for v in grid[name]], categories=cats)
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            frame[name] = pd.Categorical(frame[name], categories=col.cat.categories)
+    grid = frame.astype({n: str for n in names}) if names else frame.copy()
     response = fit.design.formula.response
     for c in data.columns:
-        if c in levels or c == response:
+        if c in values or c == response:
             continue
         col = data[c]
         if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):

@@ -25,9 +25,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from multilevel.design.weights import working_design
 from multilevel.errors import MultilevelError
 
 if TYPE_CHECKING:
+    from multilevel.design.model import ModelDesign
     from multilevel.design.random import RandomTerm
     from multilevel.result.fit import LmmFit
 
@@ -105,10 +107,14 @@ def kenward_roger(fit: LmmFit) -> KenwardRoger:
             "Kenward-Roger inference is defined for REML fits only (as in pbkrtest and lmerTest); "
             "refit with reml=True, or use Satterthwaite df for this ML fit"
         )
-    design = fit.design
+    design = working_design(fit.design)  # weights and offset applied to the rows
     if design.p == 0:
         raise MultilevelError("Kenward-Roger inference needs at least one fixed effect")
-    blocks = _single_factor_blocks(fit) if design.is_nested_single else _joint_blocks(fit)
+    blocks = (
+        _single_factor_blocks(fit, design)
+        if design.is_nested_single
+        else _joint_blocks(fit, design)
+    )
     Phi, P, Q, K = _kr_matrices(blocks, fit.sigma**2)
     Phi_A, W = _adjusted_vcov(Phi, P, Q, K)
     df = np.array([_ddf_and_scale(Phi, P, W, e[None])[0] for e in np.eye(design.p)])
@@ -166,9 +172,9 @@ def _block_params(
     return E, names
 
 
-def _single_factor_blocks(fit: LmmFit) -> _Blocks:
+def _single_factor_blocks(fit: LmmFit, design: ModelDesign | None = None) -> _Blocks:
     """One block per level of the single grouping factor; Z_j joins all its terms' columns."""
-    design = fit.design
+    design = design or working_design(fit.design)
     terms = design.terms
     codes = terms[0].codes
     g = terms[0].n_levels
@@ -193,9 +199,9 @@ def _single_factor_blocks(fit: LmmFit) -> _Blocks:
     return _Blocks(G, n, D, E, q, tuple(names) + ("Residual",))
 
 
-def _joint_blocks(fit: LmmFit) -> _Blocks:
+def _joint_blocks(fit: LmmFit, design: ModelDesign | None = None) -> _Blocks:
     """All random effects of crossed or nested factors in one block (sparse Z, dense Z'Z)."""
-    design = fit.design
+    design = design or working_design(fit.design)
     q_total = sum(t.q * t.n_levels for t in design.terms)
     if q_total > MAX_JOINT_RANDOM_EFFECTS:
         raise MultilevelError(

@@ -308,10 +308,11 @@ def profile_confint(
     """Columns parameter, lower, upper, note: lme4's profile intervals (ML profile), for all
     parameters or those named in ``parm``."""
     from multilevel.api import fit_design
+    from multilevel.design.weights import working_design
     from multilevel.objective import cross_products
 
     ml = fit if not fit.reml else fit_design(fit.design, reml=False, warn=False)
-    xp = cross_products(ml.design)
+    xp = cross_products(working_design(ml.design))
     # many tiny dense solves: BLAS threads only cost synchronisation here
     with ThreadpoolController().limit(limits=1, user_api="blas"):
         return _profile_confint(fit, ml, xp, level, parm)

@@ -118,13 +118,16 @@ def profiled_hessian(info: VarParInfo) -> np.ndarray:
 def satterthwaite(info: VarParInfo, L: np.ndarray) -> np.ndarray:
     """Satterthwaite df for each row l of L (contrasts of beta)."""
     L = np.atleast_2d(L)
-    out = np.empty(L.shape[0])
-    for r, l in enumerate(L):
-        var = float(l @ info.vcov_beta @ l)
-        g = np.array([l @ Jk @ l for Jk in info.jacobian])
-        denom = float(g @ info.vcov_varpar @ g)
-        out[r] = 2 * var**2 / denom if denom > 0 else np.inf
-    return out
+    J = info.jacobian
+    if L.shape[0] == L.shape[1] and np.array_equal(L, np.eye(L.shape[0])):  # each coefficient
+        var = np.diagonal(info.vcov_beta).copy()
+        g = np.diagonal(J, axis1=1, axis2=2).T  # (rows, k): l'J_k l = (J_k)_rr
+    else:
+        var = np.einsum("ri,ij,rj->r", L, info.vcov_beta, L, optimize=True)
+        g = np.stack([np.einsum("ri,ij,rj->r", L, Jk, L, optimize=True) for Jk in J], axis=1)
+    denom = np.einsum("rk,kl,rl->r", g, info.vcov_varpar, g)
+    with np.errstate(divide="ignore"):
+        return np.where(denom > 0, 2 * var**2 / np.where(denom > 0, denom, 1.0), np.inf)
 
 
 def t_test(estimate: np.ndarray, se: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,7 +54,10 @@ class IccResult:
     seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Fields by name; the interval as ``ci_lower`` / ``ci_upper``."""
+        out = asdict(self)
+        out["ci_lower"], out["ci_upper"] = out.pop("lower"), out.pop("upper")
+        return out
 
     def __str__(self) -> str:
         pct = round(100 * self.level)

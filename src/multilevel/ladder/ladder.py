@@ -1,22 +1,25 @@
 """The lecture's ladder of models, fitted in one call and compared by likelihood-ratio tests.
 
-    null                    y ~ 1 + (1 | g)                          random-effects ANOVA
+    null                    y ~ 1 + (1 | g)                              random-effects ANOVA
     random_intercept        y ~ level1 + (1 | g)
     intercepts_as_outcomes  y ~ level1 + level2 + (1 | g)
-    slopes_as_outcomes      y ~ level1 * level2 + (1 + level1 | g)   random slopes, cross-level
-                                                                     interactions
+    random_slopes           y ~ level1 + level2 + (1 + level1 | g)       slope variance alone
+    slopes_as_outcomes      y ~ level1 * level2 + (1 + level1 | g)       cross-level interactions
 
-Steps without predictors to add are skipped (no level-2 predictors: no intercepts-as-outcomes; no
-level-1 predictors: no random slopes). Each step records its ICC (null) or conditional ICC,
-variance components, the proportion of variance explained at each level relative to the null
-model, marginal and conditional R^2, AIC and BIC; consecutive steps are compared by LRTs.
+Steps without anything to add are skipped (no level-2 predictors: no intercepts- or
+slopes-as-outcomes; no level-1 predictor that varies within groups: no random slopes). Because
+the random slope has its own step, "is the random slope needed?" (a variance, tested on the
+boundary) and "do level-2 predictors explain the slopes?" (fixed effects) are separate tests.
+Each step records its ICC (null) or conditional ICC, variance components, the proportion of
+variance explained at each level relative to the null model, marginal and conditional R^2.
+Rows with a missing value in any ladder variable are dropped once, before every fit, and counted.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,11 +28,20 @@ import pandas as pd
 from multilevel.api import fit
 from multilevel.design.frame import load_data, missing_column_error
 from multilevel.errors import DataError, FitWarning
-from multilevel.ladder.lrt import LrtResult, lrt
+from multilevel.ladder.lrt import LrtResult, lrt, ml_fit
 from multilevel.ladder.r2 import R2, r2, variance_explained
 from multilevel.result.fit import LmmFit
 
-STEPS = ("null", "random_intercept", "intercepts_as_outcomes", "slopes_as_outcomes")
+STEPS = (
+    "null",
+    "random_intercept",
+    "intercepts_as_outcomes",
+    "random_slopes",
+    "slopes_as_outcomes",
+)
+
+#: suffixes of centred columns: within cluster (group-mean) and grand-mean centring
+CENTRED_SUFFIX = {"group": "_cwc", "grand": "_cgm"}
 
 
 class LadderWarning(UserWarning):
@@ -46,6 +58,7 @@ class LadderStep:
     icc_conditional: float  # random-part variance / (random + residual) given the predictors
     r2: R2
     variance_explained: dict[str, float]  # level1, level2 vs the null model
+    n_dropped: int = 0  # rows the ladder dropped before fitting (missing values)
 
     @property
     def tau00(self) -> float:
@@ -55,8 +68,15 @@ class LadderStep:
     def sigma2(self) -> float:
         return float(self.fit.sigma**2)
 
+    @property
+    def ml(self) -> LmmFit:
+        """The ML fit of this step (the fit itself if fitted by ML): what the LRTs compare."""
+        return ml_fit(self.fit)
+
     def to_dict(self) -> dict[str, Any]:
         out = {"step": self.step, **self.fit.to_dict()}
+        out["n_dropped"] = int(self.fit.n_dropped + self.n_dropped)
+        ml = self.ml
         out.update(
             icc_null=_num(self.icc),
             icc_conditional=_num(self.icc_conditional),
@@ -64,6 +84,7 @@ class LadderStep:
             r2_marginal=_num(self.r2.marginal),
             r2_conditional=_num(self.r2.conditional),
             r2_components=self.r2.to_dict(),
+            ml={"loglik": float(ml.loglik), "aic": float(ml.aic), "bic": float(ml.bic)},
         )
         return out
 
@@ -74,7 +95,9 @@ def _num(x: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class Ladder:
-    """The fitted ladder: steps in order and the LRTs between consecutive steps."""
+    """The fitted ladder: steps in order, the LRTs between consecutive steps, the rows dropped
+    for missing values (``n_dropped``, by column in ``dropped_by``) and ``notes`` on what the
+    ladder did with its input (skipped slopes, centring)."""
 
     outcome: str
     group: str
@@ -83,12 +106,19 @@ class Ladder:
     center: str | None
     steps: tuple[LadderStep, ...]
     tests: tuple[LrtResult, ...]
+    n_dropped: int = 0
+    dropped_by: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def __getitem__(self, step: str) -> LadderStep:
         for s in self.steps:
             if s.step == step:
                 return s
         raise KeyError(f"no step {step!r}; steps: {', '.join(s.step for s in self.steps)}")
+
+    @property
+    def n_obs(self) -> int:
+        return self.steps[0].fit.n_obs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,96 +127,30 @@ class Ladder:
             "level1": list(self.level1),
             "level2": list(self.level2),
             "center": self.center,
+            "n_obs": self.n_obs,
+            "n_dropped": self.n_dropped,
+            "dropped_by": dict(self.dropped_by),
+            "notes": list(self.notes),
             "models": [s.to_dict() for s in self.steps],
             "tests": [t.to_dict() for t in self.tests],
         }
 
-    # ------------------------------------------------------------ rendering
-    def _rows(self) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:
-        head = [
-            "step",
-            "npar",
-            "logLik",
-            "AIC",
-            "BIC",
-            "sigma^2",
-            "tau00",
-            "ICC",
-            "PVE L1",
-            "PVE L2",
-            "R2 marg",
-            "R2 cond",
-        ]
-        rows = []
-        for s in self.steps:
-            f = s.fit
-            rows.append(
-                [
-                    s.step,
-                    str(f.n_params),
-                    f"{f.loglik:.2f}",
-                    f"{f.aic:.2f}",
-                    f"{f.bic:.2f}",
-                    f"{s.sigma2:.4g}",
-                    f"{s.tau00:.4g}",
-                    f"{s.icc if s.icc is not None else s.icc_conditional:.4f}"
-                    + ("" if s.icc is not None else " (cond)"),
-                    _pct(s.variance_explained["level1"]),
-                    _pct(s.variance_explained["level2"]),
-                    f"{s.r2.marginal:.4f}",
-                    f"{s.r2.conditional:.4f}",
-                ]
-            )
-        thead = ["reduced", "full", "df", "chisq", "p", "p (boundary mixture)", "fits"]
-        trows = [
-            [
-                t.model_reduced,
-                t.model_full,
-                str(t.df),
-                f"{t.chisq:.3f}",
-                _p(t.p_value),
-                "-" if t.p_value_mixture is None else _p(t.p_value_mixture),
-                t.fits_used + (" refit" if t.refitted else ""),
-            ]
-            for t in self.tests
-        ]
-        return head, rows, thead, trows
+    def tables(self) -> list:
+        """The ladder's tables (:class:`multilevel.report.ApaTable`): data, model comparison,
+        variance explained, estimates; the same in text, Markdown, LaTeX, HTML and CSV."""
+        from multilevel.report.tables import ladder_tables
+
+        return ladder_tables(self)
 
     def to_text(self) -> str:
-        head, rows, thead, trows = self._rows()
-        method = self.steps[0].fit.method
-        lines = [
-            f"Model ladder for {self.outcome} in {self.group} ({method} fits"
-            + (f", {self.center}-mean centred level-1 predictors" if self.center else "")
-            + ")",
-            "",
-            _table(head, rows),
-            "",
-            "Likelihood-ratio tests between consecutive models:",
-            "",
-            _table(thead, trows),
-        ]
-        for s in self.steps:
-            lines.append(f"  {s.step}: {s.fit.formula}")
-        notes = [f"  {t.model_reduced} -> {t.model_full}: {t.note}" for t in self.tests if t.note]
-        if notes:
-            lines += ["", "Notes:", *notes]
-        return "\n".join(lines)
+        from multilevel.ladder.render import ladder_text
+
+        return ladder_text(self)
 
     def to_markdown(self) -> str:
-        head, rows, thead, trows = self._rows()
-        out = [
-            f"**Model ladder** for `{self.outcome}` in `{self.group}`",
-            "",
-            _md(head, rows),
-            "",
-            "**Likelihood-ratio tests**",
-            "",
-            _md(thead, trows),
-            "",
-        ]
-        out += [f"- `{s.step}`: `{s.fit.formula}`" for s in self.steps]
-        return "\n".join(out)
+        from multilevel.ladder.render import ladder_markdown
+
+        return ladder_markdown(self)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -195,34 +159,26 @@ class Ladder:
         return self.to_markdown()
 
 
-def _pct(x: float) -> str:
-    return "-" if not math.isfinite(x) else f"{100 * x:.1f}%"
-
-
-def _p(p: float) -> str:
-    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
-    ]
-    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*head), *(fmt.format(*r) for r in rows)])
-
-
-def _md(head: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------ checks and formulas
+def quoted(name: str) -> str:
+    """A column name as a formula term: backticks unless it is a plain identifier."""
+    name = unquoted(name)
+    return name if name.isidentifier() else f"`{name}`"
+
+
+def unquoted(name: str) -> str:
+    """A column name given with or without backticks (as in a formula)."""
+    name = name.strip()
+    if len(name) > 1 and name.startswith("`") and name.endswith("`"):
+        return name[1:-1]
+    return name
+
+
 def check_levels(
     data: pd.DataFrame, group: str, level1: list[str], level2: list[str], outcome: str | None = None
-) -> None:
-    """Every named column exists; level-2 predictors are constant within groups; warn on
-    level-1 predictors that are."""
+) -> list[str]:
+    """Every named column exists; level-2 predictors are constant within groups. Returns the
+    level-1 predictors that never vary within groups (level-2 variables: no random slope)."""
     named = [(outcome, "the outcome")] if outcome is not None else []
     named += [(group, "the grouping factor")]
     named += [(c, "a level-1 predictor") for c in level1] + [
@@ -243,14 +199,7 @@ def check_levels(
                 f"level-2 predictor must be constant within each {group}. Use it at level 1, "
                 "or use its group mean (center='group')"
             )
-    for col in level1:
-        if not (_spread(grouped, data[col]) > 0).any():
-            warnings.warn(
-                f"level-1 predictor {col!r} never varies within {group}: it is a level-2 "
-                "variable, and its random slope cannot be estimated",
-                LadderWarning,
-                stacklevel=3,
-            )
+    return [c for c in level1 if not (_spread(grouped, data[c]) > 0).any()]
 
 
 def _spread(grouped, column: pd.Series) -> pd.Series:
@@ -267,32 +216,70 @@ def _sum(terms: list[str]) -> str:
     return terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
 
 
-def ladder_formulas(outcome: str, group: str, level1: list[str], level2: list[str]) -> dict:
-    """step -> lme4 formula, in ladder order, skipping steps that add nothing."""
-    l1, l2 = " + ".join(level1), " + ".join(level2)
-    out = {"null": f"{outcome} ~ 1 + (1 | {group})"}
-    if level1:
-        out["random_intercept"] = f"{outcome} ~ {l1} + (1 | {group})"
-    if level2:
-        fixed = " + ".join(x for x in (l1, l2) if x)
-        out["intercepts_as_outcomes"] = f"{outcome} ~ {fixed} + (1 | {group})"
-    if level1:
-        fixed = f"{_sum(level1)} * {_sum(level2)}" if level2 else l1
-        out["slopes_as_outcomes"] = f"{outcome} ~ {fixed} + (1 + {l1} | {group})"
+def ladder_formulas(
+    outcome: str,
+    group: str,
+    level1: list[str],
+    level2: list[str],
+    slopes: list[str] | None = None,
+    moderators: list[str] | None = None,
+) -> dict[str, str]:
+    """step -> lme4 formula, in ladder order, skipping steps that add nothing.
+
+    ``slopes`` are the level-1 predictors given a random slope (default: all); ``moderators``
+    the level-2 predictors in cross-level interactions with them (default: all).
+    """
+    y, g = quoted(outcome), quoted(group)
+    l1 = [quoted(c) for c in level1]
+    l2 = [quoted(c) for c in level2]
+    sl = l1 if slopes is None else [quoted(c) for c in slopes]
+    mo = l2 if moderators is None else [quoted(c) for c in moderators]
+    main = " + ".join(l1 + l2)
+    out = {"null": f"{y} ~ 1 + (1 | {g})"}
+    if l1:
+        out["random_intercept"] = f"{y} ~ {' + '.join(l1)} + (1 | {g})"
+    if l2:
+        out["intercepts_as_outcomes"] = f"{y} ~ {main} + (1 | {g})"
+    if sl:
+        bar = f"(1 + {' + '.join(sl)} | {g})"
+        out["random_slopes"] = f"{y} ~ {main} + {bar}"
+        if mo:
+            if sl == l1 and mo == l2:  # the lecture's form: (x1 + x2) * (w1 + w2)
+                fixed = f"{_sum(l1)} * {_sum(l2)}"
+            else:
+                fixed = main + " + " + " + ".join(f"{x}:{w}" for x in sl for w in mo)
+            out["slopes_as_outcomes"] = f"{y} ~ {fixed} + {bar}"
     return out
 
 
-def _center(data: pd.DataFrame, level1: list[str], level2: list[str], group: str, how: str):
-    try:
-        from multilevel.levels.centering import center
-    except ImportError as exc:  # pragma: no cover - until multilevel.levels exists
-        raise DataError(f"centering is not available ({exc})") from None
-    if how not in ("group", "grand"):
+def _center(data: pd.DataFrame, level1: list[str], group: str, how: str):
+    """Centred copies of the level-1 predictors (``x_cwc`` / ``x_cgm``) and, for group-mean
+    centring, their group means ``x_mean``."""
+    from multilevel.levels.centering import center
+
+    if how not in CENTRED_SUFFIX:
         raise DataError(f"center must be None, 'group' or 'grand', not {how!r}")
-    centred = center(data, list(level1), group, how)
-    if how == "group":
-        level2 = [f"{c}_mean" for c in level1 if f"{c}_mean" not in level2] + level2
-    return centred, level2
+    centred = center(data, list(level1), group, how, centred_suffix=CENTRED_SUFFIX[how])
+    names = [f"{c}{CENTRED_SUFFIX[how]}" for c in level1]
+    means = [f"{c}_mean" for c in level1] if how == "group" else []
+    return centred, names, means
+
+
+def _drop_missing(df: pd.DataFrame, used: list[str]) -> tuple[pd.DataFrame, int, dict[str, int]]:
+    """The complete rows, the number dropped and the missing count per column."""
+    na = df[used].isna()
+    missing = na.any(axis=1)
+    by = {c: int(na[c].sum()) for c in used if na[c].any()}
+    n = int(missing.sum())
+    if n:
+        warnings.warn(
+            f"{n} of {len(df)} rows dropped for missing values in "
+            + ", ".join(f"{c} ({k})" for c, k in by.items())
+            + "; every model of the ladder uses the same remaining rows",
+            LadderWarning,
+            stacklevel=3,
+        )
+    return (df.loc[~missing] if n else df), n, by
 
 
 # ------------------------------------------------------------ the ladder
@@ -308,29 +295,60 @@ def ladder(
     correlation: Any = None,
     variance: Any = None,
 ) -> Ladder:
-    """Fit null, random-intercept, intercepts-as-outcomes and slopes-as-outcomes models.
+    """Fit null, random-intercept, intercepts-as-outcomes, random-slopes and slopes-as-outcomes
+    models and test each against the one before.
 
-    ``center='group'`` group-mean centres the level-1 predictors and adds their group means
-    (``<x>_mean``) as level-2 predictors (contextual effects); ``'grand'`` grand-mean centres
-    them. LRTs use ML fits (REML fits are refitted), as lme4's ``anova``. ``correlation`` and
-    ``variance`` give every step the same residual structure (:mod:`multilevel.residual`).
+    ``center='group'`` fits the level-1 predictors centred within groups (``x_cwc``) and adds
+    their group means (``x_mean``) as level-2 predictors of the intercept (contextual effects;
+    they enter cross-level interactions only if also named in ``level2``); ``'grand'`` fits
+    grand-mean centred ``x_cgm``. A level-1 predictor that never varies within groups gets no
+    random slope (it cannot be estimated), and the notes say so. LRTs use ML fits (REML fits
+    are refitted), as lme4's ``anova``; ``refit=False`` compares REML fits where the fixed parts
+    are identical (the random-slope step). ``correlation`` and ``variance`` give every step the
+    same residual structure (:mod:`multilevel.residual`).
     """
     df = load_data(data)
-    level1, level2 = list(level1), list(level2)
-    check_levels(df, group, level1, level2, outcome)
+    outcome, group = unquoted(outcome), unquoted(group)
+    l1: list[str] = [unquoted(c) for c in level1]
+    l2: list[str] = [unquoted(c) for c in level2]
+    notes: list[str] = []
+    means: list[str] = []
     if center is not None:
-        df, level2 = _center(df, level1, level2, group, center)
-    used = [outcome, group, *level1, *level2]
-    missing = df[used].isna().any(axis=1)
-    if missing.any():  # one set of rows for every step, so the LRTs compare like with like
-        warnings.warn(
-            f"{int(missing.sum())} of {len(df)} rows dropped for missing values in "
-            + ", ".join(c for c in used if df[c].isna().any()),
-            LadderWarning,
-            stacklevel=2,
+        made = {f"{c}_mean" for c in l1} if center == "group" else set()
+        check_levels(df, group, l1, [c for c in l2 if c not in made], outcome)
+        df, centred, means = _center(df, l1, group, center)
+        how = "within each " + group if center == "group" else "at the grand mean"
+        notes.append(
+            "level-1 predictors centred "
+            + how
+            + ": "
+            + ", ".join(f"{c} -> {n}" for c, n in zip(l1, centred, strict=True))
         )
-        df = df.loc[~missing]
-    formulas = ladder_formulas(outcome, group, list(level1), list(level2))
+        l1 = centred
+    moderators = list(l2)
+    l2 = moderators + [m for m in means if m not in moderators]
+    if means:
+        added = [m for m in means if m not in moderators]
+        if added:
+            notes.append(
+                f"group means {', '.join(added)} added as level-2 predictors of the intercept "
+                "(between-group, contextual effects); they are not in cross-level interactions "
+                "unless given as level-2 predictors"
+            )
+    constant = check_levels(df, group, l1, l2, outcome)
+    for c in constant:
+        msg = (
+            f"level-1 predictor {c!r} never varies within {group}: it is a level-2 variable, "
+            "so its random slope cannot be estimated; it stays in the fixed part without a "
+            "random slope"
+        )
+        warnings.warn(msg, LadderWarning, stacklevel=2)
+        notes.append(msg)
+    slopes = [c for c in l1 if c not in constant]
+    if l1 and not slopes:
+        notes.append("no level-1 predictor varies within groups: no random-slope steps")
+    df, n_dropped, dropped_by = _drop_missing(df, [outcome, group, *l1, *l2])
+    formulas = ladder_formulas(outcome, group, l1, l2, slopes, moderators)
     fits: dict[str, LmmFit] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
@@ -348,6 +366,7 @@ def ladder(
                 icc_conditional=decomposition.icc_adjusted,
                 r2=decomposition,
                 variance_explained=variance_explained(f, null, group),
+                n_dropped=n_dropped,
             )
         )
     names = list(fits)
@@ -355,4 +374,20 @@ def ladder(
         lrt(fits[a], fits[b], names=(a, b), refit=refit)
         for a, b in zip(names[:-1], names[1:], strict=True)
     )
-    return Ladder(outcome, group, tuple(level1), tuple(level2), center, tuple(steps), tests)
+    return Ladder(
+        outcome,
+        group,
+        tuple(l1),
+        tuple(l2),
+        center,
+        tuple(steps),
+        tests,
+        n_dropped,
+        dropped_by,
+        tuple(notes),
+    )
+
+
+def p_text(p: float) -> str:
+    """A p-value in a sentence: three significant digits, scientific below 1e-4."""
+    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}"

@@ -8,7 +8,7 @@ not comparable); by default they are refitted in any case, as lme4's ``refit = T
 
 When the full model adds one variance component, the null value sits on the boundary of the
 parameter space and the LRT statistic is asymptotically a 50:50 mixture of chi^2(df - 1) and
-chi^2(df) (Self & Liang 1987; Stram & Lee 1994): one variance alone gives chi^2_0 / chi^2_1, a
+chi^2(df) (Self & Liang 1987, Stram & Lee 1994): one variance alone gives chi^2_0 / chi^2_1, a
 random slope with its q covariances gives chi^2_q / chi^2_(q+1). That chi-bar-square p-value is
 reported in ``p_value_mixture`` beside the naive chi^2(df) p-value.
 """
@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from multilevel.api import fit_design
@@ -90,17 +91,31 @@ def chibar_p(chisq: float, df: int) -> float:
 
 
 # ---------------------------------------------------------------- nesting checks
-def _blocks(fit: LmmFit) -> list[tuple[str, tuple[str, ...]]]:
-    return [(vc.grouping_factor, tuple(vc.terms)) for vc in fit.random_effects]
+def _partition_key(codes: np.ndarray) -> bytes:
+    """The partition of the rows that a grouping factor makes, independent of how its levels
+    are named or ordered: level labels renumbered by first appearance."""
+    return pd.factorize(codes)[0].astype(np.int64).tobytes()
+
+
+def _blocks(fit: LmmFit) -> list[tuple[bytes, str, tuple[str, ...]]]:
+    """(partition key, name, terms) of each random block. Grouping factors are compared by the
+    partition of the rows they make, so ``batch:cask`` (written) and ``cask:batch`` (from
+    ``batch/cask``) are the same factor, as they are for lme4."""
+    return [
+        (_partition_key(t.codes), vc.grouping_factor, tuple(vc.terms))
+        for t, vc in zip(fit.design.terms, fit.random_effects, strict=True)
+    ]
 
 
 def _random_df(reduced: LmmFit, full: LmmFit, names: tuple[str, str]) -> tuple[int, int]:
     """Check the random parts are nested; return (new variances, new covariances) in ``full``."""
     full_blocks = _blocks(full)
-    correlated: set[tuple[str, frozenset[str]]] = set()
-    variances: set[tuple[str, str]] = set()
-    for g, terms in _blocks(reduced):
-        home = [i for i, (fg, ft) in enumerate(full_blocks) if fg == g and set(terms) <= set(ft)]
+    correlated: set[tuple[bytes, frozenset[str]]] = set()
+    variances: set[tuple[bytes, str]] = set()
+    for key, g, terms in _blocks(reduced):
+        home = [
+            i for i, (fk, _, ft) in enumerate(full_blocks) if fk == key and set(terms) <= set(ft)
+        ]
         if not home:
             raise ModelComparisonError(
                 f"models are not nested: the random block ({' + '.join(terms)} | {g}) of "
@@ -108,21 +123,21 @@ def _random_df(reduced: LmmFit, full: LmmFit, names: tuple[str, str]) -> tuple[i
                 f"({_describe_random(full)}); the full model must be able to reproduce every "
                 "variance and covariance of the reduced one"
             )
-        variances.update((g, t) for t in terms)
+        variances.update((key, t) for t in terms)
         for i, a in enumerate(terms):
             for b in terms[i + 1 :]:
-                correlated.add((g, frozenset((a, b))))
+                correlated.add((key, frozenset((a, b))))
     new_var = new_cov = 0
-    for g, terms in full_blocks:
-        new_var += sum((g, t) not in variances for t in terms)
+    for key, _, terms in full_blocks:
+        new_var += sum((key, t) not in variances for t in terms)
         for i, a in enumerate(terms):
             for b in terms[i + 1 :]:
-                new_cov += (g, frozenset((a, b))) not in correlated
+                new_cov += (key, frozenset((a, b))) not in correlated
     return new_var, new_cov
 
 
 def _describe_random(fit: LmmFit) -> str:
-    return " + ".join(f"({' + '.join(t)} | {g})" for g, t in _blocks(fit))
+    return " + ".join(f"({' + '.join(t)} | {g})" for _, g, t in _blocks(fit))
 
 
 def _same_rows(reduced: LmmFit, full: LmmFit, names: tuple[str, str]) -> None:
@@ -251,7 +266,7 @@ def lrt(
         mix_df = (df - 1, df)
         notes.append(
             f"one variance tested on the boundary: p_value_mixture from 0.5 chi2({df - 1}) + "
-            f"0.5 chi2({df}) (Self & Liang 1987; Stram & Lee 1994); the naive chi2({df}) p is "
+            f"0.5 chi2({df}) (Self & Liang 1987, Stram & Lee 1994); the naive chi2({df}) p is "
             "conservative"
         )
     elif new_var > 1:

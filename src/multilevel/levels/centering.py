@@ -23,10 +23,13 @@ def center(
     group: str | None = None,
     how: str = "group",
     suffix: str = "_mean",
+    centred_suffix: str | None = None,
 ) -> pd.DataFrame:
     """A new DataFrame with ``columns`` centred; ``how`` is "group" (needs ``group``) or "grand".
 
-    Group means are taken over the rows where the column is not missing (NaN stays NaN).
+    Group means are taken over the rows where the column is not missing (NaN stays NaN). With
+    ``centred_suffix`` (e.g. "_cwc") the centred values go to a new column ``<x><suffix>`` and
+    ``x`` keeps its raw values, so that a table says which version of ``x`` a model used.
     """
     from multilevel.design.frame import load_data
 
@@ -51,16 +54,17 @@ def center(
         if how == "group":
             mean = x.groupby(df[group]).transform("mean")
             name = f"{c}{suffix}"
+            out = _target(df, c, centred_suffix, cols)
             if name in df.columns and name not in cols:
                 raise DataError(f"the data already has a column {name!r}; pass another suffix")
-            df[c] = x - mean
+            df[out] = x - mean
             df[name] = mean
             note = (
-                f"{c} is group-mean centred within {group} ({c} - mean of {c} in the {group}); "
-                f"the {group} mean is the level-2 predictor {name}"
+                f"{_is(out, c)} group-mean centred within {group} ({c} - mean of {c} in the "
+                f"{group}); the {group} mean is the level-2 predictor {name}"
             )
             records.append(
-                {"column": c, "how": "group", "group": group, "mean_column": name, "note": note}
+                {"column": out, "how": "group", "group": group, "mean_column": name, "note": note}
             )
             records.append(
                 {
@@ -73,14 +77,30 @@ def center(
             )
         else:
             m = float(x.mean())
-            df[c] = x - m
+            out = _target(df, c, centred_suffix, cols)
+            df[out] = x - m
             records.append(
                 {
-                    "column": c,
+                    "column": out,
                     "how": "grand",
                     "mean": m,
-                    "note": f"{c} is grand-mean centred ({c} - {m:.6g})",
+                    "note": f"{_is(out, c)} grand-mean centred ({c} - {m:.6g})",
                 }
             )
     df.attrs["centering"] = records
     return df
+
+
+def _target(df: pd.DataFrame, column: str, centred_suffix: str | None, cols: list[str]) -> str:
+    """The column that receives the centred values: ``column`` itself or a new suffixed one."""
+    if centred_suffix is None:
+        return column
+    out = f"{column}{centred_suffix}"
+    if out in df.columns and out not in cols:
+        raise DataError(f"the data already has a column {out!r}; it would be overwritten")
+    return out
+
+
+def _is(out: str, column: str) -> str:
+    """'x is' or 'x_cwc is x': the start of a centering note."""
+    return f"{column} is" if out == column else f"{out} is {column}"

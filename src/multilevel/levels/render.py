@@ -1,9 +1,11 @@
 """A fitted model written as the lecture writes it: level-1 and level-2 (and level-3) equations,
 the reduced-form equation with its fixed and random parts, and the variance components, as
-plain text (which :func:`multilevel.levels.parse_levels` reads back), Markdown and LaTeX."""
+plain text (which :func:`multilevel.levels.parse_levels` reads back), Markdown, LaTeX and
+MathML (typeset by any browser, without scripts or network: the HTML report uses it)."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +47,25 @@ def _num(x: float, digits: int) -> str:
 
 
 # ---------------------------------------------------------------------- one style per output
+GREEK = {"beta": "β", "gamma": "γ", "pi": "π", "tau": "τ", "sigma": "σ"}
+
+
+def _mi(s: str) -> str:
+    """A MathML identifier: Greek letters by name, other text escaped (multi-letter: upright)."""
+    s = GREEK.get(s, s)
+    return f"<mi>{html.escape(s)}</mi>" if len(s) == 1 else f"<mtext>{html.escape(s)}</mtext>"
+
+
+def _msub(base: str, idx: str, unit: str) -> str:
+    """base_{idx unit} in MathML (index digits as a number, unit letters as identifiers)."""
+    sub = (f"<mn>{html.escape(idx)}</mn>" if idx else "") + (f"<mi>{unit}</mi>" if unit else "")
+    return f"<msub>{base}<mrow>{sub}</mrow></msub>" if sub else base
+
+
 @dataclass(frozen=True)
 class _Style:
-    """How symbols, variables and products are spelled in one output format."""
+    """How symbols, variables, numbers, sums and products are spelled in one output format
+    (text, tex or mathml)."""
 
     name: str
 
@@ -58,6 +76,8 @@ class _Style:
         sub = units[k] if k < nt.levels else ""
         if self.name == "text":
             return nt.coefficient(prefix)
+        if self.name == "mathml":
+            return _msub(_mi(letters[k - 1]), idx, sub)
         return f"\\{letters[k - 1]}_{{{idx}{sub}}}"
 
     def rand(self, nt: Notation, level: int, prefix: Path = ()) -> str:
@@ -65,6 +85,8 @@ class _Style:
             return nt.residual(level, prefix)
         _, rand, units = SYMBOLS[nt.levels]
         idx = "" if level == 1 else nt.index_of[prefix]
+        if self.name == "mathml":
+            return _msub(_mi(rand[level - 1]), idx, units[level - 1])
         return f"{rand[level - 1]}_{{{idx}{units[level - 1]}}}"
 
     def var(self, nt: Notation, name: str, level: int, subscripts: bool) -> str:
@@ -72,6 +94,13 @@ class _Style:
         parts = [p for p in name.split(":")]
         if self.name == "text":
             return "*".join(f"{p}_{units[level - 1]}" if subscripts else p for p in parts)
+        if self.name == "mathml":
+            return "<mo>×</mo>".join(
+                _msub(
+                    f"<mtext>{html.escape(p)}</mtext>", "", units[level - 1] if subscripts else ""
+                )
+                for p in parts
+            )
         return r" \times ".join(
             r"\mathrm{" + _tex(p) + "}" + (f"_{{{units[level - 1]}}}" if subscripts else "")
             for p in parts
@@ -80,11 +109,42 @@ class _Style:
     def times(self, a: str, b: str) -> str:
         if not b:
             return a
+        if self.name == "mathml":
+            return f"{a}<mo>&#x2062;</mo>{b}"
         return f"{a}*{b}" if self.name == "text" else f"{a}\\,{b}"
+
+    def product(self, factors: list[str]) -> str:
+        sep = {"text": "*", "tex": r"\,", "mathml": "<mo>&#x2062;</mo>"}[self.name]
+        return sep.join(factors)
+
+    def num(self, x: float, digits: int) -> str:
+        """A number; a negative one starts with '-' so that sums can write it as a difference."""
+        s = _num(x, digits)
+        if self.name != "mathml":
+            return s
+        return ("-" if s.startswith("-") else "") + f"<mn>{s.lstrip('-')}</mn>"
+
+    def plus(self) -> str:
+        return "<mo>+</mo>" if self.name == "mathml" else " + "
+
+    def minus(self) -> str:
+        return "<mo>−</mo>" if self.name == "mathml" else " - "
+
+    def zero(self) -> str:
+        return "<mn>0</mn>" if self.name == "mathml" else "0"
 
     def tau(self, symbol: str) -> str:
         if self.name == "text":
             return symbol
+        if self.name == "mathml":
+            if symbol == "sigma^2":
+                return "<msup><mi>σ</mi><mn>2</mn></msup>"
+            _, _, idx = symbol.partition("tau")
+            for sub in ("_pi", "_beta"):
+                if idx.startswith(sub):
+                    inner = f"{_mi(sub[1:])}<mo>,</mo><mn>{idx[len(sub) :]}</mn>"
+                    return f"<msub><mi>τ</mi><mrow>{inner}</mrow></msub>"
+            return f"<msub><mi>τ</mi><mn>{html.escape(idx)}</mn></msub>"
         if symbol == "sigma^2":
             return r"\sigma^2"
         base, _, idx = symbol.partition("tau")
@@ -119,8 +179,8 @@ def _level_lines(nt: Notation, st: _Style) -> list[tuple[int, str, str]]:
             if eq.random is not None:
                 terms.append(st.rand(nt, eq.level, eq.random))
             if not terms:
-                terms = ["0"]
-        rows.append((eq.level, lhs, " + ".join(terms)))
+                terms = [st.zero()]
+        rows.append((eq.level, lhs, st.plus().join(terms)))
     return rows
 
 
@@ -131,22 +191,21 @@ def _reduced(
     est = dict(zip(fit.fixed_names, fit.beta, strict=True))
 
     def product(path: Path) -> str:
-        out = [st.var(nt, p, h, True) for h, p in enumerate(path, start=1) if p]
-        return ("*" if st.name == "text" else r"\,").join(out)
+        return st.product([st.var(nt, p, h, True) for h, p in enumerate(path, start=1) if p])
 
     fixed = []
     for g in nt.gammas:
-        coef = _num(est[g.name], digits) if with_estimates else st.coef(nt, g.path)
+        coef = st.num(est[g.name], digits) if with_estimates else st.coef(nt, g.path)
         fixed.append(st.times(coef, product(g.path)))
     text = ""
     for k, term in enumerate(fixed):
         if k and term.startswith("-"):
-            text += " - " + term[1:]
+            text += st.minus() + term[1:]
         else:
-            text += (" + " if k else "") + term
+            text += (st.plus() if k else "") + term
     random = [st.times(st.rand(nt, r.level, r.path), product(r.path)) for r in nt.random]
     random.append(st.rand(nt, 1))
-    return st.var(nt, nt.outcome, 1, True), text or "0", " + ".join(random)
+    return st.var(nt, nt.outcome, 1, True), text or st.zero(), st.plus().join(random)
 
 
 @dataclass(frozen=True)
@@ -296,6 +355,44 @@ class LevelEquations:
         out.append(r"\end{align*}")
         if self.centering:
             out += [f"% Centering: {c}" for c in self.centering]
+        return "\n".join(out)
+
+    def to_mathml(self) -> str:
+        """The level equations, the reduced form (symbols, then estimates) and the variance
+        components as HTML with MathML: typeset by the browser, no script or network."""
+        st = _Style("mathml")
+
+        def block(label: str, body: str) -> str:
+            text = f'<mtext>{html.escape(label)}</mtext><mspace width="1em"/>' if label else ""
+            return f'<div><math display="block"><mrow>{text}{body}</mrow></math></div>'
+
+        out = ['<div class="equations">']
+        prev = 0
+        for level, lhs, rhs in _level_lines(self.notation, st):
+            label = f"Level {level}:" if level != prev else ""
+            out.append(block(label, f"{lhs}<mo>=</mo>{rhs}"))
+            prev = level
+        y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, False)
+        _, fixed_e, _ = _reduced(self.notation, st, self.fit, self.digits, True)
+        out.append(
+            block(
+                "Reduced form:",
+                f'{y}<mo>=</mo><munder><munder accentunder="true"><mrow>{fixed}</mrow>'
+                "<mo>⏟</mo></munder><mtext>fixed</mtext></munder><mo>+</mo><munder>"
+                f'<munder accentunder="true"><mrow>{random}</mrow><mo>⏟</mo></munder>'
+                "<mtext>random</mtext></munder>",
+            )
+        )
+        out.append(block("Estimated:", f"{y}<mo>=</mo>{fixed_e}<mo>+</mo>{random}"))
+        parts = [
+            f"{st.tau(sym)}<mo>=</mo>"
+            + ("<mn>0</mn>" if c else st.num(v, self.digits).replace("-", "<mo>−</mo>", 1))
+            for sym, _, v, c in self._variance_rows()
+        ]
+        out.append(block("Variance components:", '<mo>,</mo><mspace width="0.8em"/>'.join(parts)))
+        out.append(f'<p class="meta">Groups: {html.escape(_group_text(self.notation))}</p>')
+        out += [f'<p class="meta">Centering: {html.escape(c)}</p>' for c in self.centering]
+        out.append("</div>")
         return "\n".join(out)
 
     def __str__(self) -> str:

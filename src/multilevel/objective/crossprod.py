@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from multilevel.design.columns import SparseColumns
 from multilevel.design.groupsums import group_sums
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
@@ -192,9 +193,15 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     y, shift = _shifted_outcome(design)
     source: dict[str, np.ndarray] = {Y_KEY: y}
     for matrix in [X] + [t.columns for t in first]:
-        source.update(matrix.source)
+        if not isinstance(matrix, SparseColumns):  # its columns would be made dense
+            source.update(matrix.source)
     z_keys = [f for t in first for f in t.columns.factors]
-    A, B = group_cross(first[0].index, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
+    if isinstance(X, SparseColumns):  # a wide factor: Z_j'X from sparse products
+        A, By = group_cross(first[0].index, G, z_keys, [(Y_KEY,)], source.__getitem__)
+        z = [t.columns.column(j) for t in first for j in range(t.q)]
+        B = np.concatenate([X.group_cross(first[0].index, G, z), By], axis=1)
+    else:
+        A, B = group_cross(first[0].index, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
     Xty = X.tdot(y)
     C = np.empty((design.p + 1, design.p + 1))
     C[: design.p, : design.p] = design.fixed.gram()
@@ -226,7 +233,8 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
-    C_rw = np.column_stack([np.asarray(Zr.T @ X.array), np.asarray(Zr.T @ y)])
+    ZrX = X.left(Zr.T) if isinstance(X, SparseColumns) else np.asarray(Zr.T @ X.array)
+    C_rw = np.column_stack([ZrX, np.asarray(Zr.T @ y)])
     ZrZr = (Zr.T @ Zr).tocsr()
     C_rr = ZrZr if nr > DENSE_REST_LIMIT else ZrZr.toarray()
     return CrossProducts(

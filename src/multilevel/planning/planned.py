@@ -49,6 +49,7 @@ class PlannedDesign:
     group: str = "group"
     outcome: str = "y"
     treatment_name: str = "treat"
+    family: str | None = None  # "binomial" (0/1) or "poisson": a GLMM with sigma = 1
 
     @property
     def predictors(self) -> list[str]:
@@ -63,7 +64,17 @@ class PlannedDesign:
 
     @property
     def icc(self) -> float:
+        """tau^2 / (tau^2 + sigma^2); for a GLMM on the latent scale (sigma^2 = pi^2/3 for the
+        logit link, as performance::icc)."""
         return self.tau2 / (self.tau2 + self.sigma2)
+
+    @property
+    def response(self) -> str:
+        return self.outcome
+
+    @property
+    def nagq(self) -> int:
+        return 1
 
     def data(self, n_groups: int | None = None, group_size: int | None = None) -> pd.DataFrame:
         """The design's data with ``n_groups`` groups of ``group_size`` rows (default: its own).
@@ -91,7 +102,10 @@ class PlannedDesign:
         mu = np.full(G * m, float(self.fixed.get("(Intercept)", 0.0)))
         for name in self.predictors:
             mu += float(self.fixed.get(name, 0.0)) * frame[name].to_numpy()
-        frame[self.outcome] = mu + 1e-3 * np.sin(np.arange(G * m))  # never constant
+        if self.family is None:
+            frame[self.outcome] = mu + 1e-3 * np.sin(np.arange(G * m))  # never constant
+        else:
+            frame[self.outcome] = (np.arange(G * m) % 2).astype(float)  # 0/1: never constant
         return frame
 
     def build(self, n_groups: int | None = None, group_size: int | None = None) -> ModelDesign:
@@ -100,7 +114,7 @@ class PlannedDesign:
     def truth(self, design: ModelDesign) -> tuple[np.ndarray, np.ndarray, float]:
         """beta (in the design's column order), theta and sigma of the specification."""
         beta = np.array([float(self.fixed.get(name, 0.0)) for name in design.fixed.names])
-        sigma = float(np.sqrt(self.sigma2))
+        sigma = 1.0 if self.family else float(np.sqrt(self.sigma2))
         theta = []
         for t in design.terms:
             for name in t.term_names:
@@ -126,6 +140,7 @@ def plan(
     seed: int = 0,
     group: str = "group",
     outcome: str = "y",
+    family: str | None = None,
 ) -> PlannedDesign:
     """A planned two-level design (see the module docstring).
 
@@ -141,6 +156,21 @@ def plan(
     """
     fixed = dict(fixed or {})
     slopes = dict(slopes or {})
+    if family is not None:
+        family = str(family).lower()
+        if family not in ("binomial", "poisson"):
+            raise MultilevelError(f"family must be 'binomial', 'poisson' or None, got {family!r}")
+        if sigma2 is not None:
+            raise MultilevelError(f"a {family} design has no residual variance: give tau2 or icc")
+        if icc is not None and family != "binomial":
+            raise MultilevelError("give tau2 for a poisson design (its ICC has no fixed scale)")
+        # latent residual variance of the logit link: pi^2 / 3 (icc on the latent scale)
+        latent = np.pi**2 / 3
+        if icc is not None:
+            if not 0 <= icc < 1:
+                raise MultilevelError(f"icc must be in [0, 1), got {icc}")
+            tau2, icc = icc / (1 - icc) * latent, None
+        sigma2 = latent if family == "binomial" else 1.0
     if icc is not None and (tau2 is not None or sigma2 is not None):
         raise MultilevelError("give either icc (with total_variance) or tau2 and sigma2, not both")
     if icc is not None:
@@ -171,6 +201,7 @@ def plan(
         seed=seed,
         group=group,
         outcome=outcome,
+        family=family,
     )
     known = {"(Intercept)", *planned.predictors}
     unknown = [k for k in fixed if k not in known]

@@ -10,7 +10,7 @@ whether it rejects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +20,7 @@ from scipy import stats
 from multilevel.design.model import ModelDesign
 from multilevel.errors import MultilevelError
 from multilevel.result.fit import VarianceComponent
+from multilevel.simulate.draw import draw_responses
 from multilevel.simulate.engine import BatchRefits, refit_batch
 from multilevel.simulate.problem import RefitProblem
 
@@ -88,6 +89,16 @@ class TestRunner:
     start: np.ndarray
     reduced_problem: RefitProblem | None = None
     reduced_start: np.ndarray | None = None
+
+    def draw(
+        self,
+        beta: np.ndarray,
+        theta: np.ndarray,
+        sigma: float,
+        seeds: Sequence[np.random.SeedSequence],
+    ) -> np.ndarray:
+        """Responses from the model with these parameters, one column per seed."""
+        return draw_responses(self.problem, beta, theta, sigma, seeds)
 
     def p_values(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """p-values (NaN where a refit failed), failed and singular flags, per column of Y."""

@@ -22,11 +22,11 @@ import numpy as np
 from multilevel.design.model import ModelDesign, build_design
 from multilevel.errors import MultilevelError
 from multilevel.planning.extend import grouping_factor, resize_groups, resize_within
+from multilevel.planning.glmm import FAMILIES, GlmmRunner, family_name
 from multilevel.planning.planned import PlannedDesign
 from multilevel.planning.pvalues import TestRunner, TestSpec, drop_columns, resolve_test
 from multilevel.planning.result import PowerResult
 from multilevel.result.fit import LmmFit
-from multilevel.simulate.draw import draw_responses
 from multilevel.simulate.parallel import chunks, run_chunks
 from multilevel.simulate.problem import check_supported, refit_problem
 from multilevel.simulate.progress import SimulationProgress
@@ -36,7 +36,7 @@ from multilevel.simulate.progress import SimulationProgress
 class _Point:
     """One design point: its runner and the true parameters to simulate from."""
 
-    runner: TestRunner
+    runner: TestRunner | GlmmRunner
     beta: np.ndarray
     theta: np.ndarray
     sigma: float
@@ -49,8 +49,7 @@ class _PowerJob:
     def __call__(self, task: tuple[int, int, int, list[np.random.SeedSequence]]) -> Any:
         k, _, _, seeds = task
         pt = self.points[k]
-        Y = draw_responses(pt.runner.problem, pt.beta, pt.theta, pt.sigma, seeds)
-        return pt.runner.p_values(Y)
+        return pt.runner.p_values(pt.runner.draw(pt.beta, pt.theta, pt.sigma, seeds))
 
 
 def _grid(along: Any, values: Any) -> tuple[tuple[str, ...], list[dict[str, int]]]:
@@ -139,7 +138,18 @@ def power(
         raise MultilevelError(f"alpha must be between 0 and 1, got {alpha}")
     nsim = int(nsim)
     along_names, points = _grid(along, values)
-    if not isinstance(fit, PlannedDesign):
+    family = fit.family if isinstance(fit, PlannedDesign) else family_name(fit)
+    if family is not None:
+        if family not in FAMILIES:
+            raise MultilevelError(f"power for a {family} model is not available")
+        if method == "satterthwaite":  # the default: a GLMM's fixed effects are tested by z
+            method = "z"
+        if method != "z":
+            raise MultilevelError(
+                f"method={method!r} is not available for a {family} GLMM: its fixed effects are "
+                "tested by Wald z (method='z') or by a function of the refit"
+            )
+    elif not isinstance(fit, PlannedDesign):
         check_supported(fit)
     if isinstance(fit, PlannedDesign):
         if test is None and fit.treatment:
@@ -155,18 +165,13 @@ def power(
         reduced_start = fit_design(
             build_design(spec.reduced, fit.design.frame.data), reml=False, warn=False
         ).theta
-    built = [
-        _point(
-            spec,
-            design,
-            _override(beta, tuple(design.fixed.names), fixed),
-            theta,
-            sigma,
-            reml,
-            reduced_start,
-        )
-        for design, beta, theta, sigma, reml in truths
-    ]
+    built = []
+    for design, beta, theta, sigma, reml in truths:
+        beta = _override(beta, tuple(design.fixed.names), fixed)
+        if family is None:
+            built.append(_point(spec, design, beta, theta, sigma, reml, reduced_start))
+        else:
+            built.append(_glmm_point(spec, fit, design, beta, theta))
 
     root = np.random.SeedSequence(seed)
     tasks, sizes = [], []
@@ -239,6 +244,26 @@ def _override(
             )
         out[names.index(name)] = float(value)
     return out
+
+
+def _glmm_point(
+    spec: TestSpec, fit: Any, design: ModelDesign, beta: np.ndarray, theta: np.ndarray
+) -> _Point:
+    response = fit.response
+    if response not in design.frame.data.columns:
+        raise MultilevelError(
+            f"power for a GLMM needs its outcome as one column (0/1 or counts), not {response!r}"
+        )
+    runner = GlmmRunner(
+        spec,
+        refit_problem(design),
+        design,
+        fit.formula,
+        response,
+        fit.family,
+        int(getattr(fit, "nagq", 1)),
+    )
+    return _Point(runner, beta, theta, 1.0)
 
 
 def _point(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from multilevel.plots._common import new_figure
+from multilevel.plots._common import new_figure, safe_text, term_label, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,7 +33,7 @@ def _qq(ax: Axes, values: np.ndarray, title: str, gid: str) -> None:
     ax.plot(lim, lim, color="C3", lw=1, gid=f"{gid}:reference")
     ax.set_xlabel("normal quantiles")
     ax.set_ylabel("standardized sample quantiles")
-    ax.set_title(title, fontsize=9)
+    wrapped_title(ax, title)
     ax.grid(alpha=0.3)
 
 
@@ -61,7 +61,7 @@ def residual_plot(fit: Any, **_: Any) -> Figure:
         _qq(
             ax,
             b / (sd if sd > 0 else 1.0),
-            f"Level 2: QQ of {t.name} modes ({name})",
+            f"Level 2: QQ of {safe_text(t.name)} modes ({term_label(name)})",
             f"qq:{t.name}:{name}",
         )
     for ax in axes[n:]:

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from multilevel.plots._common import new_figure, pick_term
+from multilevel.plots._common import (
+    new_figure,
+    pick_term,
+    safe_text,
+    sample_groups,
+    term_label,
+    wrapped_title,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,16 +61,21 @@ def shrinkage_estimates(fit: Any, group: str | None = None) -> tuple[pd.DataFram
     return table, population
 
 
-def shrinkage_plot(fit: Any, group: str | None = None, **_: Any) -> Figure:
+def shrinkage_plot(
+    fit: Any, group: str | None = None, max_groups: int | None = 200, seed: int = 0, **_: Any
+) -> Figure:
     """One term: OLS (x = 0) joined to BLUP (x = 1) per group (gid ``shrinkage``, points
     ``ols``/``blup``), population line ``population``. Two or more terms: the first two as x/y,
-    arrows from OLS to BLUP, population as a star."""
+    arrows from OLS to BLUP, population as a star. With more than ``max_groups`` groups a
+    seeded random sample is drawn (the title says so), so that each line stays visible."""
     table, pop = shrinkage_estimates(fit, group)
     names = table.attrs["terms"]
     ok = table[[f"ols:{n}" for n in names]].notna().all(axis=1).to_numpy()
-    part = table[ok]
+    usable = table[ok]
+    part = usable.iloc[sample_groups(len(usable), max_groups, seed)]
     kind = "" if table.attrs["absolute"] else "deviation in "
-    g = table.attrs["group"]
+    g = safe_text(table.attrs["group"])
+    alpha = 0.7 if len(part) <= 60 else 0.4
     fig = new_figure(5.6 if len(names) == 1 else 6.0, 4.8)
     ax = fig.subplots()
     if len(names) == 1:
@@ -71,14 +83,14 @@ def shrinkage_plot(fit: Any, group: str | None = None, **_: Any) -> Figure:
         segs = [[(0.0, oi), (1.0, bi)] for oi, bi in zip(o, b, strict=True)]
         from matplotlib.collections import LineCollection
 
-        ax.add_collection(LineCollection(segs, colors="0.55", lw=0.7, alpha=0.7, gid="shrinkage"))
+        ax.add_collection(LineCollection(segs, colors="0.55", lw=0.7, alpha=alpha, gid="shrinkage"))
         ax.scatter(np.zeros(len(o)), o, s=14, color="C0", gid="ols", label="OLS per group")
         ax.scatter(np.ones(len(b)), b, s=14, color="C3", gid="blup", label="BLUP (multilevel)")
         ax.axhline(pop[0], color="black", lw=2, gid="population", label="population")
         ax.set_xlim(-0.3, 1.3)
         ax.set_xticks([0, 1])
         ax.set_xticklabels(["no pooling\n(OLS per group)", "partial pooling\n(BLUP)"])
-        ax.set_ylabel(f"{kind}{names[0]}")
+        ax.set_ylabel(f"{kind}{term_label(names[0])}")
     else:
         xo, yo = part[f"ols:{names[0]}"].to_numpy(), part[f"ols:{names[1]}"].to_numpy()
         xb, yb = part[f"blup:{names[0]}"].to_numpy(), part[f"blup:{names[1]}"].to_numpy()
@@ -100,12 +112,17 @@ def shrinkage_plot(fit: Any, group: str | None = None, **_: Any) -> Figure:
             gid="population",
             label="population",
         )
-        ax.set_xlabel(f"{kind}{names[0]}")
-        ax.set_ylabel(f"{kind}{names[1]}")
+        ax.set_xlabel(f"{kind}{term_label(names[0])}")
+        ax.set_ylabel(f"{kind}{term_label(names[1])}")
         ax.autoscale_view()
     skipped = int((~ok).sum())
     extra = f"; {skipped} groups too small for OLS" if skipped else ""
-    ax.set_title(f"Shrinkage of {len(part)} {g} estimates toward the population{extra}", fontsize=9)
+    shown = (
+        f"{len(part)} of {len(usable)} {g} estimates (random sample)"
+        if len(part) < len(usable)
+        else f"{len(part)} {g} estimates"
+    )
+    wrapped_title(ax, f"Shrinkage of {shown} toward the population{extra}")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()

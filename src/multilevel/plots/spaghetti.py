@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError
-from multilevel.plots._common import new_figure, pick_term
+from multilevel.plots._common import new_figure, pick_term, safe_text, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -87,7 +87,7 @@ def spaghetti_plot(
     preds = np.split(fit.predict(new, random=True), np.cumsum([len(g) for g in grids])[:-1])
     for j, g, p in zip(chosen, grids, preds, strict=True):
         line = ax.plot(g, p, lw=0.9, alpha=0.6, marker="o" if len(g) == 1 else None, ms=3)[0]
-        line.set_gid(f"group:{term.levels[j]}")
+        line.set_gid(f"group:{term.levels[j]}")  # gids are not drawn: no escaping
     grid = np.linspace(np.min(xs), np.max(xs), points) if linear else np.unique(xs)
     ax.plot(
         grid,
@@ -98,12 +98,14 @@ def spaghetti_plot(
         gid="population",
     )
     shown = f"{len(chosen)} of {term.n_levels}" if len(chosen) < term.n_levels else "all"
-    ax.set_title(
-        f"{fit.response} by {x}: {shown} {term.grouping_factor} lines and the population line",
-        fontsize=9,
+    wrapped_title(
+        ax,
+        f"{safe_text(fit.response)} by {safe_text(x)}: {shown} {safe_text(term.grouping_factor)} "
+        "lines and the population line"
+        + (" (random sample)" if len(chosen) < term.n_levels else ""),
     )
-    ax.set_xlabel(x)
-    ax.set_ylabel(fit.response)
+    ax.set_xlabel(safe_text(x))
+    ax.set_ylabel(safe_text(fit.response))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

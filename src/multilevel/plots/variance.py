@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multilevel.plots._common import new_figure
+from multilevel.plots._common import new_figure, safe_text, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -79,12 +79,12 @@ def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Fi
         bottom = bottom + heights[:, k]
     ax.set_xticks(x)
     ax.set_xticklabels(
-        [label.replace("_", " ") for label, _ in models],
+        [safe_text(label.replace("_", " ")) for label, _ in models],
         fontsize=8,
         rotation=15 if len(models) > 2 else 0,
     )
     ax.set_ylabel("share of the total variance" if proportions else "variance")
-    ax.set_title(f"Variance partition of {models[0][1].response}", fontsize=10)
+    wrapped_title(ax, f"Variance partition of {safe_text(models[0][1].response)}", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

@@ -42,6 +42,12 @@ figcaption{font-size:.88em;color:#444}
 .notes li{margin:.35em 0}.warn{color:#8a3b00}
 .meta{color:#666;font-size:.85em}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
+math{font-size:1.05em}.equations{margin:.6em 0 1em}.equations div{margin:.25em 0}
+@media print{body{max-width:none;margin:0;font-size:10.5pt}
+h2{break-after:avoid;page-break-after:avoid}
+figure,table.apa,.equations{break-inside:avoid;page-break-inside:avoid}
+figure img{max-width:100%;border:none}pre{white-space:pre-wrap}
+summary{list-style:none}summary::-webkit-details-marker{display:none}}
 """
 
 
@@ -78,6 +84,7 @@ def _page(title: str, sections: list[str]) -> str:
             '<html lang="en">',
             "<head>",
             '<meta charset="utf-8">',
+            '<meta name="generator" content="multilevel">',
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{e(title)}</title>",
@@ -126,17 +133,17 @@ def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 def _equations(fit: Any) -> str:
-    """Level and reduced-form equations as preformatted text, or a short reason why not."""
+    """Level and reduced-form equations typeset in MathML (no script, no network), or a short
+    reason why not."""
     try:
         from multilevel.levels import level_equations
     except ImportError:
         return ""
     try:
-        text = level_equations(fit).to_text()
+        return level_equations(fit).to_mathml()
     except Exception as exc:  # noqa: BLE001 - the report must not fail on an optional section
         why = html.escape(str(exc))
         return f'<p class="meta">Level equations not available for this model ({why}).</p>'
-    return f'<pre class="equations">{html.escape(text)}</pre>'
 
 
 # ------------------------------------------------------------------ plain-language notes
@@ -243,12 +250,18 @@ def _null_icc(fit: Any) -> str:
 def ladder_notes(ld: Any) -> list[str]:
     """The ICC of the null model, each LRT in words, and variance explained at each level."""
     null = ld.steps[0]
-    notes = fit_notes(null.fit)[:1]
+    notes = fit_notes(null.fit)[:1] + list(ld.notes)
+    if ld.n_dropped:
+        by = ", ".join(f"{c}: {k}" for c, k in ld.dropped_by.items())
+        notes.append(
+            f"{ld.n_dropped} rows had missing values in the ladder's variables ({by}) and were "
+            "left out of every model."
+        )
     words = {
         "random_intercept": "adding the level-1 predictors",
         "intercepts_as_outcomes": "adding the level-2 predictors",
-        "slopes_as_outcomes": "letting the level-1 slopes vary between groups and "
-        "adding cross-level interactions",
+        "random_slopes": "letting the level-1 slopes vary between groups",
+        "slopes_as_outcomes": "adding cross-level interactions (level-2 predictors of the slopes)",
     }
     for t in ld.tests:
         p = t.p_value_mixture if t.p_value_mixture is not None else t.p_value
@@ -331,8 +344,8 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
     last = ld.steps[-1].fit
     steps = []
     for s in ld.steps:
-        steps.append(
-            f"<details{' open' if s is ld.steps[-1] else ''}><summary>"
+        steps.append(  # every model open: a printout shows them all
+            f"<details open><summary>"
             f"{e(s.step.replace('_', ' '))}: <code>{e(s.fit.formula)}</code></summary>"
             + _equations(s.fit)
             + tb.fixed_effects_table(s.fit).to_html()
@@ -352,18 +365,22 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
             "data",
             "Data",
             [
-                tb.data_summary_table(last).to_html(),
+                tb.data_summary_table(last, ld.n_dropped, ld.dropped_by).to_html(),
                 '<p class="meta">Rows with a missing value in any variable of '
                 "the ladder are left out before fitting, so that every model "
-                "uses the same rows (see the notes).</p>",
+                "uses the same rows.</p>",
             ],
         ),
-        _section("model", "Models", steps),
         _section(
             "lrt",
             "Model comparison and likelihood-ratio tests",
-            [tb.model_comparison_table(ld).to_html()],
+            [
+                tb.model_comparison_table(ld).to_html(),
+                tb.step_summary_table(ld).to_html(),
+                tb.estimates_table(ld).to_html(),
+            ],
         ),
+        _section("model", "Models", steps),
         _section(
             "plots",
             "Plots",
@@ -387,8 +404,12 @@ def comparison_report(comp: Any, title: str | None = None, notes: Sequence[str] 
         notes.append(
             f"Kish design effect = {comp.kish_design_effect:.2f}: clustering makes the sampling "
             f"variance of a mean about {comp.kish_design_effect:.2f} times what it would be if "
-            "the rows were independent, so naive OLS standard errors are too small."
+            "the rows were independent, so naive OLS standard errors of level-2 predictors are "
+            "too small. It uses the ICC of this model given its predictors; the null model's "
+            "ICC (multilevel icc) gives a different design effect when the predictors explain "
+            "between-cluster variance."
         )
+    notes += list(getattr(comp, "explanation", ()))
     notes += [f"{r.name}: {n}" for r in comp.results for n in r.notes] + extra
     sections = [
         _section("data", "Data", [data]),
@@ -425,7 +446,8 @@ def report_html(obj: Any, title: str | None = None, notes: Sequence[str] = ()) -
 def write_report(
     obj: Any, path: str | Path, title: str | None = None, notes: Sequence[str] = ()
 ) -> Path:
-    """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8) and return the path."""
-    p = Path(path)
-    p.write_text(report_html(obj, title, notes), encoding="utf-8")
-    return p
+    """Write :func:`report_html` of ``obj`` to ``path`` (UTF-8, atomically: a temporary file
+    renamed over ``path``) and return the path."""
+    from multilevel.report.files import atomic_write
+
+    return atomic_write(path, report_html(obj, title, notes))

@@ -150,6 +150,8 @@ class LmmFit(FitTables):
         out = design.fixed.columns.dot(self.beta)
         for t in design.terms:
             out += t.columns.rowdot(self.modes[t.name].b, t.codes)
+        if self.design.offset is not None:  # a known part of the linear predictor (lme4)
+            out += self.design.offset
         return out
 
     @property
@@ -173,13 +175,15 @@ class LmmFit(FitTables):
 
     def scaled_residuals(self) -> np.ndarray | None:
         """(y - fitted) / (sigma g_i): nlme's standardized residuals (g_i = 1 without a variance
-        function, then lme4's scaled residuals)."""
+        function, then lme4's scaled residuals); Pearson residuals r sqrt(w) of a weighted fit,
+        as lme4's."""
         if self._design is None:
             return None
         r = self.residuals / self.sigma
         if self.residual_structure is not None and self.residual_structure.variance is not None:
             r = r / self.residual_structure.sd_multipliers()
-        return r
+        w = self.design.weights
+        return r if w is None else r * np.sqrt(w)
 
     def normalized_residuals(self) -> np.ndarray:
         """Sigma_j^{-1/2} (y - fitted) / sigma: approximately independent N(0, 1) when the
@@ -209,7 +213,8 @@ class LmmFit(FitTables):
     ) -> Any:
         """Predictions X beta + Z b for the random terms chosen by ``random`` (True: all,
         False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen in
-        the fit get b = 0. With ``interval`` ("confidence" or "prediction") a DataFrame with
+        the fit get b = 0. An offset is included for the fitted rows, not for new data. With
+        ``interval`` ("confidence" or "prediction") a DataFrame with
         fit, se_fit, df, lower, upper (see :mod:`multilevel.inference.predict`)."""
         if interval is not None:
             from multilevel.inference.predict import predict_frame
@@ -222,7 +227,10 @@ class LmmFit(FitTables):
         else:
             chosen = {t.name for t in self.design.terms} if random else set()
         if newdata is None and len(chosen) in (0, len(self.design.terms)):
-            return self.fitted if chosen else self.design.fixed.columns.dot(self.beta)
+            if chosen:
+                return self.fitted
+            fixed = self.design.fixed.columns.dot(self.beta)
+            return fixed if self.design.offset is None else fixed + self.design.offset
         df = self.design.frame.data if newdata is None else load_data(newdata)
         pred = self.design.fixed.matrix_for(df) @ self.beta
         for t in self.design.terms:

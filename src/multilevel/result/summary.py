@@ -50,7 +50,7 @@ class Summary:
     notes: tuple[str, ...]
 
     @classmethod
-    def of(cls, fit: FitTables, ddf: str = "satterthwaite") -> Summary:
+    def of(cls, fit: FitTables, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
         method = "REML" if fit.reml else "maximum likelihood"
         ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
         heading = [
@@ -121,6 +121,27 @@ class Summary:
             fe_rows,
             "lrrrrrl",
         )
+        robust = None
+        if str(vcov).lower() != "model":  # HLM's table "with robust standard errors"
+            rb = fit.fixed_effects(vcov=vcov)
+            robust = Table(
+                f"Fixed effects with robust standard errors ({rb.attrs['vcov']}, "
+                "Satterthwaite df)",
+                fixed.header,
+                tuple(
+                    (
+                        name,
+                        _f(row.estimate),
+                        _f(row.std_error),
+                        _f(row.df, 2),
+                        _f(row.t_value, 3),
+                        _p(row.p_value),
+                        _stars(row.p_value),
+                    )
+                    for name, row in rb.iterrows()
+                ),
+                fixed.align,
+            )
         notes = list(fit.warnings)
         if fit.icc is not None:
             notes.insert(
@@ -140,6 +161,8 @@ class Summary:
                 "fitted values and residuals in a second pass)"
             )
         tables: tuple[Table, ...] = (random, fixed) if resid is None else (resid, random, fixed)
+        if robust is not None:
+            tables = (*tables, robust)
         residual = getattr(fit, "residual_structure", None)  # hook: multilevel.residual
         if residual is not None:
             tables += (
@@ -220,19 +243,7 @@ class Summary:
         return "\n".join(out)
 
     def to_latex(self) -> str:
-        def esc(s: str) -> str:
-            for a, b in (
-                ("\\", r"\textbackslash{}"),
-                ("_", r"\_"),
-                ("%", r"\%"),
-                ("&", r"\&"),
-                ("#", r"\#"),
-                ("^", r"\^{}"),
-                ("<", r"$<$"),
-                (">", r"$>$"),
-            ):
-                s = s.replace(a, b)
-            return s
+        from multilevel.report.tables import latex_escape as esc  # one escaper for all LaTeX
 
         out = [esc(h) + r"\\" for h in self.heading]
         for t in self.tables:

@@ -51,8 +51,18 @@ class FitTables(LikelihoodCriteria):
         """Kenward-Roger standard errors and df."""
         raise ValueError("Kenward-Roger needs the rows of the data: use multilevel.fit")
 
-    def fixed_effects(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger)."""
+    def fixed_effects(
+        self, ddf: str = "satterthwaite", vcov: str = "model", cluster: str | None = None
+    ) -> pd.DataFrame:
+        """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger).
+
+        ``vcov="CR0" | "CR1" | "CR2"``: cluster-robust SEs with clubSandwich's Satterthwaite df
+        (by the model's grouping factor or ``cluster``; multilevel.inference.robust).
+        """
+        if str(vcov).lower() != "model":
+            from multilevel.inference.robust import robust_table
+
+            return robust_table(self, vcov, cluster)  # type: ignore[arg-type]
         if ddf.lower().replace("_", "-") in ("kenward-roger", "kr"):
             se, df = self._kenward_roger()
         elif ddf.lower() == "satterthwaite":
@@ -115,9 +125,10 @@ class FitTables(LikelihoodCriteria):
                 )
         return pd.concat(frames, ignore_index=True)
 
-    def summary(self, ddf: str = "satterthwaite") -> Summary:
-        """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``."""
-        return Summary.of(self, ddf=ddf)
+    def summary(self, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
+        """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``;
+        ``vcov="CR2"`` (or CR0, CR1) adds a table with cluster-robust standard errors."""
+        return Summary.of(self, ddf=ddf, vcov=vcov)
 
     def __str__(self) -> str:
         return self.summary().to_text()

@@ -135,7 +135,7 @@ def all_random_matrix(
 
 def check_supported(fit: object) -> None:
     """Refuse what simulation from the model does not cover yet, instead of wrong numbers:
-    fits without their design (from chunks), GLMMs, precision weights and offsets."""
+    fits without their design (from chunks), GLMMs, residual structures, weights and offsets."""
     design = getattr(fit, "design", None)
     if not isinstance(design, ModelDesign):
         raise MultilevelError(
@@ -152,6 +152,11 @@ def check_supported(fit: object) -> None:
             "simulation from a model with a residual correlation or variance function is not "
             "available yet: refit without correlation=/variance= to simulate, bootstrap or "
             "estimate power"
+        )
+    if getattr(fit, "residual_structure", None) is not None:
+        raise MultilevelError(
+            "simulation from a model with a residual correlation or variance function "
+            "(correlation=/variance=) is not available yet: only independent residuals"
         )
     for name in ("weights", "offset"):
         for owner in (fit, design):
