@@ -125,8 +125,11 @@ class GlmmFit(FitTables):
         return out
 
     # ------------------------------------------------------------------ tables
-    def fixed_effects(self, ddf: str = "wald") -> pd.DataFrame:  # noqa: ARG002 - one test
+    def fixed_effects(  # noqa: ARG002 - one test
+        self, ddf: str = "wald", vcov: str = "model", cluster: str | None = None
+    ) -> pd.DataFrame:
         """Estimate, SE, Wald z and p (as ``summary(glmer)``)."""
+        _model_vcov_only(vcov)
         se = self.std_errors
         z = self.beta / se
         return pd.DataFrame(
@@ -225,8 +228,10 @@ class GlmmFit(FitTables):
 
         return level_equations_text(self)
 
-    def summary(self, ddf: str = "wald") -> Summary:  # noqa: ARG002
+    def summary(self, ddf: str = "wald", vcov: str = "model") -> Summary:  # noqa: ARG002
         from multilevel.glmm.summary import glmm_summary
+
+        _model_vcov_only(vcov)
 
         return glmm_summary(self)
 
@@ -235,3 +240,14 @@ class GlmmFit(FitTables):
         from multilevel.glmm.serialize import glmm_to_dict
 
         return glmm_to_dict(self)
+
+
+def _model_vcov_only(vcov: str) -> None:
+    """Cluster-robust SEs (vcov="CR2") are for linear mixed models (inference/robust.py)."""
+    if str(vcov).lower() != "model":
+        from multilevel.errors import MultilevelError
+
+        raise MultilevelError(
+            f"vcov={vcov!r}: cluster-robust standard errors are available for linear mixed "
+            "models only; for a GLMM compare with glm_cluster_cr1 (multilevel compare)"
+        )
