@@ -7,15 +7,22 @@
 from typing import Any
 
 from multilevel import datasets, levels
-from multilevel.api import FitWarning, fit
+from multilevel.api import fit
 from multilevel.compare import compare_estimators, simulate_type1
-from multilevel.errors import DataError, FormulaError, MultilevelError, UnsafeFormulaError
+from multilevel.errors import (
+    DataError,
+    FitWarning,
+    FormulaError,
+    MultilevelError,
+    UnsafeFormulaError,
+)
 from multilevel.family import Binomial, Family, Poisson
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.residual import AR1, CAR1, VarIdent, VarPower
-from multilevel.result.fit import LmmFit
-from multilevel.sources import LargeFit, fit_large
+from multilevel.result.fit import LargeFit, LmmFit
+from multilevel.sources import fit_large
+from multilevel.sources.dask import fit_dask
 
 __version__ = "0.1.0"
 
@@ -58,6 +65,7 @@ __all__ = [
     "compare_estimators",
     "datasets",
     "fit",
+    "fit_dask",
     "fit_large",
     "fit_levels",
     "icc",

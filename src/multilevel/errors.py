@@ -22,3 +22,13 @@ class UnsafeFormulaError(FormulaError):
 
 class ModelComparisonError(MultilevelError, ValueError):
     """Models cannot be compared (not nested, different rows, ...)."""
+
+
+class FitWarning(UserWarning):
+    """A fit that did not converge, is singular, or lost rows: also recorded in the result."""
+
+
+class NoRowsError(DataError, AttributeError):
+    """A fit from chunks asked for its rows (fitted values, residuals, the design).
+
+    Also an AttributeError, so ``getattr(fit, "design", None)`` is None for such a fit."""

@@ -100,7 +100,7 @@ def test_wild_moments_from_tiny_groups_do_not_lead_the_fit_astray():
     moments gave theta ~ (11.9, -28.3, 8.4) here, and the fit ended in a singular corner 11.4
     worse). The start is capped and kept only if its deviance beats lme4's start; the fit then
     equals the one that also runs from lme4's start (found in review, seed 2 of 24)."""
-    import multilevel.api as api
+    import multilevel.fitting as api
 
     rng = np.random.default_rng(2)
     G = 6000

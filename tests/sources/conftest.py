@@ -51,3 +51,49 @@ def files(tmp_path_factory, frame) -> dict[str, str]:
         "folder": str(d / "folder"),
         "csv": str(d / "data.csv"),
     }
+
+
+MULTI_FORMULAS = {
+    "crossed": "y ~ x + (1 | a) + (1 | b)",
+    "crossed_slope": "y ~ x + (1 + x | a) + (1 | b)",
+    "nested": "y ~ x + (1 | a/c)",
+    "three_level": "y ~ x + (1 + x | a) + (1 | a:c) + (1 | b)",
+}
+
+
+def simulate_multi(seed: int = 11, n: int = 4000) -> pd.DataFrame:
+    """Pupils in classes c within schools a (three levels), crossed with raters b (text ids);
+    y = 1 + 0.5 x + u_a + u1_a x + u_ac + u_b + e, with a few missing values."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 45, n)
+    c = rng.integers(0, 5, n)
+    b = rng.integers(0, 30, n)
+    x = rng.normal(size=n)
+    y = (
+        1
+        + 0.5 * x
+        + rng.normal(size=45)[a]
+        + 0.3 * rng.normal(size=45)[a] * x
+        + 0.5 * rng.normal(size=(45, 5))[a, c]
+        + 0.7 * rng.normal(size=30)[b]
+        + rng.normal(size=n)
+    )
+    df = pd.DataFrame({"y": y, "x": x, "a": a, "b": [f"r{k}" for k in b], "c": c})
+    df.loc[[3, 700], "x"] = np.nan
+    df.loc[[1500], "b"] = None
+    return df
+
+
+@pytest.fixture(scope="session")
+def multi() -> pd.DataFrame:
+    return simulate_multi()
+
+
+@pytest.fixture(scope="session")
+def multi_folder(tmp_path_factory, multi) -> str:
+    """The multilevel data as a folder of 4 Parquet files."""
+    d = tmp_path_factory.mktemp("multi") / "folder"
+    d.mkdir()
+    for i, start in enumerate(range(0, len(multi), 1000)):
+        multi.iloc[start : start + 1000].to_parquet(d / f"part{i}.parquet", index=False)
+    return str(d)

@@ -13,6 +13,7 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")
 
 from multilevel.sources.dask import fit_dask, tree_reduce  # noqa: E402
+from sources.conftest import MULTI_FORMULAS  # noqa: E402
 
 FORMULA = "y ~ x + f + (1 + x | g)"
 
@@ -67,3 +68,19 @@ def test_tree_reduce_combines_everything_in_rounds():
     # 10 -> 4 -> 2 -> 1: three rounds of combine tasks
     combines = [k for k in dict(total.__dask_graph__()) if str(k).startswith("sum")]
     assert len(combines) == 4 + 2 + 1
+
+
+@pytest.mark.parametrize("model", ["crossed", "nested", "three_level"])
+def test_crossed_and_nested_models_on_the_cluster(client, multi, multi_folder, model):
+    """multilevel.fit(formula, dask_dataframe) reduces per partition on the LocalCluster and
+    equals the in-memory fit (loglik and beta to 1e-8)."""
+    formula = MULTI_FORMULAS[model]
+    ref = _fit(formula, multi)
+    for ddf in (dd.from_pandas(multi, npartitions=5), dd.read_parquet(multi_folder)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = multilevel.fit(formula, ddf)
+        assert not got.has_rows and got.n_groups == ref.n_groups
+        assert got.loglik == pytest.approx(ref.loglik, rel=1e-8)
+        np.testing.assert_allclose(got.beta, ref.beta, rtol=1e-8)
+        np.testing.assert_allclose(got.theta, ref.theta, rtol=1e-6, atol=1e-7)

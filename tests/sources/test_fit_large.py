@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 
 import multilevel
-from multilevel.errors import MultilevelError
 from multilevel.sources import fit_large
 from multilevel.sources.progress import Progress
 from refdata import reference
+from sources.conftest import MULTI_FORMULAS
 
 FORMULA = "y ~ x + f + (1 + x | g)"
 
@@ -23,6 +23,12 @@ def in_memory(formula, data, reml=True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return multilevel.fit(formula, data, reml=reml)
+
+
+def with_front_door(formula, data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return multilevel.fit(formula, data, **kw)
 
 
 def large(formula, data, **kw):
@@ -129,9 +135,59 @@ def test_null_model_icc(frame):
     assert got["icc"]["g"] == pytest.approx(ref["icc"]["g"], rel=1e-7)
 
 
-def test_crossed_models_are_rejected(frame):
-    with pytest.raises(MultilevelError, match="multilevel.fit"):
-        fit_large("y ~ x + (1 | g) + (1 | f)", frame)
+@pytest.mark.parametrize("model", list(MULTI_FORMULAS))
+@pytest.mark.parametrize("kind", ["pandas", "folder", "csv"])
+def test_crossed_nested_and_three_level_models_from_chunks(
+    model, kind, multi, multi_folder, tmp_path
+):
+    """Several grouping factors: per-factor blocks and the sparse cross-factor sums, chunk by
+    chunk, give the in-memory fit (loglik and beta to 1e-8; theta to the derivative-free
+    optimizer's resolution, 1e-6)."""
+    formula = MULTI_FORMULAS[model]
+    if kind == "csv":
+        path = tmp_path / "multi.csv"
+        multi.to_csv(path, index=False)
+        data = str(path)
+    else:
+        data = multi if kind == "pandas" else multi_folder
+    ref = in_memory(formula, multi)
+    got = with_front_door(formula, data, chunk_rows=700)
+    assert not got.has_rows
+    assert (got.n_obs, got.n_dropped, got.n_groups) == (ref.n_obs, ref.n_dropped, ref.n_groups)
+    assert got.theta_names == ref.theta_names and got.fixed_names == ref.fixed_names
+    assert got.loglik == pytest.approx(ref.loglik, rel=1e-8)
+    np.testing.assert_allclose(got.beta, ref.beta, rtol=1e-8)
+    np.testing.assert_allclose(got.theta, ref.theta, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got.std_errors, ref.std_errors, rtol=1e-6)
+    for name, modes in ref.modes.items():
+        assert got.ranef()[name].index.tolist() == ref.ranef()[name].index.tolist()
+        np.testing.assert_allclose(got.modes[name].b, modes.b, rtol=1e-5, atol=1e-7)
+    if model == "three_level":  # second pass: fitted values as in memory
+        pred = pd.concat(list(got.predict_chunks(data, chunk_rows=900)))
+        kept = pred["fitted"].notna().to_numpy()
+        np.testing.assert_allclose(pred["fitted"].to_numpy()[kept], ref.fitted, atol=1e-6)
+
+
+def test_memory_is_bounded_by_the_chunk_for_a_crossed_model(tmp_path):
+    """A crossed model on a Parquet folder 20 times the chunk size: the memory the fit
+    allocates (tracemalloc peak, numpy included) stays a fraction of the data's size."""
+    import tracemalloc
+
+    from sources.conftest import simulate_multi
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(8):
+        simulate_multi(seed=100 + i, n=50_000).to_parquet(folder / f"p{i}.parquet", index=False)
+    data_bytes = 8 * 50_000 * 5 * 8  # rows x columns x 8 bytes, as it would sit in memory
+    tracemalloc.start()
+    try:
+        fit = with_front_door(MULTI_FORMULAS["crossed"], str(folder), chunk_rows=20_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fit.n_obs > 390_000 and fit.n_groups == {"a": 45, "b": 30}
+    assert peak < data_bytes / 4, (peak, data_bytes)
 
 
 def test_missing_rows_are_reported(frame):

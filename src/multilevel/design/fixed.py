@@ -17,6 +17,7 @@ from formulaic.errors import FormulaicError
 from multilevel.design.columns import ModelColumns, SparseColumns
 from multilevel.design.contrasts import CONTRAST_CONTEXT, CodedFormula, Coding, apply_coding
 from multilevel.design.frame import MAX_MAGNITUDE, python_expr
+from multilevel.design.shift import intercept_of, shifted_columns, shifts_from_gram
 from multilevel.errors import DataError, FormulaError
 from multilevel.formula.rnames import lme4_name  # noqa: F401  (tests import it from here)
 from multilevel.formula.safety import SAFE_FUNCTIONS
@@ -221,22 +222,24 @@ def _check_values(columns: ModelColumns, names: list[str], what: str) -> None:
 
 
 def aliased_columns(
-    X: np.ndarray | ModelColumns, tol: float = RANK_TOL, XtX: np.ndarray | None = None
+    X: np.ndarray | ModelColumns | None, tol: float = RANK_TOL, XtX: np.ndarray | None = None
 ) -> list[int]:
     """Indices of columns that are (numerically) linear combinations of earlier columns.
 
-    Column j is aliased when its distance from the span of columns 0..j-1, |R_jj| of a QR
-    decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R. A
-    Cholesky factor of the scaled X'X screens the clear full-rank case cheaply; the QR of X
-    decides whenever some column comes anywhere near the tolerance.
+    Column j is aliased when its distance from the span of the kept earlier columns, |R_jj| of
+    a QR decomposition, is below ``tol`` times its norm: earlier columns are kept, as in R. A
+    Cholesky factor of the scaled X'X screens the clear full-rank case cheaply; otherwise the QR
+    of X decides, or, when only X'X is known (``X`` None: a fit from chunks), a Cholesky factor
+    of X'X built column by column.
     """
-    columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
-    k = columns.k
+    if XtX is None:  # values are below 1e100 in magnitude (encode refuses larger): no overflow
+        assert X is not None
+        columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
+        XtX = columns.gram()
+    k = XtX.shape[0]
     if k == 0:
         return []
-    if XtX is None:  # values are below 1e100 in magnitude (encode refuses larger): no overflow
-        XtX = columns.gram()
-    norms = np.sqrt(np.diag(XtX))
+    norms = np.sqrt(np.maximum(np.diag(XtX), 0.0))
     if np.all(norms > 0):
         C = XtX / np.outer(norms, norms)
         try:
@@ -245,6 +248,9 @@ def aliased_columns(
                 return []
         except np.linalg.LinAlgError:
             pass
+    if X is None:
+        return _aliased_from_gram(XtX, norms, tol)
+    columns = X if isinstance(X, ModelColumns) else ModelColumns.of(X)
     R = np.asarray(np.linalg.qr(columns.array, mode="r"))
     diag = np.zeros(k)
     m = min(R.shape)
@@ -252,12 +258,36 @@ def aliased_columns(
     return [j for j in range(k) if norms[j] == 0 or diag[j] <= tol * norms[j]]
 
 
+def _aliased_from_gram(XtX: np.ndarray, norms: np.ndarray, tol: float) -> list[int]:
+    """The QR test from X'X alone: R_jj of a Cholesky factor of the kept columns."""
+    k = XtX.shape[0]
+    kept: list[int] = []
+    aliased = []
+    R = np.zeros((k, k))
+    for j in range(k):
+        r = XtX[kept, j].astype(float)
+        if kept:
+            Rk = R[: len(kept), : len(kept)]
+            r = np.linalg.solve(Rk.T, r)  # R_k' r = X_k'x_j
+        d2 = XtX[j, j] - float(r @ r)
+        if norms[j] == 0 or np.sqrt(max(d2, 0.0)) <= tol * norms[j]:
+            aliased.append(j)
+            continue
+        m = len(kept)
+        R[:m, m] = r
+        R[m, m] = np.sqrt(d2)
+        kept.append(j)
+    return aliased
+
+
 @dataclass(frozen=True)
 class FixedDesign:
     """X with lme4 column names; ``dropped`` are aliased columns removed (lme4 does the same).
 
     X is held as :class:`ModelColumns` (built as a matrix only when used); ``XtX``, when known,
-    is X'X, computed once for the rank check and reused by the cross-products.
+    is X'X, computed once for the rank check and reused by the cross-products. ``shift``: the
+    shift of each column when some column lies far from zero (see :mod:`multilevel.design.shift`);
+    ``XtX`` and the rank check are then those of the shifted columns ``X - 1 shift'``.
     """
 
     columns: ModelColumns
@@ -267,6 +297,7 @@ class FixedDesign:
     keep: tuple[int, ...]
     XtX: np.ndarray | None = None
     coded: CodedFormula | None = None  # contrast codings and R names (design/contrasts.py)
+    shift: np.ndarray | None = None
 
     @property
     def X(self) -> np.ndarray:
@@ -277,8 +308,14 @@ class FixedDesign:
         return self.columns.k
 
     def gram(self) -> np.ndarray:
-        """X'X."""
-        return self.columns.gram() if self.XtX is None else self.XtX
+        """X'X (of the shifted columns when ``shift`` is set)."""
+        return self.shifted().gram() if self.XtX is None else self.XtX
+
+    def shifted(self) -> ModelColumns:
+        """X - 1 shift' (X itself without a shift)."""
+        if self.shift is None or intercept_of(self.columns) is None:  # e.g. whitened columns
+            return self.columns
+        return shifted_columns(self.columns, self.shift, "x")
 
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """X for new data, with the encodings (levels, centring) learned from the fit."""
@@ -296,7 +333,12 @@ def fixed_design(formula: str, data: pd.DataFrame, coding: Coding | None = None)
     X, raw_names, spec = encode_columns(coded.text, data, "fixed-effects model matrix", sparse=True)
     names = [coded.column_name(n) for n in raw_names]
     XtX = X.gram()
-    drop = aliased_columns(X, XtX=XtX)
+    # columns far from zero: the rank check and X'X about a shift (design/shift.py)
+    shift = shifts_from_gram(XtX, X.n, intercept_of(X))
+    Xs = X if shift is None else shifted_columns(X, shift, "x")
+    if shift is not None:
+        XtX = Xs.gram()
+    drop = aliased_columns(Xs, XtX=XtX)
     keep = [j for j in range(X.k) if j not in drop]
     return FixedDesign(
         columns=X if not drop else X.select(keep),
@@ -306,4 +348,5 @@ def fixed_design(formula: str, data: pd.DataFrame, coding: Coding | None = None)
         keep=tuple(keep),
         XtX=XtX[np.ix_(keep, keep)],
         coded=coded,
+        shift=None if shift is None else shift[keep],
     )

@@ -6,7 +6,9 @@ messages that name the term at fault.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from multilevel.design.frame import (
     load_data,
     needed_columns,
 )
+from multilevel.design.layout import ModelLayout, TermLayout
 from multilevel.design.random import RandomTerm, order_terms, random_term
 from multilevel.design.weights import frame_terms, row_weights, strip_offsets
 from multilevel.errors import DataError, FormulaError
@@ -54,33 +57,40 @@ class ModelDesign:
     def p(self) -> int:
         return self.fixed.p
 
+    @cached_property
+    def layout(self) -> ModelLayout:
+        """The model without its rows (what the fit and the result read)."""
+        return ModelLayout(
+            formula=self.formula,
+            terms=tuple(t.layout() for t in self.terms),
+            fixed_names=self.fixed.names,
+            levels={t.name: t.levels for t in self.terms},
+            n_obs=self.n,
+            n_input=self.frame.n_input,
+            dropped_by=dict(self.frame.dropped_by),
+            warnings=self.warnings,
+        )
+
     @property
     def n_theta(self) -> int:
         return sum(t.n_theta for t in self.terms)
 
     def theta_start(self) -> np.ndarray:
-        return np.concatenate([t.theta_start for t in self.terms])
+        return self.layout.theta_start()
 
     def theta_lower(self) -> np.ndarray:
-        return np.concatenate([t.theta_lower for t in self.terms])
+        return self.layout.theta_lower()
 
     def theta_names(self) -> list[str]:
-        return [n for t in self.terms for n in t.theta_names]
+        return self.layout.theta_names()
 
     def split_theta(self, theta: np.ndarray) -> list[np.ndarray]:
         """theta -> one slice per term."""
-        out, k = [], 0
-        for t in self.terms:
-            out.append(np.asarray(theta[k : k + t.n_theta]))
-            k += t.n_theta
-        return out
+        return self.layout.split_theta(theta)
 
     @property
     def n_groups(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t in self.terms:
-            out.setdefault(t.grouping_factor, t.n_levels)
-        return out
+        return self.layout.n_groups
 
     @property
     def is_nested_single(self) -> bool:
@@ -88,32 +98,59 @@ class ModelDesign:
         return len({t.grouping_factor for t in self.terms}) == 1
 
 
-def _check_terms(terms: list[RandomTerm], n: int, residual: bool = True) -> None:
-    for t in terms:
-        if t.n_levels < 2:
+def check_levels(
+    terms: Sequence[TermLayout], n_levels: Sequence[int], n: int, residual: bool = True
+) -> None:
+    """lme4's ``checkNlevels`` and ``checkZdims``: at least 2 levels, fewer levels than rows,
+    fewer random effects than rows (not for GLMMs: ``residual`` False); names the term."""
+    for t, G in zip(terms, n_levels, strict=True):
+        if G < 2:
             raise DataError(
-                f"grouping factor {t.grouping_factor!r} in '{t.source}' has only {t.n_levels} "
+                f"grouping factor {t.grouping_factor!r} in '{t.source}' has only {G} "
                 "level in the rows used; a random effect needs at least 2 groups (lme4 requires "
                 "more than 1 sampled level). Remove the random term (ordinary regression) or "
                 "check the rows dropped for missing values"
             )
         if not residual:  # GLMMs have no residual variance to separate (lme4's glmer skips these)
             continue
-        if t.n_levels >= n:
+        if G >= n:
             raise DataError(
-                f"grouping factor {t.grouping_factor!r} in '{t.source}' has {t.n_levels} levels "
+                f"grouping factor {t.grouping_factor!r} in '{t.source}' has {G} levels "
                 f"for {n} observations; each group needs more than one observation on average "
                 "for the group and residual variances to be separable (lme4: number of levels of "
                 "each grouping factor must be < number of observations)"
             )
-        if t.n_levels * t.q >= n:
+        if G * t.q >= n:
             raise DataError(
-                f"term '{t.source}' has {t.n_levels * t.q} random effects ({t.n_levels} groups x "
+                f"term '{t.source}' has {G * t.q} random effects ({G} groups x "
                 f"{t.q}) for {n} observations; the random-effects parameters and the residual "
                 "variance are unidentifiable (lme4: number of observations <= number of random "
                 "effects). Use a simpler random part, e.g. (1 | "
                 f"{t.grouping_factor})"
             )
+
+
+def data_warnings(
+    n_input: int, n_obs: int, dropped_by: dict[str, int], aliased: Sequence[str]
+) -> list[str]:
+    """What the user should know about the rows and columns used: rows dropped for missing
+    values, fixed-effect columns dropped as aliased (lme4's message)."""
+    out = []
+    if n_input > n_obs:
+        cols = ", ".join(f"{c} ({k})" for c, k in dropped_by.items())
+        out.append(
+            f"{n_input - n_obs} of {n_input} rows dropped for missing values in: {cols}. "
+            f"The model is fitted to the {n_obs} complete rows, which assumes the values "
+            "are missing at random; impute or recode them to use all rows"
+        )
+    if aliased:
+        out.append(
+            "fixed-effect model matrix is rank deficient so dropping "
+            f"{len(aliased)} column(s): {', '.join(aliased)}. Each is a linear "
+            "combination of the columns before it, so its effect cannot be separated from "
+            "theirs and is not estimated; remove it from the formula (or combine the predictors)"
+        )
+    return out
 
 
 def response_values(response: str, data: pd.DataFrame) -> np.ndarray:
@@ -169,22 +206,8 @@ def build_design(
     y = response_values(spec.response, frame.data)
     fixed = fixed_design(spec.fixed, frame.data, coding)
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
-    _check_terms(terms, len(y), residual)
-    warnings: list[str] = []
-    if frame.n_dropped:
-        cols = ", ".join(f"{c} ({k})" for c, k in frame.dropped_by.items())
-        warnings.append(
-            f"{frame.n_dropped} of {frame.n_input} rows dropped for missing values in: {cols}. "
-            f"The model is fitted to the {frame.n_obs} complete rows, which assumes the values "
-            "are missing at random; impute or recode them to use all rows"
-        )
-    if fixed.dropped:
-        warnings.append(
-            "fixed-effect model matrix is rank deficient so dropping "
-            f"{len(fixed.dropped)} column(s): {', '.join(fixed.dropped)}. Each is a linear "
-            "combination of the columns before it, so its effect cannot be separated from "
-            "theirs and is not estimated; remove it from the formula (or combine the predictors)"
-        )
+    check_levels(terms, [t.n_levels for t in terms], len(y), residual)
+    warnings = data_warnings(frame.n_input, frame.n_obs, frame.dropped_by, fixed.dropped)
     if np.ptp(y) == 0:
         raise DataError(f"the outcome {spec.response!r} is constant ({y[0]!r}) in every row used")
     return ModelDesign(

@@ -18,6 +18,7 @@ from formulaic import ModelSpec
 from multilevel.design.columns import ModelColumns
 from multilevel.design.fixed import _as_float_frame, encode_columns, model_matrix
 from multilevel.design.groupsums import group_sums
+from multilevel.design.layout import TermLayout
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
 from multilevel.formula.rnames import lme4_name
@@ -75,18 +76,13 @@ def group_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarra
 
 
 @dataclass(frozen=True)
-class RandomTerm:
+class RandomTerm(TermLayout):
     """A random-effects term: ``b_j ~ N(0, sigma^2 Lambda Lambda')`` for each level j."""
 
-    name: str  # lme4's group name: 'school', 'school.1', 'cask:batch'
-    grouping_factor: str  # 'school', 'cask:batch'
-    factors: tuple[str, ...]
-    term_names: tuple[str, ...]  # '(Intercept)', 'cses'
     index: np.ndarray  # (n,) level index of each row, in a compact integer type
     levels: tuple[str, ...]
     columns: ModelColumns  # the (n, q) raw random-effects model matrix, as its recipe
     spec: ModelSpec
-    source: str
 
     @cached_property
     def codes(self) -> np.ndarray:
@@ -99,55 +95,8 @@ class RandomTerm:
         return self.columns.array
 
     @property
-    def q(self) -> int:
-        return len(self.term_names)
-
-    @property
     def n_levels(self) -> int:
         return len(self.levels)
-
-    @property
-    def n_theta(self) -> int:
-        return self.q * (self.q + 1) // 2
-
-    @property
-    def tril(self) -> tuple[np.ndarray, np.ndarray]:
-        """Row and column indices of theta in Lambda, column by column (lme4 order)."""
-        rows, cols = [], []
-        for c in range(self.q):
-            for r in range(c, self.q):
-                rows.append(r)
-                cols.append(c)
-        return np.array(rows), np.array(cols)
-
-    @property
-    def theta_lower(self) -> np.ndarray:
-        rows, cols = self.tril
-        return np.where(rows == cols, 0.0, -np.inf)
-
-    @property
-    def theta_start(self) -> np.ndarray:
-        rows, cols = self.tril
-        return np.where(rows == cols, 1.0, 0.0)
-
-    @property
-    def theta_names(self) -> list[str]:
-        rows, cols = self.tril
-        out = []
-        for r, c in zip(rows, cols, strict=True):
-            # lme4 names theta by grouping factor, also for the blocks of (x || g)
-            if r == c:
-                out.append(f"{self.grouping_factor}.{self.term_names[r]}")
-            else:
-                out.append(f"{self.grouping_factor}.{self.term_names[r]}.{self.term_names[c]}")
-        return out
-
-    def Lambda(self, theta: np.ndarray) -> np.ndarray:
-        """The q x q lower-triangular relative covariance factor for this term's theta."""
-        L = np.zeros((self.q, self.q))
-        rows, cols = self.tril
-        L[rows, cols] = theta
-        return L
 
     def matrix_for(self, data: pd.DataFrame) -> np.ndarray:
         """Raw Z columns of this term for new data."""

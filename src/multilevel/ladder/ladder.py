@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multilevel.api import FitWarning, fit
+from multilevel.api import fit
 from multilevel.design.frame import load_data, missing_column_error
-from multilevel.errors import DataError
+from multilevel.errors import DataError, FitWarning
 from multilevel.ladder.lrt import LrtResult, lrt, ml_fit
 from multilevel.ladder.r2 import R2, r2, variance_explained
 from multilevel.result.fit import LmmFit

@@ -21,8 +21,10 @@ import scipy.sparse as sp
 
 from multilevel.design.columns import SparseColumns
 from multilevel.design.groupsums import group_sums
+from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import RandomTerm
+from multilevel.design.shift import Shift, intercept_of, shifts_from_gram
 
 #: above this many random effects outside the first block, their part of the system stays sparse
 DENSE_REST_LIMIT = 3000
@@ -74,17 +76,40 @@ class ThetaMap:
         return L
 
 
-def _first_block_map(terms: list[RandomTerm], offsets: list[int]) -> ThetaMap:
-    rows, cols, index = [], [], []
-    k = 0
-    for t, off in zip(terms, offsets, strict=True):
+def theta_maps(
+    layout: ModelLayout,
+) -> tuple[ThetaMap, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Where theta sits: in the first block's Q x Q Lambda (map and the theta indices it uses),
+    and in Lambda_rest over the columns of Z_rest (rows, cols, theta index of every entry;
+    columns term by term, level by level, q within a level)."""
+    first, rest = layout.first_block()
+    offsets = np.cumsum([0] + [t.n_theta for t in layout.terms])
+    rows: list[int] = []
+    cols: list[int] = []
+    index: list[int] = []
+    q_off = 0
+    for k in first:
+        t = layout.terms[k]
         tr, tc = t.tril
-        for r, c in zip(tr, tc, strict=True):
-            rows.append(off + r)
-            cols.append(off + c)
-            index.append(k)
-            k += 1
-    return ThetaMap(np.array(rows, int), np.array(cols, int), np.array(index, int))
+        rows += list(q_off + tr)
+        cols += list(q_off + tc)
+        index += list(range(len(index), len(index) + t.n_theta))
+        q_off += t.q
+    fmap = ThetaMap(np.array(rows, int), np.array(cols, int), np.array(index, int))
+    first_theta = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in first])
+    r_rows, r_cols, r_idx = [np.zeros(0, int)], [np.zeros(0, int)], [np.zeros(0, int)]
+    off = 0
+    for k in rest:
+        t = layout.terms[k]
+        G = len(layout.levels[t.name])
+        lev = np.arange(G) * t.q + off
+        for j, (r, c) in enumerate(zip(*t.tril, strict=True)):
+            r_rows.append(lev + r)
+            r_cols.append(lev + c)
+            r_idx.append(np.full(G, offsets[k] + j))
+        off += G * t.q
+    rest_map = (np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx))
+    return fmap, first_theta, rest_map
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,8 @@ class CrossProducts:
     yy: float
     C_rr: np.ndarray | sp.csr_matrix | None = None  # Z_rest'Z_rest: dense, or sparse when large
     C_rw: np.ndarray | None = None  # Z_rest'[X y]
+    y_var: float = float("nan")  # the outcome's variance (is the residual variance near 0?)
+    shift: Shift | None = None  # the cross-products are those of X - 1 shift.x', y - shift.y
 
     @property
     def rest_is_sparse(self) -> bool:
@@ -121,19 +148,8 @@ class CrossProducts:
 
 def first_block(design: ModelDesign) -> tuple[list[RandomTerm], list[RandomTerm]]:
     """Terms on the grouping factor of the first (most levels) term, and the others."""
-    terms = list(design.terms)
-    g = terms[0].grouping_factor
-    return [t for t in terms if t.grouping_factor == g], [
-        t for t in terms if t.grouping_factor != g
-    ]
-
-
-def _theta_offsets(design: ModelDesign) -> dict[int, int]:
-    out, k = {}, 0
-    for t in design.terms:
-        out[id(t)] = k
-        k += t.n_theta
-    return out
+    first, rest = design.layout.first_block()
+    return [design.terms[k] for k in first], [design.terms[k] for k in rest]
 
 
 def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[int]]:
@@ -149,20 +165,33 @@ def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[in
     return sp.hstack(blocks, format="csc"), offsets
 
 
+def _shifted_outcome(design: ModelDesign) -> tuple[np.ndarray, Shift | None]:
+    """y (minus its mean when it lies far from zero) and the shift of X and y, if any."""
+    y, n = design.y, design.n
+    intercept = intercept_of(design.fixed.columns)  # a column of ones: shifts are exact
+    x_shift = design.fixed.shift if intercept is not None else None
+    total, square = float(y.sum()), float(y @ y)
+    gram = np.array([[n, total], [total, square]])
+    y_shift = shifts_from_gram(gram, n, 0 if intercept is not None else None)
+    if x_shift is None and y_shift is None:
+        return y, None
+    assert intercept is not None
+    c_y = 0.0 if y_shift is None else float(y_shift[1])
+    x = np.zeros(design.p) if x_shift is None else x_shift
+    return (y - c_y if c_y else y), Shift(intercept, x, c_y)
+
+
 def cross_products(design: ModelDesign) -> CrossProducts:
     """One pass over the rows: the cross-products the deviance needs."""
     first, rest = first_block(design)
-    theta_off = _theta_offsets(design)
+    fmap, first_theta, rest_map = theta_maps(design.layout)
     G = first[0].n_levels
-    q_offsets = list(np.cumsum([0] + [t.q for t in first[:-1]]))
     Q = sum(t.q for t in first)
-    fmap = _first_block_map(first, q_offsets)
-    first_theta = np.concatenate(
-        [np.arange(theta_off[id(t)], theta_off[id(t)] + t.n_theta) for t in first]
-    )
-    # the data read in place (ModelColumns): group sums product by product
-    X = design.fixed.columns
-    source: dict[str, np.ndarray] = {Y_KEY: design.y}
+    # the data read in place (ModelColumns): group sums product by product; X and y about a
+    # shift when some column lies far from zero (design/shift.py)
+    X = design.fixed.shifted()
+    y, shift = _shifted_outcome(design)
+    source: dict[str, np.ndarray] = {Y_KEY: y}
     for matrix in [X] + [t.columns for t in first]:
         if not isinstance(matrix, SparseColumns):  # its columns would be made dense
             source.update(matrix.source)
@@ -173,11 +202,11 @@ def cross_products(design: ModelDesign) -> CrossProducts:
         B = np.concatenate([X.group_cross(first[0].index, G, z), By], axis=1)
     else:
         A, B = group_cross(first[0].index, G, z_keys, [*X.factors, (Y_KEY,)], source.__getitem__)
-    Xty = X.tdot(design.y)
+    Xty = X.tdot(y)
     C = np.empty((design.p + 1, design.p + 1))
     C[: design.p, : design.p] = design.fixed.gram()
     C[: design.p, design.p] = C[design.p, : design.p] = Xty
-    C[design.p, design.p] = design.y @ design.y
+    C[design.p, design.p] = y @ y
 
     common: dict[str, Any] = dict(
         n=design.n,
@@ -190,10 +219,11 @@ def cross_products(design: ModelDesign) -> CrossProducts:
         B=B,
         C=C,
         yy=float(C[design.p, design.p]),
+        y_var=float(C[design.p, design.p] / design.n - (y.sum() / design.n) ** 2),
+        shift=shift,
     )
     if not rest:
-        empty = np.zeros(0, int)
-        return CrossProducts(**common, n_rest=0, B_rest=None, rest_map=(empty, empty, empty))
+        return CrossProducts(**common, n_rest=0, B_rest=None, rest_map=rest_map)
 
     Zr, offsets = rest_matrix(rest, design.n)
     nr = Zr.shape[1]
@@ -203,24 +233,15 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
     Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
     B_rest = (Z1s.T @ Zr).tocsr()
-    ZrX = X.left(Zr.T) if isinstance(X, SparseColumns) else np.asarray(Zr.T @ design.X)
-    C_rw = np.column_stack([ZrX, np.asarray(Zr.T @ design.y)])
+    ZrX = X.left(Zr.T) if isinstance(X, SparseColumns) else np.asarray(Zr.T @ X.array)
+    C_rw = np.column_stack([ZrX, np.asarray(Zr.T @ y)])
     ZrZr = (Zr.T @ Zr).tocsr()
     C_rr = ZrZr if nr > DENSE_REST_LIMIT else ZrZr.toarray()
-    r_rows, r_cols, r_idx = [], [], []
-    for t, off in zip(rest, offsets, strict=True):
-        tr, tc = t.tril
-        base = theta_off[id(t)]
-        lev = np.arange(t.n_levels) * t.q + off
-        for k, (r, c) in enumerate(zip(tr, tc, strict=True)):
-            r_rows.append(lev + r)
-            r_cols.append(lev + c)
-            r_idx.append(np.full(t.n_levels, base + k))
     return CrossProducts(
         **common,
         n_rest=nr,
         B_rest=B_rest,
-        rest_map=(np.concatenate(r_rows), np.concatenate(r_cols), np.concatenate(r_idx)),
+        rest_map=rest_map,
         C_rr=C_rr,
         C_rw=C_rw,
     )

@@ -15,9 +15,8 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from multilevel.design.model import ModelDesign
+from multilevel.design.layout import ModelLayout
 from multilevel.objective import smallmat as sm
-from multilevel.objective.crossprod import first_block
 from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 
 
@@ -30,9 +29,10 @@ class TermModes:
 
 
 def conditional_modes(
-    design: ModelDesign, dev: ProfiledDeviance, ev: Evaluation, sigma2: float
+    layout: ModelLayout, dev: ProfiledDeviance, ev: Evaluation, sigma2: float
 ) -> dict[str, TermModes]:
-    """Modes and conditional covariances per random term, keyed by the term's lme4 name."""
+    """Modes and conditional covariances per random term, keyed by the term's lme4 name
+    (from the cross-products alone: the same for in-memory and chunked fits)."""
     xp = dev.xp
     p, G, Q, nr = xp.p, xp.G, xp.Q, xp.n_rest
     beta = ev.beta
@@ -77,7 +77,9 @@ def conditional_modes(
         var_ur_full = _rest_inverse(ev, solve, nr)
 
     out: dict[str, TermModes] = {}
-    first, rest = first_block(design)
+    first_k, rest_k = layout.first_block()
+    first = [layout.terms[k] for k in first_k]
+    thetas = layout.split_theta(ev.theta)
     off = 0
     b1 = np.einsum("ij,gj->gi", L1, u1)
     V1 = sigma2 * np.matmul(np.matmul(L1, var_u1), L1.T)
@@ -86,16 +88,18 @@ def conditional_modes(
         out[t.name] = TermModes(b=b1[:, sl], cond_var=V1[:, sl, sl])
         off += t.q
     off = 0
-    for t in rest:
-        size = t.n_levels * t.q
-        Lt = t.Lambda(dev_theta_slice(design, ev.theta, t.name))
-        ut = u_r[off : off + size].reshape(t.n_levels, t.q)
+    for k in rest_k:
+        t = layout.terms[k]
+        G_t = len(layout.levels[t.name])
+        size = G_t * t.q
+        Lt = t.Lambda(thetas[k])
+        ut = u_r[off : off + size].reshape(G_t, t.q)
         Vu = np.stack(
             [
                 var_ur_full[
                     off + j * t.q : off + (j + 1) * t.q, off + j * t.q : off + (j + 1) * t.q
                 ]
-                for j in range(t.n_levels)
+                for j in range(G_t)
             ]
         )
         out[t.name] = TermModes(b=ut @ Lt.T, cond_var=sigma2 * np.matmul(np.matmul(Lt, Vu), Lt.T))
@@ -133,11 +137,3 @@ class _NanBlocks:
 
 
 MAX_DENSE_INVERSE = 12_000
-
-
-def dev_theta_slice(design: ModelDesign, theta: np.ndarray, name: str) -> np.ndarray:
-    """The theta elements of the term called ``name``."""
-    for t, th in zip(design.terms, design.split_theta(theta), strict=True):
-        if t.name == name:
-            return th
-    raise KeyError(name)

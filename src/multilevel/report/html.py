@@ -194,7 +194,7 @@ def fit_notes(fit: Any) -> list[str]:
             "a simpler random part, usually fixes this."
         )
     if fit.n_dropped:
-        by = fit.design.frame.dropped_by
+        by = fit.dropped_by
         detail = ", ".join(f"{k}: {v}" for k, v in by.items()) if by else ""
         notes.append(
             f"{fit.n_dropped} rows had missing values in the model's variables and were "
@@ -206,8 +206,9 @@ def fit_notes(fit: Any) -> list[str]:
                 f"Only {k} {name} groups: between-group variances are estimated "
                 "imprecisely from so few groups."
             )
-    for t in fit.design.terms:
-        singles = int(np.sum(np.bincount(t.codes) == 1))
+    sizes = fit.group_sizes()
+    for t in fit.layout.terms:
+        singles = int(np.sum(sizes[t.grouping_factor] == 1))
         if singles and t.q > 1:
             notes.append(
                 f"{singles} {t.grouping_factor} groups have a single row: they inform "
@@ -225,6 +226,8 @@ def _null_icc(fit: Any) -> str:
     """The unconditional ICC from the null model refitted on the same rows ('' if not simple)."""
     from multilevel.api import fit as fit_model
 
+    if not fit.has_rows:  # a fit from chunks: no rows to refit
+        return ""
     if len(fit.design.terms) != 1 or fit.design.terms[0].term_names[0] != "(Intercept)":
         return " The unconditional ICC comes from the null model (random-effects ANOVA)."
     g = fit.design.terms[0].grouping_factor

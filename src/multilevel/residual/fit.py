@@ -302,7 +302,7 @@ def fit_residual(
     ]
     out = replace(
         result,
-        design=design,
+        _design=design,
         loglik=float(result.loglik - 0.5 * w.logdet),
         warnings=tuple(messages),
         residual_structure=residual,
@@ -322,7 +322,7 @@ def _final(design: ModelDesign, model: ResidualModel, z: np.ndarray, reml: bool)
 
     w = model.whitener(z)
     fit = fit_design(whitened_design(design, w), reml=reml, warn=False)
-    return replace(fit, design=design)
+    return replace(fit, _design=design)
 
 
 def refit(fit: LmmFit, reml: bool) -> LmmFit:

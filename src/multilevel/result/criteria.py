@@ -1,7 +1,6 @@
-"""What every fitted model reports from its likelihood, whether fitted from rows
-(:class:`~multilevel.result.fit.LmmFit`) or from chunked cross-products
-(:class:`~multilevel.sources.result.LargeFit`): parameter count, deviance or REML criterion,
-AIC, BIC, standard errors and the ICC of the null model."""
+"""What a fitted model (:class:`~multilevel.result.fit.LmmFit`, from rows or from chunked
+cross-products) reports from its likelihood: parameter count, deviance or REML criterion, AIC,
+BIC, standard errors and the ICC of the null model."""
 
 from __future__ import annotations
 
@@ -20,9 +19,9 @@ class LikelihoodCriteria:
     loglik: float
     vcov_beta: np.ndarray
     sigma: float
-    fixed_names: tuple[str, ...]
     random_effects: tuple[Any, ...]
     optimization: Any
+    fixed_names: tuple[str, ...]
     n_obs: int
 
     @property

@@ -1,21 +1,26 @@
-"""The fitted model: one immutable object, built once by :func:`multilevel.fit`."""
+"""The fitted model: one immutable object, built once by :mod:`multilevel.fitting` whether
+the rows were in memory or read in chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from multilevel.design.frame import load_data
+from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
+from multilevel.design.random import level_label
+from multilevel.errors import DataError, NoRowsError
+from multilevel.inference.kenward_roger import KenwardRoger, kenward_roger
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
+from multilevel.result.serialize import fit_to_dict
 from multilevel.result.tables import FitTables
-
-if TYPE_CHECKING:
-    from multilevel.inference.kenward_roger import KenwardRoger
 
 
 @dataclass(frozen=True)
@@ -45,24 +50,33 @@ class VarianceComponent:
         return corr
 
 
+class RowReader(Protocol):
+    """How a fit from chunks reads its source again (for fitted values and residuals)."""
+
+    def predict_chunks(
+        self, fit: LmmFit, source: Any, chunk_rows: int
+    ) -> Iterator[pd.DataFrame]: ...
+
+
 @dataclass(frozen=True, eq=False)
 class LmmFit(FitTables):
-    """A linear mixed model fitted by REML or ML.
+    """A linear mixed model fitted by REML or ML, from rows in memory or from chunks.
 
     Attributes follow the math: ``beta`` (fixed effects), ``theta`` (relative covariance factor),
     ``sigma`` (residual SD), ``random_effects`` (the variance components), ``modes`` (conditional
-    modes b_j of each term with their conditional covariances).
+    modes b_j of each term with their conditional covariances). ``layout`` is the model without
+    its rows (names, levels, rows used). The row-level parts are optional: ``design`` (X, Z, y of
+    an in-memory fit: fitted values, residuals, Kenward-Roger) is None for a fit from chunks,
+    whose ``reader`` gives fitted values and residuals by a second pass (:meth:`predict_chunks`).
     """
 
     formula: str
     reml: bool
-    design: ModelDesign = field(repr=False)
-    fixed_names: tuple[str, ...]
+    layout: ModelLayout = field(repr=False)
     beta: np.ndarray
     vcov_beta: np.ndarray
     df_satterthwaite: np.ndarray
     theta: np.ndarray
-    theta_names: tuple[str, ...]
     sigma: float
     random_effects: tuple[VarianceComponent, ...]
     loglik: float
@@ -70,37 +84,71 @@ class LmmFit(FitTables):
     is_singular: bool
     modes: dict[str, TermModes] = field(repr=False)
     warnings: tuple[str, ...] = ()
+    _design: ModelDesign | None = field(default=None, repr=False)
+    reader: RowReader | None = field(default=None, repr=False)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
     _varpar: Any = field(default=None, repr=False)
     # residual correlation / variance function (multilevel.residual.ResidualFit), None if iid
     residual_structure: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
+    @property
+    def fixed_names(self) -> tuple[str, ...]:  # type: ignore[override]  # a field in GlmmFit
+        return self.layout.fixed_names
 
     @property
-    def n_obs(self) -> int:  # type: ignore[override]  # a field in LargeFit
-        return self.design.n
+    def theta_names(self) -> tuple[str, ...]:
+        return tuple(self.layout.theta_names())
 
     @property
-    def n_groups(self) -> dict[str, int]:  # type: ignore[override]  # a field in LargeFit
-        return self.design.n_groups
+    def n_obs(self) -> int:  # type: ignore[override]  # a field in GlmmFit
+        return self.layout.n_obs
 
     @property
-    def n_dropped(self) -> int:  # type: ignore[override]  # a field in LargeFit
-        return self.design.frame.n_dropped
+    def n_groups(self) -> dict[str, int]:  # type: ignore[override]  # a field in GlmmFit
+        return self.layout.n_groups
+
+    @property
+    def n_dropped(self) -> int:  # type: ignore[override]  # a field in GlmmFit
+        return self.layout.n_dropped
+
+    @property
+    def dropped_by(self) -> dict[str, int]:
+        """Rows dropped for a missing value, by column."""
+        return dict(self.layout.dropped_by)
 
     @property
     def response(self) -> str:
-        return self.design.formula.response
+        return self.layout.response
+
+    @property
+    def has_rows(self) -> bool:
+        """Whether the rows are at hand (an in-memory fit): fitted values, residuals, KR."""
+        return self._design is not None
+
+    @property
+    def design(self) -> ModelDesign:
+        """y, X and the random terms of an in-memory fit (a DataError for a fit from chunks)."""
+        if self._design is None:
+            raise NoRowsError(
+                "this fit was computed from chunks and kept no rows; fitted values and "
+                "residuals come from a second pass: fit.predict_chunks(source)"
+            )
+        return self._design
+
+    def _rows(self) -> ModelDesign:
+        return self.design
 
     @property
     def y(self) -> np.ndarray:
-        return self.design.y
+        return self._rows().y
 
     @cached_property
     def fitted(self) -> np.ndarray:
         """X beta + Z b: the fixed part plus each group's conditional modes (as lme4's fitted)."""
-        out = self.design.fixed.columns.dot(self.beta)
-        for t in self.design.terms:
+        design = self._rows()
+        out = design.fixed.columns.dot(self.beta)
+        for t in design.terms:
             out += t.columns.rowdot(self.modes[t.name].b, t.codes)
         if self.design.offset is not None:  # a known part of the linear predictor (lme4)
             out += self.design.offset
@@ -109,15 +157,18 @@ class LmmFit(FitTables):
     @property
     def residuals(self) -> np.ndarray:
         """y - fitted, with fitted = X beta + Z b (conditional on the modes, as lme4)."""
-        return self.design.y - self.fitted
+        return self._rows().y - self.fitted
 
     # ------------------------------------------------------------------ tables (FitTables)
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
-        return [(t.name, t.grouping_factor, t.term_names, t.levels) for t in self.design.terms]
+        lay = self.layout
+        return [(t.name, t.grouping_factor, t.term_names, lay.levels[t.name]) for t in lay.terms]
 
     def group_sizes(self) -> dict[str, np.ndarray]:
+        if self.layout.group_sizes is not None:
+            return dict(self.layout.group_sizes)
         out: dict[str, np.ndarray] = {}
-        for t in self.design.terms:
+        for t in self._rows().terms:
             if t.grouping_factor not in out:
                 out[t.grouping_factor] = np.bincount(t.codes, minlength=t.n_levels)
         return out
@@ -126,6 +177,8 @@ class LmmFit(FitTables):
         """(y - fitted) / (sigma g_i): nlme's standardized residuals (g_i = 1 without a variance
         function, then lme4's scaled residuals); Pearson residuals r sqrt(w) of a weighted fit,
         as lme4's."""
+        if self._design is None:
+            return None
         r = self.residuals / self.sigma
         if self.residual_structure is not None and self.residual_structure.variance is not None:
             r = r / self.residual_structure.sd_multipliers()
@@ -141,6 +194,11 @@ class LmmFit(FitTables):
         return self.residual_structure.whitener()(r)
 
     def _kenward_roger(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._design is None:
+            raise ValueError(
+                "Kenward-Roger needs the rows of the data; this fit was computed from chunks "
+                "(Satterthwaite df are given)"
+            )
         kr = self.kenward_roger
         return kr.std_errors, kr.df
 
@@ -173,8 +231,6 @@ class LmmFit(FitTables):
                 return self.fitted
             fixed = self.design.fixed.columns.dot(self.beta)
             return fixed if self.design.offset is None else fixed + self.design.offset
-        from multilevel.design.frame import load_data
-
         df = self.design.frame.data if newdata is None else load_data(newdata)
         pred = self.design.fixed.matrix_for(df) @ self.beta
         for t in self.design.terms:
@@ -191,12 +247,17 @@ class LmmFit(FitTables):
             pred = pred + contrib
         return pred
 
+    def predict_chunks(self, source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """Per chunk of ``source``, a DataFrame with ``fitted`` (X beta + Z b) and ``residual``,
+        indexed like the chunk; NaN for rows with a missing value, b = 0 for unseen groups."""
+        if self.reader is None:
+            raise DataError("predict_chunks is for fits from chunks; use fit.predict(new_data)")
+        return self.reader.predict_chunks(self, source, chunk_rows)
+
     # ------------------------------------------------------------------ inference
     @cached_property
     def kenward_roger(self) -> KenwardRoger:
         """Kenward-Roger adjusted covariance and df (REML fits), computed on first use."""
-        from multilevel.inference.kenward_roger import kenward_roger
-
         if self.residual_structure is not None:
             raise ValueError(
                 "Kenward-Roger is not available with a residual correlation or variance "
@@ -245,18 +306,18 @@ class LmmFit(FitTables):
 
     # ------------------------------------------------------------------ output
     def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
-        from multilevel.result.serialize import fit_to_dict
-
+        if kenward_roger and self._design is None:
+            raise ValueError("Kenward-Roger needs the rows: this fit was computed from chunks")
         return fit_to_dict(self, kenward_roger=kenward_roger)
 
 
-def _labels_for(df: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:
-    from multilevel.design.random import level_label
+#: the name of the result class before fits from memory and from chunks were one class
+LargeFit = LmmFit
 
+
+def _labels_for(df: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:
     for f in factors:
         if f not in df.columns:
-            from multilevel.errors import DataError
-
             raise DataError(f"new data has no column {f!r} (a grouping factor of the model)")
     cols = [df[f].map(level_label).astype(str) for f in factors]
     out = cols[0]

@@ -1,20 +1,18 @@
-"""The tables and summary every fitted model shows, whether it was fitted from rows
-(:class:`~multilevel.result.fit.LmmFit`) or from chunked cross-products
-(:class:`~multilevel.sources.result.LargeFit`): the source of the data does not change what a
-user can ask of the result.
+"""The tables and summary of a fitted model (:class:`~multilevel.result.fit.LmmFit`), whether
+it was fitted from rows in memory or from chunked cross-products: the source of the data does not
+change what a user can ask of the result.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from multilevel.result.criteria import LikelihoodCriteria
-
-if TYPE_CHECKING:
-    from multilevel.result.summary import Summary
+from multilevel.result.summary import Summary
 
 
 class FitTables(LikelihoodCriteria):
@@ -61,8 +59,6 @@ class FitTables(LikelihoodCriteria):
         ``vcov="CR0" | "CR1" | "CR2"``: cluster-robust SEs with clubSandwich's Satterthwaite df
         (by the model's grouping factor or ``cluster``; multilevel.inference.robust).
         """
-        from scipy import stats
-
         if str(vcov).lower() != "model":
             from multilevel.inference.robust import robust_table
 
@@ -132,8 +128,6 @@ class FitTables(LikelihoodCriteria):
     def summary(self, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
         """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``;
         ``vcov="CR2"`` (or CR0, CR1) adds a table with cluster-robust standard errors."""
-        from multilevel.result.summary import Summary
-
         return Summary.of(self, ddf=ddf, vcov=vcov)
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from multilevel.design.values import is_number, missing_and_infinite  # noqa: F401 - re-exported
 from multilevel.read.source import PARQUET_SUFFIXES, Source, as_source  # noqa: F401 - re-exported
+from multilevel.sources.levels import factor_values, order_levels
 
 
 def iter_chunks(source: Source, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -49,8 +50,6 @@ def scan_levels(
     """First pass: the levels of the factor columns ``kinds`` ({column: kind}, see
     :mod:`multilevel.sources.encoding`) among complete rows (no missing value in any of
     ``columns``), ordered as R's ``factor`` orders them after incomplete rows are dropped."""
-    from multilevel.sources.encoding import factor_values, order_levels
-
     found: dict[str, dict[Any, None]] = {c: {} for c in kinds}
     cats: dict[str, list[Any] | None] = {c: None for c in kinds}
     for chunk in iter_chunks(source, columns, chunk_rows):
@@ -63,23 +62,6 @@ def scan_levels(
                 for v in pd.unique(factor_values(col[keep], kind)):
                     found[c].setdefault(v, None)
     return {c: order_levels(list(found[c]), k, cats[c]) for c, k in kinds.items()}
-
-
-def ordered_levels(values: list[Any], categories: list[Any] | None) -> list[Any]:
-    """The levels R's ``factor`` gives: a categorical column's order (anything else seen after,
-    as text), else sorted."""
-    if categories is None:
-        return sorted_levels(values)
-    pos = {v: i for i, v in enumerate(categories)}
-    return sorted(values, key=lambda v: (pos.get(v, len(pos)), str(v)))
-
-
-def sorted_levels(values: list[Any]) -> list[Any]:
-    """Sorted as pandas sorts a column's unique values (numbers numerically, strings as text)."""
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
 
 
 def prefetch(chunks: Iterator[pd.DataFrame], depth: int = 1) -> Iterator[pd.DataFrame]:

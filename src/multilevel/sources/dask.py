@@ -17,18 +17,17 @@ import pandas as pd
 
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
+from multilevel.result.fit import LmmFit
 from multilevel.sources.chunks import complete_rows
 from multilevel.sources.encoding import (
     SAMPLE_ROWS,
     Encoding,
     check_supported,
-    factor_values,
     learn_encoding,
     needed_columns,
-    order_levels,
 )
 from multilevel.sources.fit_large import fit_statistics
-from multilevel.sources.result import LargeFit
+from multilevel.sources.levels import factor_values, order_levels
 from multilevel.sources.stats import PartialStats, merge, partial_stats
 
 
@@ -97,8 +96,10 @@ def fit_dask(
     categories: dict[str, Any] | None = None,
     split_every: int = 8,
     warn: bool = True,
-) -> LargeFit:
-    """Fit ``formula`` (one grouping factor) to a Dask DataFrame; same result as ``fit_large``."""
+    *,
+    _stacklevel: int = 2,
+) -> LmmFit:
+    """Fit ``formula`` (any random part) to a Dask DataFrame; same result as ``fit_large``."""
     spec = parse_formula(formula)
     check_supported(spec)
     available = [str(c) for c in ddf.columns]
@@ -115,4 +116,4 @@ def fit_dask(
         available=available,
     )
     total = dask_statistics(ddf, enc, split_every)
-    return fit_statistics(total, enc, reml=reml, warn=warn)
+    return fit_statistics(total, enc, reml=reml, warn=warn, stacklevel=_stacklevel + 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,9 +24,10 @@ from multilevel.design.frame import (
     formula_variables,
     needed_columns,
     python_expr,
-    r_collation_key,
 )
+from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
+from multilevel.design.shift import shifts_from_gram
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.rnames import lme4_name
@@ -34,90 +35,33 @@ from multilevel.sources.chunks import (
     Source,
     is_number,
     missing_and_infinite,
-    ordered_levels,
     sample_rows,
-    sorted_levels,
+    scan_levels,
 )
+from multilevel.sources.levels import factor_kind, factor_values, order_levels
 
 STATEFUL = re.compile(r"\b(center|scale|standardize|poly|bs|cr|cs)\s*\(")
 SAMPLE_ROWS = 2000
 
 
 @dataclass(frozen=True)
-class TermInfo:
-    """One random term on the grouping factor: lme4 name, its columns, and its theta layout."""
+class TermInfo(TermLayout):
+    """A random term of a chunked fit: its layout, formula part and formulaic column names."""
 
-    name: str
-    grouping_factor: str
     expr: str
-    term_names: tuple[str, ...]
     raw_names: tuple[str, ...]
 
-    @property
-    def q(self) -> int:
-        return len(self.term_names)
 
-    @property
-    def tril(self) -> tuple[np.ndarray, np.ndarray]:
-        rows = [r for c in range(self.q) for r in range(c, self.q)]
-        cols = [c for c in range(self.q) for _ in range(c, self.q)]
-        return np.array(rows, int), np.array(cols, int)
+@dataclass(frozen=True)
+class GroupFactor:
+    """One grouping factor of a chunked fit: its name ('g', 'a:b'), the columns whose
+    interaction it is, the terms on it (indices into ``Encoding.terms``, columns of its
+    per-level blocks in that order) and a declared (or categorical) order of its levels."""
 
-    @property
-    def theta_lower(self) -> np.ndarray:
-        r, c = self.tril
-        return np.where(r == c, 0.0, -np.inf)
-
-    @property
-    def theta_start(self) -> np.ndarray:
-        r, c = self.tril
-        return np.where(r == c, 1.0, 0.0)
-
-    @property
-    def theta_names(self) -> list[str]:
-        t, g = self.term_names, self.grouping_factor
-        return [
-            f"{g}.{t[r]}" if r == c else f"{g}.{t[r]}.{t[c]}"
-            for r, c in zip(*self.tril, strict=True)
-        ]
-
-    def Lambda(self, theta: np.ndarray) -> np.ndarray:
-        L = np.zeros((self.q, self.q))
-        L[self.tril] = theta
-        return L
-
-
-def factor_kind(col: pd.Series) -> str | None:
-    """How a column becomes a factor: 'category', 'bool', 'string', or None (numeric)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return "category"
-    if pd.api.types.is_bool_dtype(col):
-        return "bool"
-    if pd.api.types.is_string_dtype(col) or col.dtype == object:
-        return "string"
-    return None
-
-
-def factor_values(col: pd.Series, kind: str) -> np.ndarray:
-    """The labels R's model frame gives a column of this kind (complete rows only)."""
-    if kind == "string":
-        return col.astype(str).to_numpy(dtype=object)
-    if kind == "bool":
-        return np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE").astype(object)
-    return col.to_numpy(dtype=object)
-
-
-def order_levels(values: list[Any], kind: str, categories: list[Any] | None = None) -> list[Any]:
-    """Levels as R's factor orders them: FALSE/TRUE for logicals (both, always), R's collation
-    for text, the categories' order for a categorical, numeric order otherwise."""
-    values = list(dict.fromkeys(values))
-    if kind == "bool":
-        return ["FALSE", "TRUE"]
-    if kind == "string":
-        return sorted({str(v) for v in values}, key=r_collation_key)
-    if kind == "category":
-        return ordered_levels(values, categories)
-    return sorted_levels(values)
+    name: str
+    columns: tuple[str, ...]
+    terms: tuple[int, ...]
+    order: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,18 +71,24 @@ class Encoding:
     formula: FormulaSpec
     columns: tuple[str, ...]  # the columns the model reads
     outcome_columns: tuple[str, ...]  # those the outcome (a column or expression) reads
-    group: str  # the grouping column
+    groups: tuple[GroupFactor, ...]  # the grouping factors, in order of first appearance
     categories: dict[str, list[Any]]  # factor columns and their levels
     kinds: dict[str, str]  # factor columns: 'category', 'bool', 'string' or 'numeric'
     fixed_raw: tuple[str, ...] = ()  # formulaic names of X's columns (before aliasing)
     terms: tuple[TermInfo, ...] = ()
-    group_order: tuple[Any, ...] | None = None  # declared (or categorical) order of the groups
     #: per formula part whose columns are products of numeric columns: those columns (fast path)
     lookups: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    #: shift of each column of [X y] whose values lie far from zero (learned on the first rows;
+    #: the statistics are those of [X y] - shift, see multilevel.design.shift), or None
+    shift: np.ndarray | None = None
 
     @property
     def Q(self) -> int:
         return sum(t.q for t in self.terms)
+
+    def Q_of(self, factor: GroupFactor) -> int:
+        """Random effects per level of a grouping factor (its terms' q added up)."""
+        return sum(self.terms[k].q for k in factor.terms)
 
     def outcome(self, rows: pd.DataFrame) -> np.ndarray:
         """y: the outcome column, or the outcome expression (e.g. log(y)) evaluated."""
@@ -199,10 +149,10 @@ class Encoding:
 
     def matrices(
         self, rows: pd.DataFrame, y: np.ndarray
-    ) -> tuple[np.ndarray, list[tuple[str | None, np.ndarray]]]:
-        """[X y] (all raw columns of X) and the columns of Z, each with a key naming what it
-        is (None for the intercept, the column name otherwise; a Z column that is also a
-        column of X is not computed twice)."""
+    ) -> tuple[np.ndarray, list[list[tuple[str | None, np.ndarray]]]]:
+        """[X y] (all raw columns of X) and, per random term, its Z columns, each with a key
+        naming what it is (None for the intercept, the column name otherwise; a Z column that
+        is also a column of X is not computed twice)."""
         P = len(self.fixed_raw)
         Xy = np.empty((len(rows), P + 1), order="F")
         self.matrix(
@@ -210,36 +160,29 @@ class Encoding:
         )
         Xy[:, P] = y
         where = {name: j for j, name in enumerate(self.fixed_raw)}
-        zcols: list[tuple[str | None, np.ndarray]] = []
+        zterms: list[list[tuple[str | None, np.ndarray]]] = []
         for t in self.terms:
             if all(n in where for n in t.raw_names):
-                zcols += [(column_key(n), Xy[:, where[n]]) for n in t.raw_names]
+                zterms.append([(column_key(n), Xy[:, where[n]]) for n in t.raw_names])
                 continue
             Z = self.matrix(t.expr, rows, t.raw_names, f"random-effects matrix of '{t.name}'")
             keys = [
                 column_key(n) if n in where or n == "Intercept" else f"{t.name}|{n}"
                 for n in t.raw_names
             ]
-            zcols += [(key, Z[:, k]) for k, key in enumerate(keys)]
-        return Xy, zcols
+            zterms.append([(key, Z[:, k]) for k, key in enumerate(keys)])
+        return Xy, zterms
 
 
 def column_key(name: str) -> str | None:
     return None if name == "Intercept" else name
 
 
-def check_supported(spec: FormulaSpec) -> str:
-    """The grouping column of a model with one grouping factor; MultilevelError otherwise."""
+def check_supported(spec: FormulaSpec) -> None:
+    """MultilevelError for what a chunked fit cannot do exactly (transforms that learn their
+    state from the whole data); any random part, crossed or nested, is fine."""
     if not spec.random:
         raise FormulaError(f"no random-effects terms in '{spec.text}'; add one such as (1 | group)")
-    factors = {r.factors for r in spec.random}
-    if len(factors) > 1 or len(next(iter(factors))) != 1:
-        names = ", ".join(":".join(f) for f in sorted(factors))
-        raise MultilevelError(
-            f"fitting from chunks supports one grouping factor given by one column; '{spec.text}' "
-            f"has {names}. Use multilevel.fit (in memory) for crossed, nested or interaction "
-            "grouping factors"
-        )
     for part in [spec.fixed] + [r.expr for r in spec.random]:
         m = STATEFUL.search(part)
         if m:
@@ -248,7 +191,6 @@ def check_supported(spec: FormulaSpec) -> str:
                 "a chunked fit cannot do exactly; transform the column beforehand or use "
                 "multilevel.fit"
             )
-    return spec.random[0].factors[0]
 
 
 def _factor_kinds(spec: FormulaSpec, sample: pd.DataFrame, skip: set[str]) -> dict[str, str]:
@@ -304,7 +246,8 @@ def learn_encoding(
     """Learn the encoding from a sample of the source plus the levels of its factors (declared
     in ``categories``, or found by a first pass over the data: ``levels_of``, by default
     :func:`multilevel.sources.chunks.scan_levels` on ``source``)."""
-    group = check_supported(spec)
+    check_supported(spec)
+    grouping = list(dict.fromkeys(c for r in spec.random for c in r.factors))
     if available is None:
         if source is None:
             raise DataError("give a source or the list of available columns")
@@ -332,49 +275,75 @@ def learn_encoding(
                 f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
                 "mixed model needs a numeric outcome"
             )
-    kinds = _factor_kinds(spec, sample, skip=set(outcome) | {group})
+    kinds = _factor_kinds(spec, sample, skip=set(outcome) | set(grouping))
     declared = {k: list(v) for k, v in (categories or {}).items()}
     todo = {c: k for c, k in kinds.items() if c not in declared}
     if todo:
         if levels_of is None:
             if source is None:
                 raise DataError(f"declare the levels of {sorted(todo)} (categories=...)")
-            from multilevel.sources.chunks import scan_levels
-
             levels_of = lambda cols, kinds_: scan_levels(source, cols, kinds_, chunk_rows)  # noqa: E731
         declared.update(levels_of(columns, todo))
     cats = {c: declared[c] for c in kinds}
-    order = None
-    if group_levels is not None:
-        order = tuple(group_levels)
-    elif isinstance(sample[group].dtype, pd.CategoricalDtype):
-        order = tuple(sample[group].cat.categories)
-    base = Encoding(spec, tuple(columns), tuple(outcome), group, cats, kinds)
+    base = Encoding(spec, tuple(columns), tuple(outcome), (), cats, kinds)
     rows = base.prepare(sample)
     _, fixed_raw, _ = encode(spec.fixed, rows, "fixed-effects model matrix")
-    terms = []
-    for k, r in enumerate(spec.random):
+    terms: list[TermInfo] = []
+    on_factor: dict[str, list[int]] = {}
+    for r in spec.random:
         _, raw, _ = encode(r.expr, rows, f"random-effects matrix of '{r.source}'")
         if not raw:
             raise DataError(f"random term '{r.source}' has no random effects (did you write 0?)")
-        name = r.group_name if k == 0 else f"{r.group_name}.{k}"
+        seen = on_factor.setdefault(r.group_name, [])
+        seen.append(len(terms))
         terms.append(
-            TermInfo(name, r.group_name, r.expr, tuple(lme4_name(n) for n in raw), tuple(raw))
+            TermInfo(
+                name=r.group_name if len(seen) == 1 else f"{r.group_name}.{len(seen) - 1}",
+                grouping_factor=r.group_name,
+                factors=r.factors,
+                term_names=tuple(lme4_name(n) for n in raw),
+                source=r.source,
+                expr=r.expr,
+                raw_names=tuple(raw),
+            )
         )
+    if group_levels is not None and len(on_factor) > 1:
+        raise DataError(
+            "group_levels= declares the levels of one grouping factor; this model has "
+            f"{len(on_factor)}: {', '.join(on_factor)}"
+        )
+    groups = []
+    for name, ks in on_factor.items():
+        cols = terms[ks[0]].factors
+        order = None
+        if group_levels is not None:
+            order = tuple(group_levels)
+        elif len(cols) == 1 and isinstance(sample[cols[0]].dtype, pd.CategoricalDtype):
+            order = tuple(sample[cols[0]].cat.categories)
+        groups.append(GroupFactor(name, cols, tuple(ks), order))
     lookups = {}
     for part, names in [(spec.fixed, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
         found = numeric_lookups(Formula(python_expr(part)), rows)
         if found is not None and len(found) == len(names):
             lookups[part] = tuple(tuple(c) for c in found)
-    return Encoding(
+    enc = Encoding(
         spec,
         tuple(columns),
         tuple(outcome),
-        group,
+        tuple(groups),
         cats,
         kinds,
         tuple(fixed_raw),
         tuple(terms),
-        order,
         lookups,
     )
+    return replace(enc, shift=_shift_of(enc, rows))
+
+
+def _shift_of(enc: Encoding, rows: pd.DataFrame) -> np.ndarray | None:
+    """The shift of the columns of [X y] far from zero, from the first rows' own Gram matrix."""
+    Xy, _ = enc.matrices(rows, enc.outcome(rows))
+    if not np.all(np.isfinite(Xy)):
+        return None  # reported, with the column, on the statistics pass
+    intercept = enc.fixed_raw.index("Intercept") if "Intercept" in enc.fixed_raw else None
+    return shifts_from_gram(Xy.T @ Xy, len(rows), intercept)

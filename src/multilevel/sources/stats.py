@@ -1,11 +1,15 @@
-"""Sufficient statistics of a one-grouping-factor model, accumulated chunk by chunk.
+"""Sufficient statistics of a linear mixed model, accumulated chunk by chunk.
 
-With one grouping factor the profiled deviance needs only A_j = Z_j'Z_j, B_j = Z_j'[X y],
-C = [X y]'[X y] and y'y (see NOTES-math). Each chunk is encoded with an :class:`Encoding` learned
-once (the same columns for every chunk, categorical levels fixed in advance), its rows with a
-missing value are dropped and counted, and its sums by group are formed with ``np.bincount``.
-Partial statistics of chunks or partitions add up exactly (:func:`merge`), in any order;
-:func:`cross_products_of` turns the total into the core's :class:`CrossProducts`.
+For every grouping factor f (each distinct ``| g``, ``| a:b``) a chunk gives the per-level
+blocks A_f,j = Z_f,j'Z_f,j and B_f,j = Z_f,j'[X y] (see NOTES-math); for every pair of factors
+the sparse cross-products Z_f'Z_g (for random intercepts, the number of rows in each pair of
+levels); and C = [X y]'[X y]. Each chunk is encoded with an :class:`Encoding` learned once, its
+rows with a missing value are dropped and counted. Levels are matched across chunks by their
+values, so partial statistics of chunks or partitions add up exactly (:func:`merge`), in any
+order; :func:`cross_products_of` orders the levels as R does, makes the factor with most levels
+the first block (lme4's order of terms) and assembles the core's :class:`CrossProducts`, the
+same an in-memory fit forms. Memory: the statistics (levels x q x p, and the distinct pairs of
+levels), not the rows.
 """
 
 from __future__ import annotations
@@ -14,61 +18,101 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from multilevel.design.fixed import RANK_TOL
+from multilevel.design.fixed import aliased_columns
+from multilevel.design.layout import ModelLayout
+from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
+from multilevel.design.shift import Shift
 from multilevel.design.values import r_level_order
 from multilevel.errors import DataError
 from multilevel.formula.rnames import lme4_name
-from multilevel.objective.crossprod import CrossProducts, ThetaMap, group_cross
+from multilevel.objective.crossprod import (
+    DENSE_REST_LIMIT,
+    CrossProducts,
+    group_cross,
+    theta_maps,
+)
 from multilevel.sources.chunks import missing_and_infinite
-from multilevel.sources.encoding import Encoding, column_key
+from multilevel.sources.encoding import Encoding, GroupFactor, column_key
 
 
 @dataclass(frozen=True)
-class PartialStats:
-    """Sums over some rows: per group (labels in code order) and overall. Add with :func:`merge`."""
+class FactorSums:
+    """Sums per level of one grouping factor (levels in code order)."""
 
-    n_input: int
-    dropped_by: dict[str, int]
-    n: int
-    labels: np.ndarray  # raw group values, one per group code
-    counts: np.ndarray  # (G,) rows per group
-    A: np.ndarray  # (Q, Q, G)
-    B: np.ndarray  # (Q, P + 1, G)
-    C: np.ndarray  # (P + 1, P + 1)
-    yy: float
-    y_range: tuple[float, float] = field(default=(np.inf, -np.inf))
+    labels: np.ndarray  # (G,) raw level values, or (G, k) for an interaction of k columns
+    counts: np.ndarray  # (G,) rows per level
+    A: np.ndarray  # (Q_f, Q_f, G)
+    B: np.ndarray  # (Q_f, P + 1, G)
 
     @property
     def G(self) -> int:
         return int(self.labels.shape[0])
 
 
+@dataclass(frozen=True)
+class PairSums:
+    """Z_f'Z_g of two grouping factors as (row, col, value) triples over their block layouts:
+    row l Q_f + i for level l of f and its i-th random effect, col m Q_g + j likewise."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+
+
+@dataclass(frozen=True)
+class PartialStats:
+    """Sums over some rows: per level of each grouping factor, per pair of factors, and
+    overall. Add with :func:`merge`."""
+
+    n_input: int
+    dropped_by: dict[str, int]
+    n: int
+    factors: tuple[FactorSums, ...]  # one per Encoding.groups
+    pairs: dict[tuple[int, int], PairSums]  # (f, g), f < g
+    C: np.ndarray  # (P + 1, P + 1)
+    yy: float
+    y_range: tuple[float, float] = field(default=(np.inf, -np.inf))
+    y_sum: float = 0.0
+
+    @property
+    def G(self) -> int:
+        """Levels of the first grouping factor (the only one in most models)."""
+        return self.factors[0].G
+
+
 def empty_stats(enc: Encoding) -> PartialStats:
-    Q, P = enc.Q, len(enc.fixed_raw)
-    return PartialStats(
-        0,
-        {},
-        0,
-        np.zeros(0),
-        np.zeros(0, np.int64),
-        np.zeros((Q, Q, 0)),
-        np.zeros((Q, P + 1, 0)),
-        np.zeros((P + 1, P + 1)),
-        0.0,
-    )
+    P = len(enc.fixed_raw)
+    factors = []
+    for gf in enc.groups:
+        Q = enc.Q_of(gf)
+        labels = np.zeros(0) if len(gf.columns) == 1 else np.zeros((0, len(gf.columns)), object)
+        factors.append(
+            FactorSums(labels, np.zeros(0, np.int64), np.zeros((Q, Q, 0)), np.zeros((Q, P + 1, 0)))
+        )
+    return PartialStats(0, {}, 0, tuple(factors), {}, np.zeros((P + 1, P + 1)), 0.0)
 
 
 def _group_cross(
-    codes: np.ndarray, counts: np.ndarray, zcols: list, Xy: np.ndarray, xkeys: list
+    codes: np.ndarray, G: int, zcols: list, Xy: np.ndarray, xkeys: list
 ) -> tuple[np.ndarray, np.ndarray]:
     """A_j = Z_j'Z_j and B_j = Z_j'[X y] of a chunk (a key of None is the intercept)."""
     values = {k: v for k, v in zcols if k is not None}
     values.update({k: Xy[:, j] for j, k in enumerate(xkeys) if k is not None})
     z_keys = [() if k is None else (k,) for k, _ in zcols]
     w_keys = [() if k is None else (k,) for k in xkeys]
-    return group_cross(codes, counts.shape[0], z_keys, w_keys, values.__getitem__)
+    return group_cross(codes, G, z_keys, w_keys, values.__getitem__)
+
+
+def _sparse_z(codes: np.ndarray, G: int, zcols: list) -> sp.csr_matrix:
+    """Z of one factor as an n x (G Q) sparse matrix, columns l Q + i."""
+    n, Q = codes.shape[0], len(zcols)
+    Z = np.column_stack([np.ones(n) if k is None else v for k, v in zcols])
+    rows = np.repeat(np.arange(n), Q)
+    cols = (codes.astype(np.int64)[:, None] * Q + np.arange(Q)[None, :]).ravel()
+    return sp.csr_matrix((Z.ravel(), (rows, cols)), shape=(n, G * Q))
 
 
 def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
@@ -83,14 +127,16 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
                 "remove or recode them"
             )
     rows = chunk if keep.all() else chunk.loc[keep]
-    base = empty_stats(enc)
     if len(rows) == 0:
-        return PartialStats(
-            len(chunk), dropped_by, 0, base.labels, base.counts, base.A, base.B, base.C, 0.0
-        )
+        base = empty_stats(enc)
+        return PartialStats(len(chunk), dropped_by, 0, base.factors, {}, base.C, 0.0)
     rows = enc.prepare(rows)
     y = enc.outcome(rows)
-    Xy, zcols = enc.matrices(rows, y)
+    Xy, zterms = enc.matrices(rows, y)
+    xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
+    if enc.shift is not None:  # [X y] about a shift: a new array (Z keeps the values it read)
+        Xy = Xy - enc.shift
+        xkeys = [k if k is None else f"\0x{k}" for k in xkeys]
     C = Xy.T @ Xy
     if not np.all(np.isfinite(np.diag(C))):
         bad = [n for n, v in zip(enc.fixed_raw, np.diag(C), strict=False) if not np.isfinite(v)]
@@ -98,22 +144,50 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
             f"the model matrix has non-finite values in column(s) {bad} (e.g. log "
             "of zero or a negative number)"
         )
-    codes, labels = group_codes(rows[enc.group])
-    counts = np.bincount(codes, minlength=labels.shape[0])
-    xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
-    A, B = _group_cross(codes, counts, zcols, Xy, xkeys)
+    factors, sparse = [], []
+    for gf in enc.groups:
+        codes, labels = factor_codes(rows, gf)
+        G = labels.shape[0]
+        zcols = [kc for k in gf.terms for kc in zterms[k]]
+        A, B = _group_cross(codes, G, zcols, Xy, xkeys)
+        factors.append(FactorSums(labels, np.bincount(codes, minlength=G), A, B))
+        if len(enc.groups) > 1:
+            sparse.append(_sparse_z(codes, G, zcols))
+    pairs = {}
+    for f in range(len(sparse)):
+        for g in range(f + 1, len(sparse)):
+            prod = (sparse[f].T @ sparse[g]).tocoo()
+            pairs[f, g] = PairSums(prod.row.astype(np.int64), prod.col.astype(np.int64), prod.data)
     return PartialStats(
         n_input=len(chunk),
         dropped_by=dropped_by,
         n=len(y),
-        labels=labels,
-        counts=counts,
-        A=A,
-        B=B,
+        factors=tuple(factors),
+        pairs=pairs,
         C=C,
-        yy=float(y @ y),
+        yy=float(Xy[:, -1] @ Xy[:, -1]),
         y_range=(float(y.min()), float(y.max())),
+        y_sum=float(Xy[:, -1].sum()),
     )
+
+
+def factor_codes(rows: pd.DataFrame, gf: GroupFactor) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 of the levels of a grouping factor present in ``rows`` and the value of
+    each level: (G,) for one column, (G, k) rows of values for an interaction of k columns."""
+    if len(gf.columns) == 1:
+        return group_codes(rows[gf.columns[0]])
+    parts = [group_codes(rows[c]) for c in gf.columns]
+    combined = np.zeros(len(rows), np.int64)
+    for codes, labels in parts:
+        combined = combined * labels.shape[0] + codes
+    uniq, codes = np.unique(combined, return_inverse=True)
+    values = np.empty((uniq.shape[0], len(parts)), object)
+    rest = uniq
+    for j in range(len(parts) - 1, -1, -1):
+        size = parts[j][1].shape[0]
+        values[:, j] = parts[j][1][rest % size]
+        rest = rest // size
+    return codes.ravel(), values
 
 
 def group_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -133,29 +207,71 @@ def group_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques)
 
 
+def _match(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each level of ``b`` its position among the levels of ``a`` followed by the new ones,
+    and those levels."""
+    if a.shape[0] == 0:
+        return np.arange(b.shape[0]), b
+    if a.ndim == 1:
+        pos = pd.Index(a).get_indexer(b)
+    else:
+        index = pd.MultiIndex.from_arrays([a[:, j] for j in range(a.shape[1])])
+        pos = index.get_indexer(pd.MultiIndex.from_arrays([b[:, j] for j in range(b.shape[1])]))
+    new = pos < 0
+    pos[new] = np.arange(a.shape[0], a.shape[0] + int(new.sum()))
+    if a.dtype != b.dtype:
+        a = a.astype(object)
+    return pos, np.concatenate([a, b[new]])
+
+
+def _merge_factor(a: FactorSums, b: FactorSums) -> tuple[FactorSums, np.ndarray]:
+    if b.G == 0:
+        return a, np.zeros(0, np.int64)
+    pos, labels = _match(a.labels, b.labels)
+    G = labels.shape[0]
+    counts = np.zeros(G, np.int64)
+    A = np.zeros(a.A.shape[:2] + (G,))
+    B = np.zeros(a.B.shape[:2] + (G,))
+    counts[: a.G], A[..., : a.G], B[..., : a.G] = a.counts, a.A, a.B
+    counts[pos] += b.counts
+    A[..., pos] += b.A
+    B[..., pos] += b.B
+    return FactorSums(labels, counts, A, B), pos
+
+
+def _relabel(index: np.ndarray, pos: np.ndarray, Q: int) -> np.ndarray:
+    """Block-layout indices l Q + i with the levels l renumbered by ``pos``."""
+    return pos[index // Q] * Q + index % Q
+
+
+def _compact(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> PairSums:
+    """Triples with equal (row, col) added up."""
+    key = rows.astype(np.int64) * (int(cols.max(initial=0)) + 1) + cols
+    uniq, inv = np.unique(key, return_inverse=True)
+    width = int(cols.max(initial=0)) + 1
+    return PairSums(uniq // width, uniq % width, np.bincount(inv.ravel(), weights=vals))
+
+
 def merge(a: PartialStats, b: PartialStats) -> PartialStats:
     """The statistics of the rows of ``a`` and ``b`` together (exact: sums add)."""
-    if b.G == 0 or a.G == 0:
-        big, small = (a, b) if b.G == 0 else (b, a)
-        labels, counts, A, B = big.labels, big.counts, big.A, big.B
-    else:
-        pos = pd.Index(a.labels).get_indexer(b.labels)
-        new = pos < 0
-        G = a.G + int(new.sum())
-        pos[new] = np.arange(a.G, G)
-        labels = np.concatenate(
-            [
-                a.labels.astype(object) if a.labels.dtype != b.labels.dtype else a.labels,
-                b.labels[new],
-            ]
-        )
-        counts = np.zeros(G, np.int64)
-        A = np.zeros(a.A.shape[:2] + (G,))
-        B = np.zeros(a.B.shape[:2] + (G,))
-        counts[: a.G], A[..., : a.G], B[..., : a.G] = a.counts, a.A, a.B
-        counts[pos] += b.counts
-        A[..., pos] += b.A
-        B[..., pos] += b.B
+    factors, positions = [], []
+    for fa, fb in zip(a.factors, b.factors, strict=True):
+        merged, pos = _merge_factor(fa, fb)
+        factors.append(merged)
+        positions.append(pos)
+    pairs = dict(a.pairs)
+    for (f, g), pb in b.pairs.items():
+        Qf, Qg = factors[f].A.shape[0], factors[g].A.shape[0]
+        rows = _relabel(pb.rows, positions[f], Qf)
+        cols = _relabel(pb.cols, positions[g], Qg)
+        pa = pairs.get((f, g))
+        if pa is not None:
+            rows = np.concatenate([pa.rows, rows])
+            cols = np.concatenate([pa.cols, cols])
+            vals = np.concatenate([pa.vals, pb.vals])
+            pairs[f, g] = _compact(rows, cols, vals)
+        else:
+            pairs[f, g] = PairSums(rows, cols, pb.vals)
     dropped = dict(a.dropped_by)
     for k, v in b.dropped_by.items():
         dropped[k] = dropped.get(k, 0) + v
@@ -163,61 +279,22 @@ def merge(a: PartialStats, b: PartialStats) -> PartialStats:
         n_input=a.n_input + b.n_input,
         dropped_by=dropped,
         n=a.n + b.n,
-        labels=labels,
-        counts=counts,
-        A=A,
-        B=B,
+        factors=tuple(factors),
+        pairs=pairs,
         C=a.C + b.C,
         yy=a.yy + b.yy,
         y_range=(min(a.y_range[0], b.y_range[0]), max(a.y_range[1], b.y_range[1])),
+        y_sum=a.y_sum + b.y_sum,
     )
-
-
-def aliased_from_crossprod(XtX: np.ndarray, tol: float = RANK_TOL) -> list[int]:
-    """Columns that are linear combinations of earlier ones, from X'X alone: column j is aliased
-    when its distance from the span of the kept earlier columns (R_jj of a Cholesky factor built
-    column by column) is below ``tol`` times its norm, as ``aliased_columns`` does with a QR."""
-    k = XtX.shape[0]
-    norms = np.sqrt(np.maximum(np.diag(XtX), 0.0))
-    if k and np.all(norms > 0):
-        try:
-            ratio = np.diag(np.linalg.cholesky(XtX / np.outer(norms, norms)))
-            if np.all(ratio > 1e-4):
-                return []
-        except np.linalg.LinAlgError:
-            pass
-    kept: list[int] = []
-    aliased = []
-    R = np.zeros((k, k))
-    for j in range(k):
-        r = XtX[kept, j].astype(float)
-        if kept:
-            Rk = R[np.ix_(range(len(kept)), range(len(kept)))]
-            r = np.linalg.solve(Rk.T, r)  # R_k' r = X_k'x_j
-        d2 = XtX[j, j] - float(r @ r)
-        if norms[j] == 0 or np.sqrt(max(d2, 0.0)) <= tol * norms[j]:
-            aliased.append(j)
-            continue
-        m = len(kept)
-        R[:m, m] = r
-        R[m, m] = np.sqrt(d2)
-        kept.append(j)
-    return aliased
 
 
 @dataclass(frozen=True)
 class Totals:
-    """What the fit needs besides the cross-products: names, levels, counts, checks."""
+    """What a second pass over the rows needs besides the fit: the kept fixed-effect columns
+    and the raw values of each grouping factor's levels, in level order."""
 
-    fixed_names: tuple[str, ...]
-    dropped_names: tuple[str, ...]
     keep: tuple[int, ...]
-    group_levels: tuple[str, ...]
-    group_values: np.ndarray  # raw values in level order
-    group_sizes: np.ndarray  # rows per group, in level order
-    n_input: int
-    n_dropped: int
-    dropped_by: dict[str, int]
+    group_values: tuple[np.ndarray, ...]  # per Encoding.groups
 
 
 def _factor_order(labels: np.ndarray) -> np.ndarray:
@@ -229,9 +306,50 @@ def _factor_order(labels: np.ndarray) -> np.ndarray:
     return np.array(r_level_order([str(v) for v in labels], ids=True), dtype=np.int64)
 
 
-def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts, Totals]:
-    """The core's CrossProducts from the total statistics: groups in R's factor order, aliased
-    fixed-effect columns dropped (as lme4), and lme4's checks on the number of levels."""
+def _level_order(fs: FactorSums, gf: GroupFactor) -> np.ndarray:
+    """The levels in R's order: declared (or a categorical's), else R's factor order of the
+    values; an interaction a:b by a's order, then b's (as the in-memory design codes it)."""
+    labels = fs.labels
+    if gf.order is not None:
+        pos = {v: i for i, v in enumerate(gf.order)}
+        where = np.array([pos.get(v, -1) for v in labels])
+        if (where < 0).any():
+            bad = labels[where < 0][:5].tolist()
+            raise DataError(f"group value(s) {bad} of {gf.name!r} are not in group_levels")
+        return np.argsort(where, kind="stable")
+    if labels.ndim == 1:
+        return _factor_order(labels)
+    ranks = []
+    for j in range(labels.shape[1]):
+        values = pd.unique(labels[:, j])
+        try:
+            values = np.asarray(values.tolist())
+        except (TypeError, ValueError):
+            values = np.asarray(values, dtype=object)
+        rank = np.empty(len(values), np.int64)
+        rank[_factor_order(values)] = np.arange(len(values))
+        ranks.append(rank[pd.Index(values).get_indexer(labels[:, j])])
+    return np.lexsort(ranks[::-1])
+
+
+def _label(values: np.ndarray) -> str:
+    return level_label(values) if np.ndim(values) == 0 else ":".join(map(level_label, values))
+
+
+def _kept_shift(enc: Encoding, keep: list[int]) -> Shift | None:
+    """The shift of the kept columns of X and of y (None without one)."""
+    if enc.shift is None:
+        return None
+    intercept = keep.index(enc.fixed_raw.index("Intercept"))
+    return Shift(intercept, enc.shift[keep], float(enc.shift[-1]))
+
+
+def cross_products_of(
+    stats: PartialStats, enc: Encoding
+) -> tuple[CrossProducts, ModelLayout, Totals]:
+    """The core's CrossProducts and the model's layout from the total statistics: levels in R's
+    order, the factor with most levels first (lme4's order of terms), aliased fixed-effect
+    columns dropped (as lme4), and lme4's checks on the number of levels."""
     if stats.n == 0:
         raise DataError(
             f"no rows left after dropping rows with missing values in {', '.join(stats.dropped_by)}"
@@ -239,74 +357,145 @@ def cross_products_of(stats: PartialStats, enc: Encoding) -> tuple[CrossProducts
             if stats.n_input
             else "the data has no rows"
         )
-    labels = stats.labels
-    if enc.group_order is not None:
-        pos = {v: i for i, v in enumerate(enc.group_order)}
-        where = np.array([pos.get(v, -1) for v in labels])
-        if (where < 0).any():
-            bad = labels[where < 0][:5].tolist()
-            raise DataError(f"group value(s) {bad} of {enc.group!r} are not in group_levels")
-        order = np.argsort(where, kind="stable")
-    else:
-        order = _factor_order(labels)
-    A, B = stats.A[..., order], stats.B[..., order]
-    values = labels[order]
-    G = values.shape[0]
-    P = B.shape[1] - 1
-    drop = aliased_from_crossprod(stats.C[:P, :P])
+    orders = [_level_order(fs, gf) for fs, gf in zip(stats.factors, enc.groups, strict=True)]
+    G = [len(o) for o in orders]
+    P = stats.C.shape[0] - 1
+    drop = aliased_columns(None, XtX=stats.C[:P, :P])
     keep = [j for j in range(P) if j not in drop]
     cols = keep + [P]
-    B = np.ascontiguousarray(B[:, cols, :])
-    C = stats.C[np.ix_(cols, cols)]
     names = [lme4_name(enc.fixed_raw[j]) for j in range(P)]
     n = stats.n
-    for t in enc.terms:
-        if G < 2:
-            raise DataError(
-                f"grouping factor {enc.group!r} has only {G} level in the rows used; "
-                "a random effect needs at least 2 groups"
-            )
-        if G >= n or G * t.q >= n:
-            raise DataError(
-                f"term '{t.name}' has {G * t.q} random effects ({G} groups x {t.q}) "
-                f"for {n} observations; the model is unidentifiable"
-            )
+    factor_of = {k: f for f, gf in enumerate(enc.groups) for k in gf.terms}
+    # lme4's order of terms: by decreasing number of levels, stable
+    sorted_terms = sorted(range(len(enc.terms)), key=lambda k: -G[factor_of[k]])
+    terms = [enc.terms[k] for k in sorted_terms]
+    check_levels(terms, [G[factor_of[k]] for k in sorted_terms], n)
     if stats.y_range[0] == stats.y_range[1]:
         raise DataError(f"the outcome {enc.formula.response!r} is constant in every row used")
-    rows, colsm, index = [], [], []
-    off = k = 0
-    for t in enc.terms:
-        for r, c in zip(*t.tril, strict=True):
-            rows.append(off + r)
-            colsm.append(off + c)
-            index.append(k)
-            k += 1
-        off += t.q
-    fmap = ThetaMap(np.array(rows, int), np.array(colsm, int), np.array(index, int))
-    xp = CrossProducts(
+    labels = [
+        tuple(_label(fs.labels[i]) for i in order)
+        for fs, order in zip(stats.factors, orders, strict=True)
+    ]
+    layout = ModelLayout(
+        formula=enc.formula,
+        terms=tuple(t.layout() for t in terms),
+        fixed_names=tuple(names[j] for j in keep),
+        levels={enc.terms[k].name: labels[factor_of[k]] for k in sorted_terms},
+        n_obs=n,
+        n_input=stats.n_input,
+        dropped_by=dict(stats.dropped_by),
+        warnings=tuple(
+            data_warnings(stats.n_input, n, stats.dropped_by, [names[j] for j in drop])
+        ),
+        group_sizes={
+            gf.name: fs.counts[order]
+            for gf, fs, order in zip(enc.groups, stats.factors, orders, strict=True)
+        },
+    )
+    fmap, first_theta, rest_map = theta_maps(layout)
+    f0 = factor_of[sorted_terms[0]]
+    first = stats.factors[f0]
+    Q = enc.Q_of(enc.groups[f0])
+    common = dict(
         n=n,
         p=len(keep),
-        G=G,
-        Q=enc.Q,
+        G=G[f0],
+        Q=Q,
         first_map=fmap,
-        first_theta=np.arange(k),
-        A=np.ascontiguousarray(A),
-        B=B,
-        C=C,
-        n_rest=0,
-        B_rest=None,
-        rest_map=(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)),
+        first_theta=first_theta,
+        A=np.ascontiguousarray(first.A[..., orders[f0]]),
+        B=np.ascontiguousarray(first.B[:, cols, :][..., orders[f0]]),
+        C=stats.C[np.ix_(cols, cols)],
+        rest_map=rest_map,
         yy=stats.yy,
+        y_var=stats.yy / n - (stats.y_sum / n) ** 2,
+        shift=_kept_shift(enc, keep),
     )
-    totals = Totals(
-        fixed_names=tuple(names[j] for j in keep),
-        dropped_names=tuple(names[j] for j in drop),
+    if len(enc.groups) == 1:
+        return CrossProducts(**common, n_rest=0, B_rest=None), layout, _totals(stats, keep, orders)
+    where = _rest_columns(enc, stats, orders, sorted_terms, factor_of, f0)
+    nr = sum(G[factor_of[k]] * enc.terms[k].q for k in sorted_terms if factor_of[k] != f0)
+    r_rows, r_cols, r_vals = [], [], []
+    b_rows, b_cols, b_vals = [], [], []
+    C_rw = np.zeros((nr, len(cols)))
+    for f, fs in enumerate(stats.factors):
+        if f == f0:
+            continue
+        Qf = fs.A.shape[0]
+        lev, i, j = np.meshgrid(np.arange(fs.G), np.arange(Qf), np.arange(Qf), indexing="ij")
+        r_rows.append(where[f][lev * Qf + i].ravel())
+        r_cols.append(where[f][lev * Qf + j].ravel())
+        r_vals.append(np.moveaxis(fs.A, 2, 0).ravel())
+        C_rw[where[f]] = np.moveaxis(fs.B[:, cols, :], 2, 0).reshape(fs.G * Qf, len(cols))
+    for (f, g), pair in stats.pairs.items():
+        if f == f0:  # Z_1'Z_rest: rows in the first block's layout
+            b_rows.append(where[f0][pair.rows])
+            b_cols.append(where[g][pair.cols])
+            b_vals.append(pair.vals)
+        elif g == f0:
+            b_rows.append(where[f0][pair.cols])
+            b_cols.append(where[f][pair.rows])
+            b_vals.append(pair.vals)
+        else:  # Z_f'Z_g and its transpose, both in Z_rest'Z_rest
+            r_rows += [where[f][pair.rows], where[g][pair.cols]]
+            r_cols += [where[g][pair.cols], where[f][pair.rows]]
+            r_vals += [pair.vals, pair.vals]
+    C_rr = sp.csr_matrix(
+        (np.concatenate(r_vals), (np.concatenate(r_rows), np.concatenate(r_cols))),
+        shape=(nr, nr),
+    )
+    B_rest = sp.csr_matrix(
+        (np.concatenate(b_vals), (np.concatenate(b_rows), np.concatenate(b_cols))),
+        shape=(G[f0] * Q, nr),
+    )
+    xp = CrossProducts(
+        **common,
+        n_rest=nr,
+        B_rest=B_rest,
+        C_rr=C_rr if nr > DENSE_REST_LIMIT else C_rr.toarray(),
+        C_rw=C_rw,
+    )
+    return xp, layout, _totals(stats, keep, orders)
+
+
+def _rest_columns(
+    enc: Encoding,
+    stats: PartialStats,
+    orders: list[np.ndarray],
+    sorted_terms: list[int],
+    factor_of: dict[int, int],
+    f0: int,
+) -> list[np.ndarray]:
+    """For each factor, where each entry l Q_f + i of its block layout (levels in code order)
+    goes: the first factor's row in Z_1 (levels in R's order), another factor's column of
+    Z_rest (term by term in lme4's order, then level by level, then q)."""
+    where: list[np.ndarray] = []
+    offsets, off = {}, 0
+    for k in sorted_terms:
+        if factor_of[k] != f0:
+            offsets[k] = off
+            off += stats.factors[factor_of[k]].G * enc.terms[k].q
+    for f, (fs, gf) in enumerate(zip(stats.factors, enc.groups, strict=True)):
+        Qf = enc.Q_of(gf)
+        newpos = np.empty(fs.G, np.int64)
+        newpos[orders[f]] = np.arange(fs.G)
+        out = np.empty(fs.G * Qf, np.int64)
+        level = np.arange(fs.G)
+        within = 0
+        for k in gf.terms:
+            q = enc.terms[k].q
+            for kk in range(q):
+                if f == f0:
+                    out[level * Qf + within + kk] = newpos * Qf + within + kk
+                else:
+                    out[level * Qf + within + kk] = offsets[k] + newpos * q + kk
+            within += q
+        where.append(out)
+    return where
+
+
+def _totals(stats: PartialStats, keep: list[int], orders: list[np.ndarray]) -> Totals:
+    return Totals(
         keep=tuple(keep),
-        group_levels=tuple(level_label(v) for v in values),
-        group_values=values,
-        group_sizes=stats.counts[order],
-        n_input=stats.n_input,
-        n_dropped=stats.n_input - n,
-        dropped_by=dict(stats.dropped_by),
+        group_values=tuple(fs.labels[o] for fs, o in zip(stats.factors, orders, strict=True)),
     )
-    return xp, totals

@@ -1,0 +1,82 @@
+"""Cross-products about a shift: the answer must not depend on where y or a predictor sits.
+
+Sums of squares of a column far from zero (y + 1e9, epoch seconds) lose the digits that the
+fit needs: sum (x - mean)^2 is the difference of two numbers of order n mean^2. With an
+intercept in X, replacing each column x_j by x_j - c_j (and y by y - c_y) is an exact
+reparametrization, X~ = X T with T = I - e_0 c' (e_0: the intercept), det T = 1:
+
+    beta = T beta~ + c_y e_0,   Var(beta) = T Var(beta~) T',
+
+and theta, sigma, the log-likelihood, the REML criterion (log|R_X|^2 is unchanged, det T = 1)
+and the conditional modes are the same. So the cross-products are formed from the shifted
+columns and the estimates mapped back (``multilevel.fitting.unshift``). Columns whose mean is
+small against their spread are not shifted (nothing to gain): ordinary data give the same
+numbers as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from multilevel.design.columns import ModelColumns, SparseColumns
+
+#: a column is shifted when its variance is below this fraction of its mean square, i.e. its
+#: mean exceeds 100 SDs (then sums of squares keep fewer than ~12 of their 16 digits)
+SHIFT_RATIO = 1e-4
+
+
+@dataclass(frozen=True)
+class Shift:
+    """X~ = X - 1 x', y~ = y - y_shift: ``x`` is 0 at the intercept (column ``intercept``)."""
+
+    intercept: int
+    x: np.ndarray
+    y: float
+
+    @property
+    def T(self) -> np.ndarray:
+        """beta = T beta~ (+ y e_0): the identity with row ``intercept`` minus the shifts."""
+        T = np.eye(self.x.shape[0])
+        T[self.intercept] -= self.x
+        T[self.intercept, self.intercept] = 1.0
+        return T
+
+    def select(self, keep: list[int]) -> Shift:
+        """The shift of the columns ``keep`` (after aliased columns are dropped)."""
+        return Shift(keep.index(self.intercept), self.x[keep], self.y)
+
+
+def shifts_from_gram(gram: np.ndarray, n: int, intercept: int | None) -> np.ndarray | None:
+    """The shift of each column of a (raw) Gram matrix over n rows that needs one, else 0; None
+    when no column needs one or there is no intercept (then a shift would change the model)."""
+    if intercept is None or n == 0:
+        return None
+    mean = gram[intercept] / n
+    mean_square = np.diag(gram) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        needs = (mean_square - mean**2) < SHIFT_RATIO * mean_square
+    needs[intercept] = False
+    if not needs.any():
+        return None
+    return np.where(needs, mean, 0.0)
+
+
+def intercept_of(columns: ModelColumns) -> int | None:
+    """The index of the intercept column, if any (None for sparse columns: not shifted)."""
+    if isinstance(columns, SparseColumns):
+        return None
+    return next((j for j in range(columns.k) if not columns.factors[j]), None)
+
+
+def shifted_columns(columns: ModelColumns, shift: np.ndarray, tag: str) -> ModelColumns:
+    """The matrix with column j replaced by column j - shift[j] (a new data column, keyed by
+    ``tag`` and j, for the shifted ones; the others stay as they were, read in place)."""
+    factors = list(columns.factors)
+    source = dict(columns.source)
+    for j in np.flatnonzero(shift):
+        key = f"\0{tag}{j}"
+        source[key] = columns.column(int(j), out=np.empty(columns.n)) - shift[j]
+        factors[j] = (key,)
+    return ModelColumns(columns.n, tuple(factors), source)
