@@ -330,7 +330,7 @@ def shifted_frames(draw) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     """A well-posed data set and the same data with the outcome or a predictor shifted by a
     large offset (1e6 to 1e9, as epoch seconds or yyyymmdd dates); the shifted column's name."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n, G = int(rng.integers(60, 200)), int(rng.integers(5, 12))
+    n, G = int(rng.integers(60, 200)), int(rng.integers(5, len(GROUPS) + 1))
     g = rng.integers(0, G, n)
     x = rng.normal(size=n)
     w = rng.normal(size=G)[g]
