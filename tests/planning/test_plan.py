@@ -82,3 +82,18 @@ def test_bad_specifications(kwargs: dict, match: str) -> None:
 def test_too_few_groups() -> None:
     with pytest.raises(MultilevelError, match="at least 3 groups"):
         plan(2, 5, icc=0.1)
+
+
+def test_multilevel_design_is_the_planner():
+    """``multilevel.design(...)`` (the issue's name) builds the same planned design as ``plan``,
+    and the ``multilevel.design`` package still imports as before."""
+    import pandas as pd
+
+    import multilevel
+    import multilevel.design.model as model
+
+    a = multilevel.design(12, 5, fixed={"treat": 0.4}, icc=0.2, seed=7)
+    b = multilevel.plan(12, 5, fixed={"treat": 0.4}, icc=0.2, seed=7)
+    assert a == b and a.formula == "y ~ treat + (1 | group)"
+    pd.testing.assert_frame_equal(a.data(), b.data())
+    assert model.build_design is multilevel.design.build_design
