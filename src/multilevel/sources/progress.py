@@ -1,51 +1,5 @@
-"""A one-line progress report on stderr for long passes over the data, only in a terminal."""
+"""Rows read so far in a pass over the data: the one progress bar of :mod:`multilevel.progress`."""
 
-from __future__ import annotations
+from multilevel.progress import Progress
 
-import sys
-import time
-from typing import TextIO
-
-
-class Progress:
-    """Rows read so far (of the total when known), rewritten in place at most every 0.2 s."""
-
-    def __init__(
-        self,
-        label: str,
-        total: int | None,
-        enabled: bool | None = None,
-        stream: TextIO | None = None,
-    ):
-        self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
-            isatty = getattr(self.stream, "isatty", None)
-            enabled = bool(isatty and isatty())
-        self.enabled = enabled
-        self.label = label
-        self.total = total
-        self.rows = 0
-        self.start = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, rows: int) -> None:
-        self.rows += rows
-        now = time.perf_counter()
-        if self.enabled and now - self._last >= 0.2:
-            self._last = now
-            self._write()
-
-    def _write(self, end: str = "") -> None:
-        elapsed = time.perf_counter() - self.start
-        if self.total:
-            frac = min(1.0, self.rows / self.total)
-            bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
-            text = f"{self.label} [{bar}] {self.rows:,}/{self.total:,} rows, {elapsed:.1f} s"
-        else:
-            text = f"{self.label}: {self.rows:,} rows, {elapsed:.1f} s"
-        self.stream.write("\r" + text + end)
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self._write("\n")
+__all__ = ["Progress"]
