@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from multilevel.design.model import ModelDesign, build_design
+from multilevel.design.random_shift import centre_random_slopes
 from multilevel.design.weights import log_weight_sum, working_design
 from multilevel.errors import DataError, FitWarning  # noqa: F401 - FitWarning re-exported
 from multilevel.fitting import fit_statistics
@@ -146,14 +147,17 @@ def fit_design(
         raise DataError(
             f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
         )
+    # weights and offset: a row transform first; random slopes of far predictors centred
+    work, random_shift = centre_random_slopes(working_design(design))
     return fit_statistics(
-        cross_products(working_design(design)),  # weights and offset: a row transform first
+        cross_products(work),
         design.layout,
         reml,
         design=design,
         warn=warn,
         stacklevel=_stacklevel + 1,
         loglik_shift=0.5 * log_weight_sum(design),  # lme4's log-likelihood, with weights
+        random_shift=random_shift,
     )
 
 

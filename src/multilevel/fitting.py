@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from multilevel.design.layout import ModelLayout
+from multilevel.design.random_shift import RandomShift, unshift_random
 from multilevel.design.shift import Shift
 from multilevel.errors import DataError, FitWarning
 from multilevel.inference.satterthwaite import (
@@ -56,11 +57,13 @@ def fit_statistics(
     warn: bool = True,
     stacklevel: int = 2,
     loglik_shift: float = 0.0,
+    random_shift: RandomShift | None = None,
 ) -> LmmFit:
     """Fit a linear mixed model from its cross-products (``xp``) and its layout.
 
     ``design`` (the rows, for an in-memory fit) and ``reader`` (a second pass over a chunked
-    source) only travel into the result; the numbers depend on ``xp`` alone. Warnings point
+    source) only travel into the result; the numbers depend on ``xp`` alone. ``random_shift``:
+    random slopes fitted about a shift, mapped back here (design/random_shift.py). Warnings point
     ``stacklevel`` frames up (2: the caller's line).
     """
     if reml and xp.n <= xp.p:
@@ -74,6 +77,8 @@ def fit_statistics(
             fit = make_fit(dev, ev, info, checked, layout, design=design, reader=reader)
             if loglik_shift:  # e.g. 1/2 sum log w of precision weights (lme4's loglik)
                 fit = replace(fit, loglik=fit.loglik + loglik_shift)
+            if random_shift is not None:  # hook: Z was centred (design/random_shift.py)
+                fit = unshift_random(fit, random_shift)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError) as exc:
         if isinstance(exc, DataError):
             raise

@@ -27,6 +27,7 @@ from multilevel.design.frame import (
 )
 from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
+from multilevel.design.random_shift import RandomShift, learn_shifts
 from multilevel.design.shift import shifts_from_gram
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
@@ -81,6 +82,8 @@ class Encoding:
     #: shift of each column of [X y] whose values lie far from zero (learned on the first rows;
     #: the statistics are those of [X y] - shift, see multilevel.design.shift), or None
     shift: np.ndarray | None = None
+    #: random slopes of predictors far from zero, fitted about a shift (design/random_shift.py)
+    random_shift: RandomShift | None = None
 
     @property
     def Q(self) -> int:
@@ -337,7 +340,9 @@ def learn_encoding(
         tuple(terms),
         lookups,
     )
-    return replace(enc, shift=_shift_of(enc, rows))
+    zterms = enc.matrices(rows, enc.outcome(rows))[1]
+    random_shift = learn_shifts([(t.name, t.term_names) for t in terms], zterms)
+    return replace(enc, shift=_shift_of(enc, rows), random_shift=random_shift)
 
 
 def _shift_of(enc: Encoding, rows: pd.DataFrame) -> np.ndarray | None:

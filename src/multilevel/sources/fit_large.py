@@ -88,5 +88,11 @@ def fit_statistics(
     the same path from cross-products to the result as an in-memory fit."""
     xp, layout, totals = cross_products_of(stats, enc)
     return fitting.fit_statistics(
-        xp, layout, reml, reader=ChunkReader(enc, totals), warn=warn, stacklevel=stacklevel + 1
+        xp,
+        layout,
+        reml,
+        reader=ChunkReader(enc, totals),
+        warn=warn,
+        stacklevel=stacklevel + 1,
+        random_shift=enc.random_shift,
     )

@@ -24,6 +24,7 @@ from multilevel.design.fixed import aliased_columns
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
+from multilevel.design.random_shift import centre_zterms
 from multilevel.design.shift import Shift
 from multilevel.design.values import r_level_order
 from multilevel.errors import DataError
@@ -133,6 +134,7 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
     rows = enc.prepare(rows)
     y = enc.outcome(rows)
     Xy, zterms = enc.matrices(rows, y)
+    zterms = centre_zterms([t.name for t in enc.terms], zterms, enc.random_shift)  # hook
     xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
     if enc.shift is not None:  # [X y] about a shift: a new array (Z keeps the values it read)
         Xy = Xy - enc.shift
