@@ -3,11 +3,13 @@ suppressPackageStartupMessages({library(nlme); library(jsonlite)})
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1]); d$id <- factor(d$id)
 random <- if (args[2] == "slope") ~ t | id else ~ 1 | id
-wall <- system.time(
+times <- system.time(
   m <- lme(y ~ t + x, random = random, data = d, correlation = corAR1(form = ~ t | id),
            method = "REML", control = lmeControl(returnObject = TRUE))
-)[["elapsed"]]
-cat(toJSON(list(wall_seconds = wall, loglik = as.numeric(logLik(m)),
+)
+wall <- times[["elapsed"]]
+cpu <- times[["user.self"]] + times[["sys.self"]]
+cat(toJSON(list(wall_seconds = wall, cpu_seconds = cpu, rows = nrow(d), loglik = as.numeric(logLik(m)),
                 phi = as.numeric(coef(m$modelStruct$corStruct, unconstrained = FALSE)),
                 beta = as.list(fixef(m)), sigma = m$sigma,
                 nlme = as.character(packageVersion("nlme"))), auto_unbox = TRUE, digits = NA))
