@@ -1,5 +1,6 @@
 """Contrast codings against lme4 (cake: treatment, sum, helmert, poly) and R's names."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 import multilevel
 from multilevel.design.contrasts import CONTRAST_CONTEXT, coding_kind
-from multilevel.errors import DataError, FormulaError
+from multilevel.errors import DataError, FormulaError, MultilevelError
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "inference"))
 from refcases import close, data, fitted, model  # noqa: E402
@@ -74,3 +75,50 @@ def test_bad_codings_are_refused():
         multilevel.fit(f, d, contrasts={"temperature": "sum"})
     with pytest.raises(DataError, match="numeric"):
         multilevel.fit(f, d, contrasts={"temp": "sum"})
+
+
+ORDERED = Path(__file__).parent / "ordered_reference"
+ORDERED_REF = json.loads((ORDERED / "ordered_reference.json").read_text())["fits"]
+DOSES = ["none", "low", "mid", "high", "max"]
+
+
+def _ordered_data() -> pd.DataFrame:
+    d = pd.read_csv(ORDERED / "ordered.csv")
+    return d.assign(dose=pd.Categorical(d["dose"], categories=DOSES, ordered=True))
+
+
+@pytest.mark.parametrize("case", ["main", "interaction"])
+def test_ordered_factors_get_polynomial_contrasts(case):
+    """An ordered pandas categorical is coded as R codes an ordered factor (contr.poly: .L, .Q,
+    .C, ^4), lme4 1.1-31 (ordered_reference/make_ordered_reference.R); unordered, treatment."""
+    ref = ORDERED_REF[case]
+    d = _ordered_data()
+    fit = multilevel.fit(ref["formula"], d)
+    assert list(fit.fixed_names) == ref["fixed_names"]
+    np.testing.assert_allclose(fit.beta, ref["beta"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fit.std_errors, ref["std_errors"], rtol=1e-5)
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-6)
+    unordered = multilevel.fit(ref["formula"], d.assign(dose=d["dose"].cat.as_unordered()))
+    assert unordered.fixed_names[1:5] == ("doselow", "dosemid", "dosehigh", "dosemax")
+    # the same model: the REML criterion moves by a constant (log det of the coding), the
+    # estimates of sigma and theta do not
+    assert unordered.sigma == pytest.approx(fit.sigma, rel=1e-6)
+    np.testing.assert_allclose(unordered.theta, fit.theta, rtol=1e-5)
+
+
+def test_an_explicit_coding_wins_over_the_ordered_default():
+    d = _ordered_data()
+    treat = multilevel.fit("y ~ dose + (1 | g)", d, contrasts={"dose": "treatment"})
+    assert treat.fixed_names[1] == "doselow"
+    summed = multilevel.fit("y ~ C(dose, sum) + (1 | g)", d)
+    assert summed.fixed_names[1] == "C(dose, sum)1"
+    poly = multilevel.fit("y ~ dose + (1 | g)", d)
+    new = pd.DataFrame({"dose": pd.Categorical(["max", "none"], categories=DOSES, ordered=True)})
+    np.testing.assert_allclose(
+        poly.predict(new, random=False), treat.predict(new, random=False), rtol=1e-6
+    )
+
+
+def test_ordered_factors_in_chunks_are_refused_with_the_way_out():
+    with pytest.raises(MultilevelError, match=r"ordered factor.*'dose'.*as_unordered"):
+        multilevel.fit("y ~ dose + (1 | g)", _ordered_data(), chunk_rows=50)

@@ -5,7 +5,9 @@ A factor's coding is one of R's ``contr.treatment``, ``contr.sum``, ``contr.helm
 rewrites the fixed part so formulaic sees ``C(x, contr_sum)``, and names the columns as R does:
 ``recipe1``, ``recipe2`` (sum, helmert: numbered), ``temperature.L``, ``.Q``, ``.C``, ``^4``
 (poly), ``recipeB`` (treatment). A coding written in the formula keeps the formula's text as the
-column stem, as R does (``C(recipe, sum)1``).
+column stem, as R does (``C(recipe, sum)1``). An ordered factor (``pd.Categorical(...,
+ordered=True)``) is coded by ``contr.poly`` unless told otherwise, as R's default
+``contrasts = c("contr.treatment", "contr.poly")`` codes ordered factors.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from formulaic.transforms.contrasts import (
     TreatmentContrasts,
 )
 
-from multilevel.errors import DataError, FormulaError
+from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.rnames import _split_interaction, _split_level, lme4_name, r_deparse
 
@@ -161,8 +163,37 @@ def _suffix(kind: str, level: str, levels: tuple[str, ...]) -> str:
     return level
 
 
+def ordered_factors(formula: str, data: pd.DataFrame) -> list[str]:
+    """The terms of the fixed part that are ordered categoricals (R codes them by contr.poly)."""
+    names = dict.fromkeys(name for _, _, name in _top_level_names(formula))
+    return [
+        n
+        for n in names
+        if n in data.columns
+        and isinstance(data[n].dtype, pd.CategoricalDtype)
+        and data[n].dtype.ordered
+    ]
+
+
+def refuse_ordered(formula: str, data: pd.DataFrame) -> None:
+    """A fit from chunks codes factors by treatment only: an ordered factor (contr.poly in
+    memory) would silently get other coefficients there, so it is refused with the way out."""
+    found = ordered_factors(formula, data)
+    if found:
+        raise MultilevelError(
+            f"ordered factor(s) {found} are coded by polynomial contrasts (dose.L, .Q, ...) as "
+            "in R, which a fit from chunks cannot do yet; fit in memory, or make them unordered "
+            "(.cat.as_unordered()) for treatment coding"
+        )
+
+
 def apply_coding(formula: str, data: pd.DataFrame, coding: Coding) -> CodedFormula:
-    """Rewrite the fixed part for formulaic: each coded factor becomes ``C(x, contr_kind)``."""
+    """Rewrite the fixed part for formulaic: each coded factor becomes ``C(x, contr_kind)``;
+    ordered factors not coded otherwise get ``contr_poly`` (R's default for them)."""
+    written = {p[2:-1].strip("`") for p in coding.written}
+    ordered = {n: "poly" for n in ordered_factors(formula, data) if n not in written}
+    if ordered:
+        coding = replace(coding, factors={**ordered, **coding.factors})
     if not coding:
         return CodedFormula(formula, {})
     stems: dict[str, tuple[str, str, tuple[str, ...]]] = {}

@@ -44,6 +44,8 @@ class ModelDesign:
     # cross-products); None when not given
     weights: np.ndarray | None = None
     offset: np.ndarray | None = None
+    # the offset's parts: expressions evaluated on new data by predict, None for an array
+    offset_terms: tuple[str | None, ...] = ()
 
     @property
     def X(self) -> np.ndarray:
@@ -210,6 +212,7 @@ def build_design(
     warnings = data_warnings(frame.n_input, frame.n_obs, frame.dropped_by, fixed.dropped)
     if np.ptp(y) == 0:
         raise DataError(f"the outcome {spec.response!r} is constant ({y[0]!r}) in every row used")
+    given = [] if offset is None else [offset if isinstance(offset, str) else None]
     return ModelDesign(
         formula=spec,
         frame=frame,
@@ -219,4 +222,5 @@ def build_design(
         warnings=tuple(warnings),
         weights=w,
         offset=off,
+        offset_terms=(*offsets, *given),
     )

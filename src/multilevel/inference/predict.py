@@ -11,6 +11,12 @@ or a list of them; levels not seen in the fit get b = 0). Standard errors:
 
 Intervals use t quantiles with Satterthwaite or Kenward-Roger df of x'beta (``ddf``), or normal
 quantiles with ``ddf="normal"``.
+
+An offset is part of the prediction: on new data the formula's ``offset(expr)`` terms and an
+``offset=`` column or expression are evaluated on the new rows (:func:`offset_for`). lme4's
+``predict.merMod`` evaluates the formula's offset but drops the ``offset=`` argument on new
+data (lme4 issue 447); R's ``predict.lm`` evaluates both, and so do we: either way of writing
+the offset gives the predictions lme4 gives with it in the formula.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from multilevel.errors import MultilevelError
+from multilevel.errors import DataError, MultilevelError
 from multilevel.inference.anova import ddf_method
 from multilevel.inference.satterthwaite import satterthwaite
 
@@ -62,6 +68,33 @@ def chosen_terms(fit: LmmFit, random: Any) -> list[str]:
     return out
 
 
+def offset_for(fit: LmmFit, newdata: pd.DataFrame | None) -> np.ndarray | None:
+    """The offset of each row: the fitted rows' own (``newdata`` None), else the offset's
+    expressions evaluated on ``newdata`` (NaN where a value is missing); None without one."""
+    design = fit.design
+    if newdata is None or not design.offset_terms:
+        return design.offset if newdata is None else None
+    if None in design.offset_terms:
+        raise DataError(
+            "the model's offset was given as an array, which has no values for new rows; give "
+            "it as a column or expression (offset='log_t' or offset(log(t)) in the formula) to "
+            "predict new data"
+        )
+    from formulaic import Formula
+
+    from multilevel.design.fixed import model_matrix
+    from multilevel.design.frame import python_expr
+
+    total = np.zeros(len(newdata))
+    for expr in design.offset_terms:
+        try:
+            mm = model_matrix(Formula(python_expr(f"0 + I({expr})")), newdata)
+            total += np.asarray(mm.to_numpy(), dtype=float)[:, 0]
+        except Exception as exc:  # formulaic raises several types for unusable new data
+            raise DataError(f"cannot evaluate the offset '{expr}' on new data: {exc}") from None
+    return total
+
+
 def _quantile(level: float, df: np.ndarray | None) -> np.ndarray | float:
     p = 0.5 + level / 2
     return float(stats.norm.ppf(p)) if df is None else stats.t.ppf(p, df)
@@ -89,6 +122,9 @@ def predict_frame(
     method = None if normal else ddf_method(ddf)
     V = fit.kenward_roger.vcov if method == "kenward-roger" else np.asarray(fit.vcov_beta)
     est = X @ fit.beta
+    offset = offset_for(fit, None if newdata is None else df_new)
+    if offset is not None:
+        est = est + offset
     var = np.einsum("ij,jk,ik->i", X, V, X)
     chosen = set(chosen_terms(fit, random))
     extra = np.zeros(len(df_new))

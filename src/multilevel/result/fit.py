@@ -213,7 +213,8 @@ class LmmFit(FitTables):
     ) -> Any:
         """Predictions X beta + Z b for the random terms chosen by ``random`` (True: all,
         False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen in
-        the fit get b = 0. An offset is included for the fitted rows, not for new data. With
+        the fit get b = 0. An offset is included: on new data the formula's ``offset(expr)``
+        and an ``offset=`` column are evaluated on the new rows (lme4 drops the latter). With
         ``interval`` ("confidence" or "prediction") a DataFrame with
         fit, se_fit, df, lower, upper (see :mod:`multilevel.inference.predict`)."""
         if interval is not None:
@@ -233,6 +234,10 @@ class LmmFit(FitTables):
             return fixed if self.design.offset is None else fixed + self.design.offset
         df = self.design.frame.data if newdata is None else load_data(newdata)
         pred = self.design.fixed.matrix_for(df) @ self.beta
+        from multilevel.inference.predict import offset_for  # hook: the offset of the rows
+
+        offset = offset_for(self, None if newdata is None else df)
+        pred = pred if offset is None else pred + offset
         for t in self.design.terms:
             if t.name not in chosen:
                 continue

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
+from multilevel.design.contrasts import refuse_ordered
 from multilevel.design.fixed import encode, numeric_lookups
 from multilevel.design.frame import (
     formula_variables,
@@ -279,6 +280,7 @@ def learn_encoding(
                 "mixed model needs a numeric outcome"
             )
     kinds = _factor_kinds(spec, sample, skip=set(outcome) | set(grouping))
+    refuse_ordered(spec.fixed, sample)  # hook: contr.poly is coded in memory only
     declared = {k: list(v) for k, v in (categories or {}).items()}
     todo = {c: k for c, k in kinds.items() if c not in declared}
     if todo:
