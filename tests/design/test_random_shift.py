@@ -26,7 +26,7 @@ from multilevel.design.random_shift import (
     shifts_of_gram,
     varying,
 )
-from multilevel.errors import FitWarning
+from multilevel.errors import FitWarning, MultilevelError
 
 HERE = Path(__file__).parent / "random_shift_reference"
 DATA = pd.read_csv(HERE / "random_shift.csv")
@@ -236,3 +236,22 @@ def test_x_plus_1000_against_lme4(chunk_rows):
     assert reml["singular"] and got.loglik > reml["loglik"] + 2.5
     assert got.loglik == pytest.approx(REFERENCE["slope", True]["loglik"], abs=1e-6)
     assert not got.is_singular
+
+
+def test_kenward_roger_and_robust_errors_use_the_centred_rows():
+    """Computations from the rows (KR, CR2) run on Z~ with the centred random part: at x + 2000
+    the slope's KR and CR2 SEs and df equal those on x (on the raw Z, KR's SE was NaN). Profile
+    intervals, which profile the written parameters, stop with a clear error."""
+    ref = _fit("y ~ x + (1 + x | g)", DATA)
+    got = _fit("y ~ x + (1 + x | g)", DATA.assign(x=DATA["x"] + 2000))
+    kr, kr_ref = got.kenward_roger, ref.kenward_roger
+    assert kr.std_errors[1] == pytest.approx(kr_ref.std_errors[1], rel=1e-6)
+    assert kr.df[1] == pytest.approx(kr_ref.df[1], rel=1e-6)
+    cr2, cr2_ref = got.fixed_effects(vcov="CR2"), ref.fixed_effects(vcov="CR2")
+    np.testing.assert_allclose(
+        cr2.iloc[1][["std_error", "df"]].to_numpy(float),
+        cr2_ref.iloc[1][["std_error", "df"]].to_numpy(float),
+        rtol=1e-6,
+    )
+    with pytest.raises(MultilevelError, match="far from zero.*centre the predictor"):
+        got.confint("profile")

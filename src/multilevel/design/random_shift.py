@@ -232,6 +232,40 @@ def centre_zterms(names: Sequence[str], zterms: ZColumns, shift: RandomShift | N
 
 
 # ---------------------------------------------------------------------- the fit mapped back
+@dataclass(frozen=True)
+class Centred:
+    """The random part as fitted, on Z~: what computations from the rows (Kenward-Roger,
+    cluster-robust SEs) use, since Z Lambda Lambda' Z' at x ~ 1e9 is the difference of numbers
+    ~1e18 times larger than the result, while Z~ Lambda~ Lambda~' Z~' is the same matrix."""
+
+    shift: RandomShift
+    theta: np.ndarray
+    random_effects: tuple[Any, ...]
+    modes: dict[str, Any]
+
+
+def centred_view(fit: Any) -> Any:
+    """The fit with its rows' Z and its random part in the centred parametrization (the fit
+    itself when nothing was centred or it has no rows): every quantity of the marginal model
+    (V, beta, Var(beta), its Kenward-Roger and sandwich forms) is the same."""
+    centred = getattr(fit, "centred", None)
+    if centred is None or fit._design is None:
+        return fit
+    design = fit._design
+    terms = []
+    for t in design.terms:
+        s = centred.shift.get(t.name)
+        terms.append(t if s is None else replace(t, columns=centre_columns(t.columns, s)))
+    return replace(
+        fit,
+        _design=replace(design, terms=tuple(terms)),
+        theta=centred.theta,
+        random_effects=centred.random_effects,
+        modes=centred.modes,
+        centred=None,
+    )
+
+
 def unshift_random(fit: Any, shift: RandomShift) -> Any:
     """The fit of the centred model as that of the model written: theta, the variance
     components, the conditional modes and their covariances (b = T b~, V = T V~ T')."""
@@ -267,4 +301,5 @@ def unshift_random(fit: Any, shift: RandomShift) -> Any:
         random_effects=tuple(components),
         modes=modes,
         warnings=tuple(fit.warnings) + tuple(notes),
+        centred=Centred(shift, np.asarray(fit.theta), tuple(fit.random_effects), dict(fit.modes)),
     )

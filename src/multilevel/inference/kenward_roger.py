@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from multilevel.design.random_shift import centred_view
 from multilevel.design.weights import working_design
 from multilevel.errors import MultilevelError
 
@@ -107,6 +108,7 @@ def kenward_roger(fit: LmmFit) -> KenwardRoger:
             "Kenward-Roger inference is defined for REML fits only (as in pbkrtest and lmerTest); "
             "refit with reml=True, or use Satterthwaite df for this ML fit"
         )
+    fit = centred_view(fit)  # random slopes of far predictors: Z centred, as fitted
     design = working_design(fit.design)  # weights and offset applied to the rows
     if design.p == 0:
         raise MultilevelError("Kenward-Roger inference needs at least one fixed effect")

@@ -311,6 +311,12 @@ def profile_confint(
     from multilevel.design.weights import working_design
     from multilevel.objective import cross_products
 
+    if getattr(fit, "centred", None) is not None:  # hook: design/random_shift.py
+        raise MultilevelError(
+            "profile intervals are not available for a random slope on a predictor far from zero "
+            f"({fit.centred.shift.terms[0].note().split(':')[0]}); centre the predictor, or "
+            "use method='bootstrap' or 'wald'"
+        )
     ml = fit if not fit.reml else fit_design(fit.design, reml=False, warn=False)
     xp = cross_products(working_design(ml.design))
     # many tiny dense solves: BLAS threads only cost synchronisation here

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from multilevel.design.random_shift import centred_view
 from multilevel.design.weights import working_design
 from multilevel.errors import MultilevelError
 
@@ -75,6 +76,7 @@ def robust_vcov(
     if kind not in TYPES:
         raise MultilevelError(f"vcov must be 'model' or one of {', '.join(TYPES)}, not {type!r}")
     name, codes, J = _cluster(fit, cluster)
+    fit = centred_view(fit)  # random slopes of far predictors: Z centred, as fitted
     design = working_design(fit.design)
     X = design.X
     y = design.y

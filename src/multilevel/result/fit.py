@@ -90,6 +90,8 @@ class LmmFit(FitTables):
     _varpar: Any = field(default=None, repr=False)
     # residual correlation / variance function (multilevel.residual.ResidualFit), None if iid
     residual_structure: Any = field(default=None, repr=False)
+    # random slopes fitted about a shift: the centred fit (multilevel.design.random_shift)
+    centred: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
     @property
