@@ -83,6 +83,22 @@ class RandomShift:
     def get(self, name: str) -> TermShift | None:
         return next((s for s in self.terms if s.name == name), None)
 
+    def theta(self, terms: Sequence[Any], theta_c: np.ndarray) -> np.ndarray:
+        """theta of the model written from the centred fit's (rows of ``theta_c``: one per
+        fit, e.g. bootstrap refits); ``terms``: the layout's terms (name, tril, Lambda)."""
+        rows = np.atleast_2d(np.asarray(theta_c, float))
+        out = rows.copy()
+        k = 0
+        for t in terms:
+            s = self.get(t.name)
+            n = len(t.tril[0])
+            if s is not None:
+                for r in range(rows.shape[0]):
+                    if np.all(np.isfinite(rows[r, k : k + n])):
+                        out[r, k : k + n] = s.Lambda(t.Lambda(rows[r, k : k + n]))[t.tril]
+            k += n
+        return out if np.ndim(theta_c) == 2 else out[0]
+
 
 def intercept_index(term_names: Sequence[str]) -> int | None:
     """The intercept's column in a term with more than one effect (None: nothing to shift)."""
@@ -270,16 +286,8 @@ def unshift_random(fit: Any, shift: RandomShift) -> Any:
     """The fit of the centred model as that of the model written: theta, the variance
     components, the conditional modes and their covariances (b = T b~, V = T V~ T')."""
     layout = fit.layout
-    thetas = layout.split_theta(np.asarray(fit.theta, float))
-    new_theta, notes = [], []
-    for t, th in zip(layout.terms, thetas, strict=True):
-        s = shift.get(t.name)
-        if s is None:
-            new_theta.append(th)
-            continue
-        Lam = s.Lambda(t.Lambda(th))
-        new_theta.append(Lam[t.tril])
-        notes.append(s.note())
+    new_theta = layout.split_theta(shift.theta(layout.terms, fit.theta))
+    notes = [s.note() for s in shift.terms]
     sigma2 = fit.sigma**2
     components = []
     for vc in fit.random_effects:

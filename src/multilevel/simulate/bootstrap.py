@@ -9,12 +9,13 @@ bootMer does).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from multilevel.design.random_shift import centred_view
 from multilevel.errors import MultilevelError
 from multilevel.simulate.draw import draw_responses, seeds_for
 from multilevel.simulate.engine import refit_batch
@@ -44,6 +45,10 @@ class _BootstrapJob:
     reml: bool
     statistic: Statistic | None
     width: int
+    # random slopes of far predictors: draws and refits on the centred Z (design/random_shift),
+    # theta mapped back; a statistic sees the model written (its refit, without Satterthwaite)
+    centred: Any = None
+    written: ModelDesign | None = None
 
     def __call__(self, task: tuple[int, int, list[np.random.SeedSequence]]) -> dict[str, Any]:
         start, stop, seeds = task
@@ -52,13 +57,17 @@ class _BootstrapJob:
         S = stop - start
         values = np.full((S, self.width), np.nan)
         ok = ~fits.failed
+        theta = fits.theta
+        if self.centred is not None:  # hook: back to the model written
+            theta = self.centred.shift.theta(self.design.layout.terms, theta)
         if self.statistic is None:
-            values[ok] = parameter_values(
-                self.design, fits.theta[ok], fits.sigma[ok], fits.beta[ok]
-            )
+            values[ok] = parameter_values(self.design, theta[ok], fits.sigma[ok], fits.beta[ok])
         else:
             for s in np.flatnonzero(ok):
-                values[s] = _as_vector(self.statistic(fits.refit(int(s), Y[:, s], self.design)))
+                refit = fits.refit(int(s), Y[:, s], self.design)
+                if self.centred is not None:
+                    refit = replace(refit, theta=theta[s], design=self.written, cross_products=None)
+                values[s] = _as_vector(self.statistic(refit))
         return {"values": values, "failed": fits.failed, "singular": fits.singular & ok}
 
 
@@ -137,7 +146,9 @@ def bootstrap(
         raise MultilevelError(f"nsim must be a positive number of simulations, got {nsim}")
     nsim = int(nsim)
     check_supported(fit)
-    design = fit.design
+    written = fit.design
+    view = centred_view(fit)  # hook: random slopes of far predictors refitted centred
+    design = view.design
     problem = refit_problem(design)
     if statistic is None:
         names = parameter_names(design)
@@ -154,8 +165,8 @@ def bootstrap(
             reml=fit.reml,
             fixed_names=tuple(fit.fixed_names),
             y=design.y,
-            cross_products=problem.xp,
-            design=design,
+            cross_products=problem.xp if view is fit else None,
+            design=written,
         )
         value = statistic(original)
         t0 = _as_vector(value)
@@ -164,11 +175,13 @@ def bootstrap(
         problem,
         design,
         np.asarray(fit.beta),
-        np.asarray(fit.theta),
+        np.asarray(view.theta),
         float(fit.sigma),
         fit.reml,
         statistic,
         len(names),
+        fit.centred,
+        written,
     )
     seeds = seeds_for(seed, nsim)
     ranges = chunks(nsim)
