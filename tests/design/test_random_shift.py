@@ -281,3 +281,12 @@ def test_bootstrap_draws_and_refits_centred_and_reports_the_written_parameters()
     assert theta0.t0.iloc[0] == pytest.approx(fit.theta[0])
     # the written theta_0 (~1e3), not the centred one (~0.6)
     assert (theta0.replicates.iloc[:, 0] / fit.theta[0]).between(0.5, 2).all()
+
+
+def test_dask_partitions_are_centred_as_chunks():
+    dd = pytest.importorskip("dask.dataframe")
+    ref = _fit("y ~ x + (1 + x | g)", DATA, reml=False)
+    got = _fit("y ~ x + (1 + x | g)", dd.from_pandas(DATA.assign(x=DATA["x"] + 1e9), 3), reml=False)
+    assert got.loglik == pytest.approx(ref.loglik, rel=1e-8)
+    S, S0 = got.random_effects[0].covariance, ref.random_effects[0].covariance
+    np.testing.assert_allclose(S, _T(1e9) @ S0 @ _T(1e9).T, rtol=1e-6)
