@@ -136,3 +136,31 @@ def test_center_group(capsys):
     assert any("ses_mean added as level-2 predictors of the intercept" in n for n in out["notes"])
     for got, ref in zip(out["tests"][:2], reference("hsb")["ladder_tests"][:2], strict=True):
         assert close(got["chisq"], ref["chisq"], atol=1e-4)
+
+
+def test_glmm_ladder_with_family_and_nagq(capsys, tmp_path):
+    """--family binomial --nagq 10: lme4's glmer (nAGQ = 10) and anova() on a binary hsb
+    outcome (tests/ladder/make_glmm_reference.R)."""
+    import multilevel
+
+    ref = json.loads((Path(__file__).parents[1] / "ladder" / "glmm_reference.json").read_text())
+    agq = next(r for r in ref["ladders"] if r["id"] == "hsb_binary_agq")
+    path = tmp_path / "hsb_binary.csv"
+    hsb = multilevel.datasets.hsb()
+    hsb.assign(high=(hsb.mathach > 15).astype(int)).to_csv(path, index=False)
+    args = ["ladder", str(path), "--outcome", "high", "--group", "school", "--level1", "cses"]
+    args += ["--level2", "meanses", "catholic", "--family", "binomial", "--nagq", "10"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["family"] == "binomial(logit)" and out["nagq"] == 10
+    for got, want in zip(out["models"], agq["models"], strict=False):
+        assert got["nagq"] == want["nagq"] == 10
+        assert got["loglik_lme4"] == pytest.approx(want["loglik"], abs=2e-3)
+        assert got["sigma2"] is None
+    for got, want in zip(out["tests"], agq["tests"], strict=False):
+        assert got["chisq"] == pytest.approx(want["chisq"], abs=5e-3)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "adaptive Gauss-Hermite, nagq = 10" in text and "logit(P(high = 1))" in text
+    assert main(["ladder", str(path), "--outcome", "high", "--group", "school", "--nagq", "5"]) == 2
+    assert "--nagq is for GLMMs" in capsys.readouterr().err

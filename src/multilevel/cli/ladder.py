@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   multilevel ladder hsb --outcome mathach --group school --level1 cses --level2 meanses catholic
   multilevel ladder eclsk --outcome math --group schoolid --level1 tvhours --level2 pctfrl \\
       --center group --json
+  multilevel ladder hsb.csv --outcome passed --group school --level1 cses --level2 meanses \
+      --family binomial --nagq 10
 """
 
 
@@ -58,9 +60,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="centre level-1 predictors (group: add group means as level-2 predictors)",
     )
     p.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
+    p.add_argument(
+        "--family",
+        default=None,
+        help="binomial (0/1 outcome; logit link, or 'binomial(probit)') or poisson (counts): "
+        "GLMMs, fitted by ML (no REML)",
+    )
+    p.add_argument(
+        "--nagq",
+        type=int,
+        default=1,
+        help="GLMM: adaptive Gauss-Hermite points for the random-intercept steps (1 = Laplace)",
+    )
     residual_options.add_options(p)  # hook: multilevel.residual
     add_format_option(p)
     p.set_defaults(run=run)
+
+
+def _family_options(args: argparse.Namespace) -> dict:
+    """family= and nagq= for a GLMM ladder."""
+    if args.family is None:
+        if args.nagq != 1:
+            from multilevel.errors import DataError
+
+            raise DataError("--nagq is for GLMMs: give --family binomial or --family poisson")
+        return {}
+    return {"family": args.family, "nagq": args.nagq}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             center=args.center,
             reml=not args.ml,
             **residual_options.from_args(args),
+            **_family_options(args),
         )
     for w in caught:
         if issubclass(w.category, LadderWarning):

@@ -23,6 +23,26 @@ def latent_residual_variance(fit: GlmmFit) -> float | None:
     return LATENT_VARIANCE[fit.link]
 
 
+def distribution_variance(fit: GlmmFit, null: GlmmFit | None = None) -> float:
+    """The level-1 (distribution-specific) variance that ICC and R^2 of a GLMM divide by, as
+    ``performance::icc`` and ``r2_nakagawa`` (insight's lognormal approximation for Poisson):
+    binomial: the latent variance (pi^2/3 for logit); Poisson with log link:
+    log(1 + 1/mu), mu = exp(b0) the intercept of the ``null`` model ``y ~ 1 + (random part)``
+    (``fit`` itself when it is that null model)."""
+    s2 = latent_residual_variance(fit)
+    if s2 is not None:
+        return s2
+    if fit.family.name == "poisson" and fit.link == "log":
+        ref = fit if null is None else null
+        if not ref.is_null_model:
+            raise ValueError(
+                "the Poisson distribution-specific variance needs the null model "
+                "y ~ 1 + (1 | g): pass it as null="
+            )
+        return float(np.log1p(np.exp(-ref.beta[0])))
+    raise ValueError(f"no distribution-specific variance for {fit.family}")
+
+
 @dataclass(frozen=True)
 class LatentIcc:
     """ICC on the latent scale with a profile-likelihood interval."""

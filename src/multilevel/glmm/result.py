@@ -104,13 +104,15 @@ class GlmmFit(FitTables):
     @property
     def icc(self) -> dict[str, float] | None:
         """Latent-scale ICC of a null model: tau00 / (tau00 + pi^2/3) for logit (probit: 1,
-        cloglog: pi^2/6), as ``performance::icc``; None otherwise or for Poisson."""
-        from multilevel.glmm.icc import latent_residual_variance
+        cloglog: pi^2/6); Poisson (log link): tau00 / (tau00 + log(1 + 1/exp(b0))); as
+        ``performance::icc``. None for other models."""
+        from multilevel.glmm.icc import distribution_variance
 
         if not self.is_null_model:
             return None
-        s2 = latent_residual_variance(self)
-        if s2 is None:
+        try:
+            s2 = distribution_variance(self)
+        except ValueError:
             return None
         total = sum(float(vc.covariance[0, 0]) for vc in self.random_effects) + s2
         return {vc.group: float(vc.covariance[0, 0]) / total for vc in self.random_effects}

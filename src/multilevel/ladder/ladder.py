@@ -13,6 +13,12 @@ boundary) and "do level-2 predictors explain the slopes?" (fixed effects) are se
 Each step records its ICC (null) or conditional ICC, variance components, the proportion of
 variance explained at each level relative to the null model, marginal and conditional R^2.
 Rows with a missing value in any ladder variable are dropped once, before every fit, and counted.
+
+With ``family="binomial" | "poisson"`` every rung is a GLMM fitted by maximum likelihood (Laplace,
+or adaptive Gauss-Hermite with ``nagq`` points where the random part is one intercept; GLMMs have
+no REML). The null model's ICC is on the latent scale (tau00 / (tau00 + pi^2/3) for logit), R^2
+uses the same level-1 variance (``performance::r2_nakagawa``), and the pieces without a GLMM
+meaning (sigma^2, variance explained at level 1) are left empty with a note.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -29,7 +35,7 @@ from multilevel.api import fit
 from multilevel.design.frame import load_data, missing_column_error
 from multilevel.errors import DataError, FitWarning
 from multilevel.ladder.lrt import LrtResult, lrt, ml_fit
-from multilevel.ladder.r2 import R2, r2, variance_explained
+from multilevel.ladder.r2 import R2, is_glmm, r2, variance_explained
 from multilevel.result.fit import LmmFit
 
 STEPS = (
@@ -53,8 +59,8 @@ class LadderStep:
     """One rung: the fit and the summaries the lecture reads off it."""
 
     step: str
-    fit: LmmFit
-    icc: float | None  # tau00 / (tau00 + sigma^2) of the null model
+    fit: LmmFit  # or a GlmmFit (family=...): the same tables
+    icc: float | None  # tau00 / (tau00 + sigma^2) of the null model (GLMM: latent scale)
     icc_conditional: float  # random-part variance / (random + residual) given the predictors
     r2: R2
     variance_explained: dict[str, float]  # level1, level2 vs the null model
@@ -66,7 +72,14 @@ class LadderStep:
 
     @property
     def sigma2(self) -> float:
-        return float(self.fit.sigma**2)
+        """The residual variance; NaN for a GLMM (its family fixes the level-1 variance)."""
+        return float("nan") if is_glmm(self.fit) else float(self.fit.sigma**2)
+
+    def equations(self) -> Any:
+        """The fit as level-1 / level-2 and reduced-form equations (with the link of a GLMM)."""
+        from multilevel.levels.render import level_equations
+
+        return level_equations(self.fit)
 
     @property
     def ml(self) -> LmmFit:
@@ -86,6 +99,18 @@ class LadderStep:
             r2_components=self.r2.to_dict(),
             ml={"loglik": float(ml.loglik), "aic": float(ml.aic), "bic": float(ml.bic)},
         )
+        if is_glmm(self.fit):
+            out["sigma2"] = None
+            out["level1_variance"] = float(self.r2.var_residual)
+        try:
+            eq = self.equations()
+            out["equations"] = {
+                "levels": eq.level_text(),
+                "reduced_form": eq.reduced_text(),
+                "reduced_form_estimates": eq.reduced_text(with_estimates=True),
+            }
+        except Exception:  # noqa: BLE001 - crossed or unusual designs have no level equations
+            out["equations"] = None
         return out
 
 
@@ -109,6 +134,8 @@ class Ladder:
     n_dropped: int = 0
     dropped_by: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    family: str | None = None  # "binomial(logit)", "poisson(log)"; None: linear mixed models
+    nagq: int = 1
 
     def __getitem__(self, step: str) -> LadderStep:
         for s in self.steps:
@@ -131,6 +158,8 @@ class Ladder:
             "n_dropped": self.n_dropped,
             "dropped_by": dict(self.dropped_by),
             "notes": list(self.notes),
+            "family": self.family,
+            "nagq": self.nagq if self.family else None,
             "models": [s.to_dict() for s in self.steps],
             "tests": [t.to_dict() for t in self.tests],
         }
@@ -294,6 +323,8 @@ def ladder(
     refit: bool = True,
     correlation: Any = None,
     variance: Any = None,
+    family: Any = None,
+    nagq: int = 1,
 ) -> Ladder:
     """Fit null, random-intercept, intercepts-as-outcomes, random-slopes and slopes-as-outcomes
     models and test each against the one before.
@@ -306,8 +337,19 @@ def ladder(
     are refitted), as lme4's ``anova``; ``refit=False`` compares REML fits where the fixed parts
     are identical (the random-slope step). ``correlation`` and ``variance`` give every step the
     same residual structure (:mod:`multilevel.residual`).
+
+    ``family="binomial" | "poisson"`` (or ``multilevel.Binomial(link="probit")``) fits every step
+    as a GLMM by maximum likelihood, ``nagq`` quadrature points where the random part is one
+    intercept (the random-slope steps use Laplace, as lme4 allows nothing else); ``reml`` does
+    not apply.
     """
     df = load_data(data)
+    glmm = family is not None and str(getattr(family, "name", family)).lower() != "gaussian"
+    if glmm and (correlation is not None or variance is not None):
+        raise DataError(
+            "correlation= and variance= (residual structures) are for linear mixed models; a "
+            "GLMM has no residual variance to structure"
+        )
     outcome, group = unquoted(outcome), unquoted(group)
     l1: list[str] = [unquoted(c) for c in level1]
     l2: list[str] = [unquoted(c) for c in level2]
@@ -353,11 +395,20 @@ def ladder(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
         for step, formula in formulas.items():
-            fits[step] = fit(formula, df, reml=reml, correlation=correlation, variance=variance)
+            if glmm:
+                n = 1 if step in _SLOPE_STEPS else nagq
+                fits[step] = fit(formula, df, family=family, nagq=n, warn=False)
+            else:
+                fits[step] = fit(formula, df, reml=reml, correlation=correlation, variance=variance)
     null = fits["null"]
+    family_text = None
+    if glmm:
+        fam = cast(Any, null).family  # a GlmmFit
+        family_text = f"{fam.name}({fam.link})"
+        notes.extend(_glmm_notes(fam, nagq, list(formulas)))
     steps = []
     for step, f in fits.items():
-        decomposition = r2(f)
+        decomposition = r2(f, null)
         steps.append(
             LadderStep(
                 step=step,
@@ -385,7 +436,48 @@ def ladder(
         n_dropped,
         dropped_by,
         tuple(notes),
+        family_text,
+        int(nagq),
     )
+
+
+#: steps with a random slope: Laplace only (adaptive quadrature needs one scalar random effect)
+_SLOPE_STEPS = ("random_slopes", "slopes_as_outcomes")
+
+
+def _glmm_notes(family: Any, nagq: int, steps: list[str]) -> list[str]:
+    """What a GLMM ladder does differently from a linear one, in plain words."""
+    how = "the Laplace approximation" if nagq == 1 else f"adaptive Gauss-Hermite ({nagq} points)"
+    notes = [
+        f"{family.name} GLMMs ({family.link} link) fitted by maximum likelihood with {how}; "
+        "GLMMs have no REML, so every test compares ML fits"
+    ]
+    slopes = [s for s in steps if s in _SLOPE_STEPS]
+    if nagq > 1 and slopes:
+        notes.append(
+            f"{', '.join(slopes)} fitted by Laplace: adaptive quadrature needs a single scalar "
+            "random effect (lme4's rule), so the test into random_slopes compares a quadrature "
+            "and a Laplace likelihood"
+        )
+    level1 = (
+        "fixed at pi^2/3 = 3.29 on the latent logit scale"
+        if family.name == "binomial" and family.link == "logit"
+        else "fixed by the family"
+        + (
+            " (Poisson: log(1 + 1/exp(b0)) of the null model, as performance::icc)"
+            if family.name == "poisson"
+            else f" (latent {family.link} scale)"
+        )
+    )
+    notes.append(
+        f"no sigma^2: a GLMM estimates no level-1 variance (it is {level1}); ICC and R^2 use "
+        "that variance, and the proportion of variance explained at level 1 is not defined"
+    )
+    notes.append(
+        "GLMM coefficients and tau00 are on a scale set by the fixed level-1 variance, so they "
+        "can grow as predictors are added; read PVE at level 2 with that in mind"
+    )
+    return notes
 
 
 def p_text(p: float) -> str:

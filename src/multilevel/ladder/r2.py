@@ -15,6 +15,11 @@ Raudenbush & Bryk's proportion of variance explained at each level compares a mo
 null model (random-effects ANOVA): (sigma2_null - sigma2) / sigma2_null at level 1 and
 (tau00_null - tau00) / tau00_null at level 2. It can be negative (e.g. level-2 variance grows
 when a group-mean-centred level-1 predictor is added).
+
+For a GLMM the residual sigma^2 is replaced by the family's distribution-specific variance on
+the latent scale (pi^2/3 for logit; Poisson: log(1 + 1/exp(b0)) from the null model), as
+``performance::r2_nakagawa``; a GLMM estimates no level-1 variance, so the proportion explained
+at level 1 is undefined (NaN).
 """
 
 from __future__ import annotations
@@ -56,14 +61,29 @@ def random_variance(fit: LmmFit) -> float:
     return total
 
 
-def r2(fit: LmmFit) -> R2:
-    """Marginal and conditional R^2 (Nakagawa & Schielzeth 2013; Johnson 2014 for slopes)."""
+def is_glmm(fit: Any) -> bool:
+    """A generalized linear mixed model (its family fixes the level-1 variance)."""
+    return hasattr(fit, "family") and hasattr(fit, "nagq")
+
+
+def residual_variance(fit: Any, null: Any = None) -> float:
+    """sigma^2 of a linear mixed model; the distribution-specific variance of a GLMM."""
+    if is_glmm(fit):
+        from multilevel.glmm.icc import distribution_variance
+
+        return distribution_variance(fit, null)
+    return float(fit.sigma**2)
+
+
+def r2(fit: LmmFit, null: Any = None) -> R2:
+    """Marginal and conditional R^2 (Nakagawa & Schielzeth 2013; Johnson 2014 for slopes).
+    ``null``: the null model, needed for a Poisson GLMM's distribution-specific variance."""
     X = fit.design.X
     # var(X beta) from centred columns: exactly 0 for the intercept, whatever the rounding of beta
     eta = (X - X.mean(axis=0)) @ fit.beta
     var_f = float(eta @ eta / (eta.size - 1)) if eta.size > 1 else 0.0
     var_u = random_variance(fit)
-    var_e = float(fit.sigma**2)
+    var_e = residual_variance(fit, null)
     total = var_f + var_u + var_e
     return R2(
         marginal=var_f / total,
@@ -93,10 +113,10 @@ def intercept_variance(fit: LmmFit, group: str | None = None) -> float:
 
 def variance_explained(fit: LmmFit, null: LmmFit, group: str | None = None) -> dict[str, float]:
     """Raudenbush & Bryk's proportion of variance explained at level 1 (sigma^2) and level 2
-    (tau00) relative to the null model."""
-    s0, s1 = null.sigma**2, fit.sigma**2
+    (tau00) relative to the null model; level 1 is NaN for a GLMM (no sigma^2 is estimated)."""
     t0, t1 = intercept_variance(null, group), intercept_variance(fit, group)
+    level1 = float("nan") if is_glmm(fit) else float((null.sigma**2 - fit.sigma**2) / null.sigma**2)
     return {
-        "level1": float((s0 - s1) / s0),
+        "level1": level1,
         "level2": float((t0 - t1) / t0) if t0 > 0 else float("nan"),
     }

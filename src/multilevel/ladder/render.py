@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 
 def _heading(ld: Ladder) -> str:
     method = ld.steps[0].fit.method
+    if ld.family:
+        how = "Laplace" if ld.nagq == 1 else f"adaptive Gauss-Hermite, nagq = {ld.nagq}"
+        method = f"{ld.family} GLMM ML ({how})"
     return (
         f"Model ladder for {ld.outcome} in {ld.group} ({method} fits"
         + (f", {ld.center}-mean centred level-1 predictors" if ld.center else "")
@@ -27,6 +30,19 @@ def _notes(ld: Ladder) -> list[str]:
     return out
 
 
+def _equations(ld: Ladder) -> list[str]:
+    """Per step: the level equations and the reduced form (with the link of a GLMM)."""
+    out = []
+    for s in ld.steps:
+        try:
+            eq = s.equations()
+        except Exception:  # noqa: BLE001 - designs without level equations: formula only
+            continue
+        out += [f"  {s.step}:", *(f"    {line}" for line in eq.level_text().splitlines())]
+        out.append(f"    Reduced form: {eq.reduced_text()}")
+    return out
+
+
 def ladder_text(ld: Ladder) -> str:
     from multilevel.report.tables import ladder_tables
 
@@ -35,6 +51,9 @@ def ladder_text(ld: Ladder) -> str:
         parts += [table.to_text(), ""]
     parts.append("Models:")
     parts += [f"  {s.step}: {s.fit.formula}" for s in ld.steps]
+    equations = _equations(ld)
+    if equations:
+        parts += ["", "Equations:", *equations]
     notes = _notes(ld)
     if notes:
         parts += ["", "Notes:", *(f"  - {n}" for n in notes)]

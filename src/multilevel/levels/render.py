@@ -158,17 +158,63 @@ def _tex(s: str) -> str:
     return s.replace("\\", r"\backslash ").replace("_", r"\_").replace("^", r"\^{}")
 
 
-def _level_lines(nt: Notation, st: _Style) -> list[tuple[int, str, str]]:
-    """(level, lhs, rhs) of every equation."""
+def _family(fit: Any) -> Any:
+    """The family of a GLMM (None for a linear mixed model)."""
+    return getattr(fit, "family", None)
+
+
+def _outcome(nt: Notation, st: _Style, fit: Any, subscripts: bool) -> str:
+    """The left side of the level-1 equation: y_ij, or for a GLMM the link of its mean,
+    logit(P(y_ij = 1)) or log(E(y_ij)) (logit(p_ij) for a cbind(successes, failures) outcome)."""
+    y = st.var(nt, nt.outcome, 1, subscripts)
+    family = _family(fit)
+    if family is None:
+        return y
+    unit = SYMBOLS[nt.levels][2][0]
+    if family.name == "binomial" and nt.outcome.replace(" ", "").startswith("cbind("):
+        mean = {"text": f"p_{unit}", "tex": f"p_{{{unit}}}", "mathml": _msub(_mi("p"), "", unit)}
+    elif family.name == "binomial":
+        mean = {
+            "text": f"P({y} = 1)",
+            "tex": f"P({y} = 1)",
+            "mathml": f"<mi>P</mi><mo>(</mo>{y}<mo>=</mo><mn>1</mn><mo>)</mo>",
+        }
+    else:
+        mean = {"text": f"E({y})", "tex": f"E({y})", "mathml": f"<mi>E</mi><mo>(</mo>{y}<mo>)</mo>"}
+    link = family.link
+    return {
+        "text": f"{link}({mean['text']})",
+        "tex": rf"\mathrm{{{link}}}({mean['tex']})",
+        "mathml": f"<mi>{link}</mi><mo>(</mo>{mean['mathml']}<mo>)</mo>",
+    }[st.name]
+
+
+def level1_variance_note(fit: Any) -> str | None:
+    """What replaces sigma^2 in a GLMM: the family fixes the level-1 variance."""
+    family = _family(fit)
+    if family is None:
+        return None
+    if family.name == "binomial":
+        latent = {"logit": "pi^2/3 = 3.29", "probit": "1", "cloglog": "pi^2/6 = 1.64"}
+        return (
+            f"no sigma^2: the binomial family fixes the level-1 variance (on the latent "
+            f"{family.link} scale {latent.get(family.link, '?')})"
+        )
+    return "no sigma^2: the Poisson family fixes the level-1 variance (Var(y | u) = E(y | u))"
+
+
+def _level_lines(nt: Notation, st: _Style, fit: Any = None) -> list[tuple[int, str, str]]:
+    """(level, lhs, rhs) of every equation; a GLMM's level 1 has the link and no r_ij."""
     rows = []
     for eq in _equations(nt):
         if eq.level == 1:
-            lhs = st.var(nt, nt.outcome, 1, st.name != "text")
+            lhs = _outcome(nt, st, fit, st.name != "text")
             terms = [
                 st.times(st.coef(nt, p), st.var(nt, x, 1, st.name != "text") if x else "")
                 for p, x in eq.terms
             ]
-            terms.append(st.rand(nt, 1))
+            if _family(fit) is None:
+                terms.append(st.rand(nt, 1))
         else:
             assert eq.lhs is not None
             lhs = st.coef(nt, eq.lhs)
@@ -204,8 +250,9 @@ def _reduced(
         else:
             text += (st.plus() if k else "") + term
     random = [st.times(st.rand(nt, r.level, r.path), product(r.path)) for r in nt.random]
-    random.append(st.rand(nt, 1))
-    return st.var(nt, nt.outcome, 1, True), text or st.zero(), st.plus().join(random)
+    if _family(fit) is None:
+        random.append(st.rand(nt, 1))
+    return _outcome(nt, st, fit, True), text or st.zero(), st.plus().join(random)
 
 
 @dataclass(frozen=True)
@@ -222,7 +269,7 @@ class LevelEquations:
         st = _Style("text")
         lines = []
         prev = 0
-        for level, lhs, rhs in _level_lines(self.notation, st):
+        for level, lhs, rhs in _level_lines(self.notation, st, self.fit):
             head = f"Level {level}: " if level != prev else " " * len(f"Level {level}: ")
             lines.append(f"{head}{lhs} = {rhs}")
             prev = level
@@ -257,6 +304,12 @@ class LevelEquations:
             rows.append((t.symbol, what, t.value, t.constrained))
         return rows
 
+    def reduced_text(self, with_estimates: bool = False) -> str:
+        """The reduced-form equation on one line, with symbols or with the estimates."""
+        st = _Style("text")
+        y, fixed, random = _reduced(self.notation, st, self.fit, self.digits, with_estimates)
+        return f"{y} = {fixed} + {random}"
+
     def to_text(self) -> str:
         st = _Style("text")
         out = [self.level_text(), "", "Reduced form:"]
@@ -277,6 +330,9 @@ class LevelEquations:
         for symbol, what, value, constrained in self._variance_rows():
             note = "  (fixed at 0: uncorrelated)" if constrained else ""
             out.append(f"  {symbol:<10} {what:<24} {value:>12.{self.digits}g}{note}")
+        level1 = level1_variance_note(self.fit)
+        if level1:
+            out.append(f"  ({level1})")
         residual = residual_lines(self.fit, "text", self.digits)  # hook: multilevel.residual
         if residual:
             out += ["", "Residual structure (level 1):"] + [f"  {line}" for line in residual]
@@ -288,7 +344,7 @@ class LevelEquations:
         st = _Style("tex")
         out = []
         prev = 0
-        for level, lhs, rhs in _level_lines(self.notation, st):
+        for level, lhs, rhs in _level_lines(self.notation, st, self.fit):
             head = f"**Level {level}:** " if level != prev else ""
             out.append(f"- {head}${lhs} = {rhs}$")
             prev = level
@@ -318,6 +374,9 @@ class LevelEquations:
                 f"| ${st.tau(symbol)}$ | {what} | "
                 f"{'0 (fixed)' if constrained else f'{value:.{self.digits}g}'} |"
             )
+        level1 = level1_variance_note(self.fit)
+        if level1:
+            out.append(f"\n*{level1}*")
         out.append(f"\nGroups: {_group_text(self.notation)}")
         residual = residual_lines(self.fit, "tex", self.digits)  # hook: multilevel.residual
         if residual:
@@ -330,7 +389,7 @@ class LevelEquations:
         st = _Style("tex")
         out = [r"\begin{align*}"]
         prev = 0
-        for level, lhs, rhs in _level_lines(self.notation, st):
+        for level, lhs, rhs in _level_lines(self.notation, st, self.fit):
             head = rf"\text{{Level {level}:}}" if level != prev else ""
             out.append(f"{head} && {lhs} &= {rhs} \\\\")
             prev = level
@@ -368,7 +427,7 @@ class LevelEquations:
 
         out = ['<div class="equations">']
         prev = 0
-        for level, lhs, rhs in _level_lines(self.notation, st):
+        for level, lhs, rhs in _level_lines(self.notation, st, self.fit):
             label = f"Level {level}:" if level != prev else ""
             out.append(block(label, f"{lhs}<mo>=</mo>{rhs}"))
             prev = level
@@ -390,6 +449,9 @@ class LevelEquations:
             for sym, _, v, c in self._variance_rows()
         ]
         out.append(block("Variance components:", '<mo>,</mo><mspace width="0.8em"/>'.join(parts)))
+        level1 = level1_variance_note(self.fit)
+        if level1:
+            out.append(f'<p class="meta">{html.escape(level1)}</p>')
         out.append(f'<p class="meta">Groups: {html.escape(_group_text(self.notation))}</p>')
         out += [f'<p class="meta">Centering: {html.escape(c)}</p>' for c in self.centering]
         out.append("</div>")

@@ -280,8 +280,44 @@ def latex_escape(s: str) -> str:
 
 
 # ------------------------------------------------------------------ the tables
+def _is_glmm(fit: Any) -> bool:
+    return hasattr(fit, "family") and hasattr(fit, "nagq")
+
+
+def _glmm_method(fit: Any) -> str:
+    how = "Laplace" if fit.nagq == 1 else f"adaptive Gauss-Hermite, {fit.nagq} points"
+    return f"ML ({how}) estimates of a {fit.family.name} GLMM ({fit.link} link)"
+
+
+def glmm_fixed_effects_table(fit: Any, level: float = 0.95) -> ApaTable:
+    """b, SE, Wald CI, z and p for each fixed effect of a GLMM, as ``summary(glmer)``."""
+    fe = fit.fixed_effects().reset_index()
+    q = stats.norm.ppf(0.5 + level / 2)
+    fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
+    fe["ci_upper"] = fe["estimate"] + q * fe["std_error"]
+    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "z_value", "p_value"]]
+    pct = f"{100 * level:g}%"
+    return ApaTable(
+        "fixed_effects",
+        f"Fixed effects for {fit.response} ({fit.link} scale)",
+        fe,
+        (
+            Column("Predictor", "term", "text", "l"),
+            Column("b", "estimate", like="std_error"),
+            Column("SE", "std_error", like="std_error"),
+            Column(f"{pct} CI", "ci_lower,ci_upper", "ci", like="std_error"),
+            Column("z", "z_value"),
+            Column("p", "p_value", "p"),
+        ),
+        f"{_glmm_method(fit)}; N = {fit.n_obs}. Wald z tests and CIs, as glmer's summary.",
+    )
+
+
 def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.95) -> ApaTable:
-    """b, SE, CI (t-based with the chosen denominator df), t, df, p for each fixed effect."""
+    """b, SE, CI (t-based with the chosen denominator df), t, df, p for each fixed effect
+    (a GLMM: Wald z, :func:`glmm_fixed_effects_table`)."""
+    if _is_glmm(fit):
+        return glmm_fixed_effects_table(fit, level)
     fe = fit.fixed_effects(ddf).reset_index()
     q = stats.t.ppf(0.5 + level / 2, fe["df"].to_numpy())
     fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
@@ -344,6 +380,10 @@ def random_effects_table(fit: Any) -> ApaTable:
     data = pd.DataFrame(rows, columns=["group", "term", "variance", "sd", "correlation"])
     groups = "; ".join(f"{g}: {k} groups" for g, k in fit.n_groups.items())
     note = f"Rows 'a with b' give the covariance and correlation. {groups}."
+    if _is_glmm(fit):
+        from multilevel.levels.render import level1_variance_note
+
+        note += f" No residual row: {level1_variance_note(fit)}."
     if fit.icc is not None:
         note += " ICC = " + ", ".join(f"{v:.3f} ({g})" for g, v in fit.icc.items()) + "."
     return ApaTable(
@@ -447,7 +487,10 @@ def model_comparison_table(models: Any) -> ApaTable:
 
 
 def step_summary_table(ladder: Any) -> ApaTable:
-    """Per ladder step: sigma^2, tau00, ICC, proportion of variance explained, R^2."""
+    """Per ladder step: sigma^2, tau00, ICC, proportion of variance explained, R^2 (a GLMM
+    ladder: :func:`glmm_step_summary_table`)."""
+    if getattr(ladder, "family", None):
+        return glmm_step_summary_table(ladder)
     rows = []
     for s in ladder.steps:
         rows.append(
@@ -492,6 +535,53 @@ def step_summary_table(ladder: Any) -> ApaTable:
     )
 
 
+def glmm_step_summary_table(ladder: Any) -> ApaTable:
+    """Per step of a GLMM ladder: tau00, latent-scale ICC, PVE at level 2, R^2; sigma^2 and
+    PVE at level 1 have no GLMM meaning and are left out, with a note saying why."""
+    rows = [
+        {
+            "model": s.step,
+            "tau00": s.tau00,
+            "level1_variance": s.r2.var_residual,
+            "icc": s.icc if s.icc is not None else s.icc_conditional,
+            "icc_kind": "unconditional" if s.icc is not None else "conditional",
+            "pve_level2": s.variance_explained["level2"],
+            "r2_marginal": s.r2.marginal,
+            "r2_conditional": s.r2.conditional,
+        }
+        for s in ladder.steps
+    ]
+    g = ladder.group
+    poisson = str(ladder.family).startswith("poisson")
+    fixed = (
+        "log(1 + 1/exp(b0)) of the null model (performance's lognormal approximation)"
+        if poisson
+        else "the latent-scale variance (π²/3 = 3.29 for logit, 1 for probit)"
+    )
+    note = (
+        f"τ00 = variance of the {g} intercepts (link scale). A GLMM estimates no residual "
+        f"variance σ²: the level-1 variance is {fixed}, so ICC = τ00 / (τ00 + that variance) "
+        "(null model; conditional on the predictors for the others) and the proportion of "
+        "level-1 variance explained is not defined. PVE L2 = (τ00_null − τ00) / τ00_null; GLMM "
+        "coefficients and τ00 rescale as predictors are added, so it can be negative. R² "
+        "marginal / conditional: Nakagawa & Schielzeth on the latent scale."
+    )
+    return ApaTable(
+        "variance_explained",
+        "Variance components and variance explained",
+        pd.DataFrame(rows),
+        (
+            Column("Model", "model", "text", "l"),
+            Column("τ00", "tau00"),
+            Column("ICC", "icc", "num3"),
+            Column("PVE L2", "pve_level2", "num3"),
+            Column("R² marg.", "r2_marginal", "num3"),
+            Column("R² cond.", "r2_conditional", "num3"),
+        ),
+        note,
+    )
+
+
 def estimates_table(ladder: Any) -> ApaTable:
     """The fixed effects b (SE) of every step side by side, then the variance components."""
     steps = [s.step for s in ladder.steps]
@@ -512,7 +602,8 @@ def estimates_table(ladder: Any) -> ApaTable:
             terms.setdefault(name, {})[s.step] = (r["vcov"], np.nan, np.nan)
             kinds[name] = "random"
     random = [t for t in terms if kinds[t] == "random" and t != "Var(Residual)"]
-    order = [t for t in terms if kinds[t] == "fixed"] + random + ["Var(Residual)"]
+    order = [t for t in terms if kinds[t] == "fixed"] + random
+    order += ["Var(Residual)"] if "Var(Residual)" in terms else []
     rows = []
     for t in order:
         row: dict[str, Any] = {"term": t, "part": kinds[t]}
@@ -531,6 +622,12 @@ def estimates_table(ladder: Any) -> ApaTable:
         "(Satterthwaite df). Var and Cov: variance components (Residual = σ²). Empty: not in "
         "that model."
     )
+    if getattr(ladder, "family", None):
+        note = (
+            f"Fixed effects: b (SE) on the link scale of each model's ML fit ({ladder.family}); "
+            "* p < .05, ** p < .01, *** p < .001 (Wald z). Var and Cov: variance components; "
+            "no residual variance (the family fixes it). Empty: not in that model."
+        )
     return ApaTable("estimates", "Estimates by model", pd.DataFrame(rows), tuple(cols), note)
 
 
