@@ -140,3 +140,28 @@ def test_random_slope_on_a_shifted_predictor():
     assert got.beta[1] == pytest.approx(want.beta[1], rel=1e-8)
     chunked = _large("y ~ x + (1 + x | g)", shifted, reml=False, chunk_rows=25)
     assert chunked.loglik == pytest.approx(want.loglik, rel=1e-8)
+
+
+@settings(EXACT, max_examples=8)
+@given(case=shifted_frames())
+def test_large_offsets_change_no_inference(case):
+    """Shifting y or a predictor by up to 1.7e9 leaves the inference on every coefficient but the
+    intercept unchanged to 1e-6 relative: Kenward-Roger and CR2 SE and df, the anova's F and df,
+    and the Satterthwaite df in memory and chunked (each computed about the fit's shift,
+    multilevel.inference.fitted)."""
+    from multilevel.inference.robust import robust_table
+
+    data, shifted, column, formula = case
+    offset = float(shifted[column].iloc[0] - data[column].iloc[0])
+    want = _fit(formula, shifted.assign(**{column: shifted[column] - offset}))
+    got = _fit(formula, shifted)
+    kr0, kr1 = want.kenward_roger, got.kenward_roger
+    np.testing.assert_allclose(kr1.std_errors[1:], kr0.std_errors[1:], rtol=1e-6)
+    np.testing.assert_allclose(kr1.df[1:], kr0.df[1:], rtol=1e-6)
+    cr0, cr1 = robust_table(want, "CR2"), robust_table(got, "CR2")
+    np.testing.assert_allclose(cr1.std_error[1:], cr0.std_error[1:], rtol=1e-6)
+    np.testing.assert_allclose(cr1.df[1:], cr0.df[1:], rtol=1e-6)
+    a0, a1 = want.anova(ddf="kenward-roger"), got.anova(ddf="kenward-roger")
+    np.testing.assert_allclose(a1[["f_value", "den_df"]], a0[["f_value", "den_df"]], rtol=1e-6)
+    for fit in (got, _large(formula, shifted, chunk_rows=30)):
+        np.testing.assert_allclose(fit.df_satterthwaite[1:], want.df_satterthwaite[1:], rtol=1e-6)

@@ -128,3 +128,51 @@ def test_residual_structures_are_refused() -> None:
         bootstrap(fit, 5)
     with pytest.raises(MultilevelError, match="residual correlation"):
         multilevel.power(fit, "Days", nsim=5)
+
+
+def _far_data(seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(20), 8)
+    x, w = rng.normal(size=(2, g.size))
+    y = 1 + 0.5 * x - 0.3 * w + 0.7 * rng.normal(size=20)[g] + rng.normal(size=g.size)
+    x = (x + 1e9) - 1e9  # what x + 1e9 holds (Sterbenz): the far fit's data, exactly
+    return pd.DataFrame({"y": y, "x": x, "w": w, "g": [f"g{k}" for k in g]})
+
+
+@pytest.mark.parametrize("column, offset", [("x", 2000.0), ("x", 1e9), ("y", 1e9)])
+def test_far_columns_bootstrap_as_near_ones(column: str, offset: float) -> None:
+    """Refits of a fit about a shift (x or y far from zero) draw and refit about it: the same
+    seed gives the percentile intervals of the fit on the near data (the intercept's moved by
+    the exact map). Before: every refit failed at x + 2000, intervals 1e9 off at y + 1e9."""
+    data = _far_data()
+    far = data.assign(**{column: data[column] + offset})
+    fits = [multilevel.fit("y ~ x + w + (1 | g)", d, warn=False) for d in (data, far)]
+    boots = [bootstrap(f, nsim=30, seed=8, workers=1, progress=False) for f in fits]
+    assert boots[1].n_failed == boots[0].n_failed == 0
+    ci0, ci1 = (b.confint().set_index("parameter") for b in boots)
+    rest = [p for p in ci0.index if p != "(Intercept)"]
+    np.testing.assert_allclose(ci1.loc[rest], ci0.loc[rest], rtol=1e-6)
+    # the intercept: beta_0 + c_y at y + c_y, beta_0 - c beta_x at x + c (each replicate)
+    r0, r1 = (b.replicates for b in boots)
+    if column == "y":
+        np.testing.assert_allclose(r1["(Intercept)"], r0["(Intercept)"] + offset, rtol=1e-12)
+    else:
+        moved = r0["(Intercept)"] - offset * r0["x"]
+        np.testing.assert_allclose(r1["(Intercept)"], moved, rtol=1e-6)
+
+
+def test_far_statistic_sees_the_model_written() -> None:
+    """A statistic of a refit about a shift gets beta and Var(beta) of the model written and
+    Satterthwaite df of its contrasts (L T about the shift): as on the near data."""
+    data = _far_data()
+    far = data.assign(x=data["x"] + 1e9)
+
+    def stat(refit):
+        return np.r_[refit.beta[1:], refit.std_errors[1:], refit.satterthwaite_df(np.eye(3)[1:])]
+
+    out = [
+        bootstrap(multilevel.fit("y ~ x + w + (1 | g)", d, warn=False), 12, stat, seed=2)
+        for d in (data, far)
+    ]
+    np.testing.assert_allclose(out[1].t0, out[0].t0, rtol=1e-6)
+    np.testing.assert_allclose(out[1].replicates, out[0].replicates, rtol=1e-6)

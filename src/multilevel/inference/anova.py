@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from multilevel.errors import MultilevelError
+from multilevel.inference.fitted import fitted_view
 from multilevel.inference.satterthwaite import satterthwaite_f
 from multilevel.inference.terms import FixedTerm, fixed_terms, sum_coded_map
 
@@ -89,13 +90,14 @@ def anova(fit: LmmFit, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFram
     """The ANOVA table: term, sum_sq, mean_sq, num_df, den_df, f_value, p_value (lmerTest)."""
     method = ddf_method(ddf)
     terms, Ls = contrasts_for(fit, type)
-    beta = np.asarray(fit.beta, float)
+    view = fitted_view(fit)  # far predictors: L beta = L T beta~ (inference/fitted.py)
+    beta = np.asarray(view.fit.beta, float)
     s2 = fit.sigma**2
     rows = []
     for t, L in zip(terms, Ls, strict=True):
         L = _full_row_rank(L)
         if method == "satterthwaite":
-            F, q, den = satterthwaite_f(fit._varpar, beta, L)
+            F, q, den = satterthwaite_f(view.fit._varpar, beta, view.contrast(L))
         else:
             kr = fit.kenward_roger
             test = kr.test(L)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from scipy import stats
 
 from multilevel.errors import MultilevelError
 from multilevel.inference.anova import ddf_method
+from multilevel.inference.fitted import FittedView, fitted_view
 from multilevel.inference.satterthwaite import satterthwaite
 from multilevel.inference.terms import fixed_terms
 
@@ -110,21 +112,28 @@ class Emmeans:
     cells: pd.DataFrame  # one row per mean: the specs and by columns
     L: np.ndarray  # (means, p): x_bar of each mean
 
+    @cached_property
+    def _view(self) -> FittedView:
+        """The fit about its shift: far covariates at their means keep their digits there."""
+        return fitted_view(self.fit)
+
     def _vcov(self) -> np.ndarray:
+        """Var(beta~) (the fit's or Kenward-Roger's), in the coordinates of ``_view``."""
         if self.ddf == "kenward-roger":
-            return self.fit.kenward_roger.vcov
-        return np.asarray(self.fit.vcov_beta, float)
+            kr = self.fit.kenward_roger
+            return kr.vcov if kr.vcov_fitted is None else kr.vcov_fitted
+        return np.asarray(self._view.fit.vcov_beta, float)
 
     def _df(self, L: np.ndarray) -> np.ndarray:
         if self.ddf == "kenward-roger":
             kr = self.fit.kenward_roger
             return np.array([kr.contrast_df(row[None]) for row in L])
-        return satterthwaite(self.fit._varpar, L)
+        return satterthwaite(self._view.fit._varpar, self._view.contrast(L))
 
     def table(self) -> pd.DataFrame:
         """Columns: the factors, then emmean, se, df, lower_cl, upper_cl."""
-        est = self.L @ self.fit.beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", self.L, self._vcov(), self.L))
+        est = self._view.estimate(self.L)
+        se = np.sqrt(self._view.variance(self.L, self._vcov()))
         df = self._df(self.L)
         half = stats.t.ppf(0.5 + self.level / 2, df) * se
         out = self.cells.copy()
@@ -151,8 +160,8 @@ class Emmeans:
             if not pairs:
                 continue
             C = np.array([self.L[i] - self.L[j] for i, j in pairs])
-            est = C @ self.fit.beta
-            se = np.sqrt(np.einsum("ij,jk,ik->i", C, V, C))
+            est = self._view.estimate(C)
+            se = np.sqrt(self._view.variance(C, V))
             df = self._df(C)
             t = est / se
             p = 2 * stats.t.sf(np.abs(t), df)

@@ -18,16 +18,16 @@ random effects together, which limits it to MAX_JOINT_RANDOM_EFFECTS of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from multilevel.design.random_shift import centred_view
 from multilevel.design.weights import working_design
 from multilevel.errors import MultilevelError
+from multilevel.inference.fitted import FittedView, fitted_view
 
 if TYPE_CHECKING:
     from multilevel.design.model import ModelDesign
@@ -71,23 +71,49 @@ class KenwardRoger:
     W: np.ndarray
     param_names: tuple[str, ...]
     df: np.ndarray
+    # the same in the coordinates of the fit (inference/fitted.py): contrasts are tested there
+    fitted: FittedView | None = field(default=None, repr=False)
+    beta_fitted: np.ndarray | None = field(default=None, repr=False)
+    vcov_fitted: np.ndarray | None = field(default=None, repr=False)
+    Phi_fitted: np.ndarray | None = field(default=None, repr=False)
+    P_fitted: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def std_errors(self) -> np.ndarray:
         return np.sqrt(np.diag(self.vcov))
 
+    def _in_fitted(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(L T, Phi~, P~, Phi_A~): a contrast of beta as one of beta~, and the matrices there."""
+        if self.fitted is None or self.fitted.shift is None:
+            return L, self.vcov_unadjusted, self.P, self.vcov
+        assert self.Phi_fitted is not None and self.P_fitted is not None
+        assert self.vcov_fitted is not None
+        return self.fitted.contrast(L), self.Phi_fitted, self.P_fitted, self.vcov_fitted
+
     def contrast_df(self, L: np.ndarray) -> float:
         """Denominator df for the contrast(s) in the rows of L (pbkrtest's ``Lb_ddf``)."""
-        L = _as_contrast(L, self.beta.size)
-        return _ddf_and_scale(self.vcov_unadjusted, self.P, self.W, L)[0]
+        Lf, Phi, P, _ = self._in_fitted(_as_contrast(L, self.beta.size))
+        return _ddf_and_scale(Phi, P, self.W, Lf)[0]
+
+    def contrast_vcov(self, L: np.ndarray) -> np.ndarray:
+        """L Phi_A L' (computed about the fit's shift, where it keeps its digits)."""
+        Lf, _, _, Phi_A = self._in_fitted(np.atleast_2d(np.asarray(L, float)))
+        return np.asarray(Lf @ Phi_A @ Lf.T)
 
     def test(self, L: np.ndarray, rhs: np.ndarray | float = 0.0) -> KRTest:
         """F test of L beta = rhs for a full-row-rank contrast matrix L (rows x p)."""
         L = _as_contrast(L, self.beta.size)
         q = L.shape[0]
-        diff = L @ self.beta - np.broadcast_to(np.asarray(rhs, float), (q,))
-        wald = float(diff @ np.linalg.solve(L @ self.vcov @ L.T, diff))
-        ddf, scale = _ddf_and_scale(self.vcov_unadjusted, self.P, self.W, L)
+        Lf, Phi, P, Phi_A = self._in_fitted(L)
+        if Lf is L:
+            estimate = L @ self.beta
+        else:  # L beta = L T beta~ + c_y L e_0
+            assert self.fitted is not None and self.fitted.shift is not None
+            shift = self.fitted.shift
+            estimate = Lf @ self.beta_fitted + L[:, shift.intercept] * shift.y
+        diff = estimate - np.broadcast_to(np.asarray(rhs, float), (q,))
+        wald = float(diff @ np.linalg.solve(Lf @ Phi_A @ Lf.T, diff))
+        ddf, scale = _ddf_and_scale(Phi, P, self.W, Lf)
         F_unscaled = wald / q
         F = scale * F_unscaled
         return KRTest(
@@ -108,7 +134,8 @@ def kenward_roger(fit: LmmFit) -> KenwardRoger:
             "Kenward-Roger inference is defined for REML fits only (as in pbkrtest and lmerTest); "
             "refit with reml=True, or use Satterthwaite df for this ML fit"
         )
-    fit = centred_view(fit)  # random slopes of far predictors: Z centred, as fitted
+    view = fitted_view(fit)  # far predictors and random slopes: X and Z as fitted
+    written, fit = fit, view.fit
     design = working_design(fit.design)  # weights and offset applied to the rows
     if design.p == 0:
         raise MultilevelError("Kenward-Roger inference needs at least one fixed effect")
@@ -119,16 +146,22 @@ def kenward_roger(fit: LmmFit) -> KenwardRoger:
     )
     Phi, P, Q, K = _kr_matrices(blocks, fit.sigma**2)
     Phi_A, W = _adjusted_vcov(Phi, P, Q, K)
-    df = np.array([_ddf_and_scale(Phi, P, W, e[None])[0] for e in np.eye(design.p)])
+    L = view.contrast(np.eye(design.p))  # e_j of beta as a contrast of beta~
+    df = np.array([_ddf_and_scale(Phi, P, W, row[None])[0] for row in L])
     return KenwardRoger(
-        fixed_names=tuple(fit.fixed_names),
-        beta=np.asarray(fit.beta, float),
-        vcov=Phi_A,
-        vcov_unadjusted=Phi,
-        P=P,
+        fixed_names=tuple(written.fixed_names),
+        beta=np.asarray(written.beta, float),
+        vcov=view.back(Phi_A),
+        vcov_unadjusted=view.back(Phi),
+        P=view.back(P),
         W=W,
         param_names=blocks.param_names,
         df=df,
+        fitted=view,
+        beta_fitted=np.asarray(fit.beta, float),
+        vcov_fitted=Phi_A,
+        Phi_fitted=Phi,
+        P_fitted=P,
     )
 
 

@@ -29,6 +29,7 @@ from scipy import stats
 
 from multilevel.errors import DataError, MultilevelError
 from multilevel.inference.anova import ddf_method
+from multilevel.inference.fitted import fitted_view
 from multilevel.inference.satterthwaite import satterthwaite
 
 if TYPE_CHECKING:
@@ -120,25 +121,36 @@ def predict_frame(
     X = fit.design.fixed.matrix_for(df_new)
     normal = str(ddf).lower() in ("normal", "z", "asymptotic")
     method = None if normal else ddf_method(ddf)
-    V = fit.kenward_roger.vcov if method == "kenward-roger" else np.asarray(fit.vcov_beta)
-    est = X @ fit.beta
+    view = fitted_view(fit)  # far predictors: x beta = (x - c) beta~ (inference/fitted.py)
+    if method == "kenward-roger":
+        kr = fit.kenward_roger
+        V = kr.vcov if kr.vcov_fitted is None else kr.vcov_fitted
+    else:
+        V = np.asarray(view.fit.vcov_beta)
+    est = view.estimate(X)
     offset = offset_for(fit, None if newdata is None else df_new)
     if offset is not None:
         est = est + offset
-    var = np.einsum("ij,jk,ik->i", X, V, X)
+    var = view.variance(X, V)
     chosen = set(chosen_terms(fit, random))
     extra = np.zeros(len(df_new))
-    for t, vc in zip(fit.design.terms, fit.random_effects, strict=True):
+    centred = getattr(fit, "centred", None)  # far random slopes: Z~ = Z T, b~ and Var(b~ | y)
+    modes_of = fit.modes if centred is None else view.fit.modes
+    components = fit.random_effects if centred is None else view.fit.random_effects
+    for t, vc in zip(fit.design.terms, components, strict=True):
         needs = t.name in chosen or interval == "prediction"
         if not needs:
             continue
         Zt = t.matrix_for(df_new)
+        zshift = None if centred is None else centred.shift.get(t.name)
+        if zshift is not None:
+            Zt = Zt - np.outer(Zt[:, zshift.intercept], zshift.c)
         if t.name in chosen:
             labels = _labels_for(df_new, t.factors)
             index = {lev: i for i, lev in enumerate(t.levels)}
             pos = np.array([index.get(lab, -1) for lab in labels], int)
             seen = pos >= 0
-            modes = fit.modes[t.name]
+            modes = modes_of[t.name]
             est[seen] += np.einsum("ij,ij->i", Zt[seen], modes.b[pos[seen]])
             var[seen] += np.einsum("ij,ijk,ik->i", Zt[seen], modes.cond_var[pos[seen]], Zt[seen])
             unseen = ~seen
@@ -154,7 +166,7 @@ def predict_frame(
         kr = fit.kenward_roger
         df = np.array([kr.contrast_df(x[None]) for x in X])
     elif method == "satterthwaite":
-        df = satterthwaite(fit._varpar, X)
+        df = satterthwaite(view.fit._varpar, view.contrast(X))
     else:
         df = None
     half = _quantile(level, df) * se

@@ -216,6 +216,9 @@ class MLProfile:
         state = {"theta": np.asarray(self.fit.theta, float).copy()}
         lower = self.fit.design.theta_lower()
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+        shift = self.xp.shift
+        if shift is not None and j == shift.intercept:  # beta_0 = a'beta~ + c_y, a = T'e_0
+            return self._combination_profile(j, bounds, state)
 
         def at(b: float) -> float:
             dev = ProfiledDeviance(_fix_beta(self.xp, j, b), reml=False)
@@ -236,6 +239,40 @@ class MLProfile:
                     bounds=bounds,
                     options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
                 )
+            state["theta"] = res.x
+            return float(res.fun)
+
+        return at
+
+    def _combination_profile(self, j: int, bounds: list, state: dict):
+        """The profile of beta_j = a'beta~ + c_y e_0'e_j when X was fitted about a shift
+        (beta = T beta~ + c_y e_0, a = T'e_j): for given theta the penalized residual sum of
+        squares with a'beta~ = b held is r^2 + (a'beta~_hat - b)^2 / a'(R_X'R_X)^-1 a; then
+        minimized over theta. Holding beta_j itself would bring back the far columns."""
+        shift = self.xp.shift
+        assert shift is not None
+        a = shift.T[j]
+        offset = shift.y if j == shift.intercept else 0.0
+        n = self.xp.n
+
+        def deviance(theta: np.ndarray, b: float) -> float:
+            try:
+                ev = self.dev.evaluate(theta)
+            except np.linalg.LinAlgError:
+                return 1e300
+            gap = float(a @ ev.beta) + offset - b
+            r2 = ev.r2 + gap**2 / float(a @ ev.XtVinvX_inv @ a)
+            return float(ev.ldL2 + n * (1.0 + LOG_2PI + np.log(r2 / n)))
+
+        def at(b: float) -> float:
+            res = optimize.minimize(
+                deviance,
+                state["theta"],
+                args=(b,),
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
+            )
             state["theta"] = res.x
             return float(res.fun)
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from multilevel.design.random_shift import centred_view
 from multilevel.design.weights import working_design
 from multilevel.errors import MultilevelError
+from multilevel.inference.fitted import fitted_view
 
 if TYPE_CHECKING:
     from multilevel.result.fit import LmmFit
@@ -76,7 +76,8 @@ def robust_vcov(
     if kind not in TYPES:
         raise MultilevelError(f"vcov must be 'model' or one of {', '.join(TYPES)}, not {type!r}")
     name, codes, J = _cluster(fit, cluster)
-    fit = centred_view(fit)  # random slopes of far predictors: Z centred, as fitted
+    view = fitted_view(fit)  # far predictors and random slopes: X and Z as fitted
+    fit = view.fit
     design = working_design(fit.design)
     X = design.X
     y = design.y
@@ -114,7 +115,10 @@ def robust_vcov(
             Ej = Ej * np.sqrt(J / (J - 1))
         E.append(Ej)
     U = np.column_stack([Ej @ e[idx] for Ej, idx in zip(E, rows, strict=True)])  # (p, J)
-    vcov = U @ U.T
+    vcov = view.back(U @ U.T)
+    T = view.T  # the df of coefficient k (of beta) are those of row k of T E_j (of beta~)
+    if T is not None:
+        E = [T @ Ej for Ej in E]
     # Satterthwaite df: s_jk = (row k of E_j) (rows of I - H in cluster j) Theta^1/2, with
     # H = X M X'W and Theta^1/2 block diagonal (L_i, columns in cluster order)
     n = X.shape[0]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from multilevel.design.contrasts import Coding, apply_coding
 from multilevel.design.fixed import encode
+from multilevel.design.shift import intercept_of
 
 if TYPE_CHECKING:
     from multilevel.design.model import ModelDesign
@@ -96,8 +97,20 @@ def sum_coded_map(design: ModelDesign) -> np.ndarray:
     X_sum, _, _ = encode(recoded.text, data, "sum-coded fixed effects")
     X_sum = X_sum[:, list(fixed.keep)]
     X = fixed.X
-    M, *_ = np.linalg.lstsq(X_sum.T @ X_sum, X_sum.T @ X, rcond=None)
+    c = fixed.shift
+    i0 = intercept_of(fixed.columns)
+    if c is None or i0 is None:
+        M, *_ = np.linalg.lstsq(X_sum.T @ X_sum, X_sum.T @ X, rcond=None)
+        M[np.abs(M) < 1e-12] = 0.0
+        return M
+    # far columns (design/shift.py): M~ of X~ = X T and X_sum T_s (the same shift where the
+    # column is the same), then M = T_s M~ T^-1; formed from X, X'X would keep no digits
+    c_sum = np.where(np.all(X_sum == X, axis=0), c, 0.0)
+    Xs, Xss = X - c, X_sum - c_sum
+    M, *_ = np.linalg.lstsq(Xss.T @ Xss, Xss.T @ Xs, rcond=None)
     M[np.abs(M) < 1e-12] = 0.0
+    M[:, c != 0] += np.outer(M[:, i0], c[c != 0])  # M~ T^-1, T^-1 = I + e_0 c'
+    M[i0] -= c_sum @ M  # T_s M
     return M
 
 

@@ -167,6 +167,7 @@ def bootstrap(
             y=design.y,
             cross_products=problem.xp if view is fit else None,
             design=written,
+            shift=problem.shift,
         )
         value = statistic(original)
         t0 = _as_vector(value)

@@ -40,6 +40,6 @@ def draw_responses(
         rng = np.random.default_rng(ss)
         U[:, s] = rng.standard_normal(q)
         E[:, s] = rng.standard_normal(n)
-    mu = problem.X @ np.asarray(beta, float)
+    mu = problem.mean(beta)
     b = problem.Lambda(theta) @ U
     return mu[:, None] + sigma * (np.asarray(problem.Z @ b) + E)

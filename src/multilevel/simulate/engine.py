@@ -55,6 +55,7 @@ class BatchRefits:
                 converged=not self.failed[s],
                 reml=self.reml,
                 cross_products=self.problem.cross_products_for(self.responses, s),
+                shift=self.problem.shift,
             )
         names = tuple(design.fixed.names) if design is not None else ()
         return replace(r, y=y, design=design, fixed_names=names)
@@ -63,13 +64,16 @@ class BatchRefits:
         """(S, r) Satterthwaite df of the contrasts in the rows of L for every refit."""
         L = np.atleast_2d(np.asarray(L, float))
         out = np.full((self.size, L.shape[0]), np.nan)
+        Lf = L if self.problem.shift is None else L @ self.problem.shift.T  # L beta = L T beta~
         ok = ~self.failed
         batch_ok = ok & np.array([s not in self._single for s in range(self.size)])
         if self._batch is not None and batch_ok.any():
             rp = self.responses
             idx = np.flatnonzero(batch_ok)
             data = (rp.Z1y[:, :, idx], rp.Xy[:, idx], rp.yy[idx])
-            out[idx] = batch_satterthwaite(self._batch, self.theta[idx].T, data, self.sigma[idx], L)
+            out[idx] = batch_satterthwaite(
+                self._batch, self.theta[idx].T, data, self.sigma[idx], Lf
+            )
         for s, r in self._single.items():
             if ok[s]:
                 out[s] = r.satterthwaite_df(L)
@@ -108,10 +112,13 @@ def refit_batch(problem: RefitProblem, Y: np.ndarray, reml: bool, start: np.ndar
             except REFIT_ERRORS:
                 failed[s] = True
                 continue
+            r = r.written(problem.shift)
             single[int(s)] = r
             theta[s], beta[s], sigma[s] = r.theta, r.beta, r.sigma
             vcov[s], loglik[s], singular[s] = r.vcov_beta, r.loglik, r.is_singular
             failed[s] = not r.converged
+    if batch is not None:  # the batch's refits about the design's shift, as the model written
+        beta, vcov = problem.written(beta, vcov)
     return BatchRefits(
         theta, beta, sigma, vcov, loglik, singular, failed, reml, problem, rp, batch, single
     )

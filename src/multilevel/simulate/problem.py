@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from multilevel.design.model import ModelDesign
+from multilevel.design.shift import Shift
 from multilevel.errors import MultilevelError
 from multilevel.objective.crossprod import CrossProducts, cross_products, first_block, rest_matrix
 
@@ -39,6 +40,9 @@ class RefitProblem:
     lambda_index: np.ndarray
     theta_lower: np.ndarray
     theta_start: np.ndarray
+    # X (and y) about a shift when a column lies far from zero (design/shift.py): X holds
+    # X~ = X T, responses enter as y - c_y, refits come back as beta = T beta~ + c_y e_0
+    shift: Shift | None = None
 
     @property
     def n(self) -> int:
@@ -60,11 +64,32 @@ class RefitProblem:
             shape=(q, q),
         )
 
+    def mean(self, beta: np.ndarray) -> np.ndarray:
+        """X beta, computed as X~ beta~ + c_y (X~ = X T keeps the digits X loses far from 0)."""
+        beta = np.asarray(beta, float)
+        if self.shift is None:
+            return self.X @ beta
+        s = self.shift
+        fitted = beta.copy()  # beta~ = T^-1 (beta - c_y e_0), T^-1 = I + e_0 x'
+        fitted[s.intercept] += float(s.x @ beta) - s.y
+        return self.X @ fitted + s.y
+
+    def written(self, beta: np.ndarray, vcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Refits' beta~ (rows) and Var(beta~) (stack) as beta = T beta~ + c_y e_0, T V T'."""
+        if self.shift is None:
+            return beta, vcov
+        T = self.shift.T
+        beta = beta @ T.T
+        beta[..., self.shift.intercept] += self.shift.y
+        return beta, np.matmul(np.matmul(T, vcov), T.T)
+
     def response_products(self, Y: np.ndarray) -> ResponseProducts:
-        """X'y, Z_1'y, Z_rest'y and y'y for each column y of Y (n x k)."""
+        """X'y, Z_1'y, Z_rest'y and y'y for each column y of Y (n x k), y about c_y."""
         Y = np.asarray(Y, float)
         if Y.ndim == 1:
             Y = Y[:, None]
+        if self.shift is not None and self.shift.y:
+            Y = Y - self.shift.y
         xp = self.xp
         Zy = np.asarray(self.Z1.T @ Y)  # (G*Q, k)
         Zy = Zy.reshape(xp.G, xp.Q, Y.shape[1]).transpose(1, 0, 2)  # (Q, G, k)
@@ -170,12 +195,13 @@ def check_supported(fit: object) -> None:
 def refit_problem(design: ModelDesign) -> RefitProblem:
     """Everything about ``design`` a refit with a new response reuses."""
     xp = cross_products(design)
+    X = design.fixed.shifted() if xp.shift is not None and design.fixed.shift is not None else None
     _, rest = first_block(design)
     Zr = rest_matrix(rest, design.n)[0].tocsr() if rest else None
     Z, rows, cols, index = all_random_matrix(design)
     return RefitProblem(
         xp=xp,
-        X=np.ascontiguousarray(design.X),
+        X=np.ascontiguousarray(design.X if X is None else X.array),
         Z1=first_block_matrix(design),
         Zr=Zr,
         Z=Z,
@@ -184,4 +210,5 @@ def refit_problem(design: ModelDesign) -> RefitProblem:
         lambda_index=index,
         theta_lower=design.theta_lower(),
         theta_start=design.theta_start(),
+        shift=xp.shift,
     )

@@ -23,6 +23,7 @@ from multilevel.optimize.optimizer import optimize_theta, singular
 
 if TYPE_CHECKING:
     from multilevel.design.model import ModelDesign
+    from multilevel.design.shift import Shift
     from multilevel.result.fit import LmmFit
 
 #: numerical failures of one refit: it is counted as failed, the others go on
@@ -49,6 +50,8 @@ class Refit:
     y: np.ndarray | None = field(default=None, repr=False)
     cross_products: CrossProducts | None = field(default=None, repr=False)
     design: ModelDesign | None = field(default=None, repr=False)
+    # the cross-products are about this shift (design/shift.py): contrasts of beta are L T there
+    shift: Shift | None = field(default=None, repr=False)
 
     @property
     def std_errors(self) -> np.ndarray:
@@ -63,7 +66,17 @@ class Refit:
 
     def satterthwaite_df(self, L: np.ndarray) -> np.ndarray:
         """Satterthwaite df of each contrast (row of L), as lmerTest."""
-        return satterthwaite(self._varpar, np.atleast_2d(L))
+        L = np.atleast_2d(np.asarray(L, float))
+        return satterthwaite(self._varpar, L if self.shift is None else L @ self.shift.T)
+
+    def written(self, shift: Shift | None) -> Refit:
+        """This refit, fitted about ``shift``, as one of the model written (beta, Var(beta))."""
+        if shift is None:
+            return self
+        T = shift.T
+        beta = T @ self.beta
+        beta[shift.intercept] += shift.y
+        return replace(self, beta=beta, vcov_beta=T @ self.vcov_beta @ T.T, shift=shift)
 
     @cached_property
     def fit(self) -> LmmFit:
