@@ -81,7 +81,8 @@ def split(path: str, reml: bool) -> int:
         lap("BLAS thread choice")
         dev = ProfiledDeviance(xp, reml=reml)
         lap("deviance set-up (pattern of the Schur complement)")
-        evaluate = dev._evaluate
+        name = "_evaluate" if hasattr(dev, "_evaluate") else "evaluate"  # older trees: no cache
+        evaluate = getattr(dev, name)
 
         def timed(theta: np.ndarray):  # noqa: ANN202 - the evaluation, timed
             c = time.process_time()
@@ -89,7 +90,7 @@ def split(path: str, reml: bool) -> int:
             costs.append(time.process_time() - c)
             return out
 
-        dev._evaluate = timed  # type: ignore[method-assign]
+        setattr(dev, name, timed)
         opt = fitting.optimize_lmm(dev, xp, design.layout)
         lap(f"optimizer ({len(costs)} evaluations incl. 2 for the start)")
         n = len(costs)

@@ -32,7 +32,7 @@ from multilevel.objective.schur import DenseSchur, pair_map  # noqa: F401 - pair
 
 LOG_2PI = float(np.log(2 * np.pi))
 #: evaluations remembered by theta (see ProfiledDeviance.evaluate)
-RECENT = 4
+RECENT = 8
 
 
 @dataclass(frozen=True)
