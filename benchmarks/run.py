@@ -35,7 +35,11 @@ TOOLS = ("multilevel", "lme4", "statsmodels", "mixedlm")
 EXTRA_TOOLS = ("multilevel-file",)  # multilevel.fit(path): reading the Parquet file is timed too
 LOGLIK_TOL = 1e-6
 INSTEVAL_FORMULA = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
-INSTEVAL_DIR = HERE.parent.parent / "shared" / "bench"
+#: InstEval's CSV and lme4's stored fit: shared/bench beside the checkout (or a worktree's)
+INSTEVAL_DIR = next(
+    (d / "shared" / "bench" for d in HERE.parents if (d / "shared" / "bench").is_dir()),
+    HERE.parent.parent / "shared" / "bench",
+)
 
 
 def run_process(cmd: list[str], timeout: float, env: dict | None = None) -> dict:
@@ -94,6 +98,21 @@ def export_commit(rev: str) -> tuple[str, Path]:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return sha, dest / "src"
+
+
+def text_ids_csv(csv: Path) -> Path:
+    """The same data as ``csv`` with text group ids (``g`` 42 -> ``sch00042``), written once:
+    what users load most often, coded into factors inside the timed fit (no categorical)."""
+    out = csv.with_name(csv.stem + "_text_ids.csv")
+    if not out.exists():
+        import pandas as pd
+
+        df = pd.read_csv(csv)
+        df["g"] = "sch" + df["g"].astype(str).str.zfill(5)
+        tmp = out.with_suffix(".csv.tmp")
+        df.to_csv(tmp, index=False)  # the numbers as read: the same digits as ``csv``
+        tmp.rename(out)
+    return out
 
 
 def fit_command(
@@ -228,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--methods", default="ml", help="ml and/or reml")
     ap.add_argument("--insteval", action="store_true", help="also the crossed InstEval model")
+    ap.add_argument(
+        "--text-ids",
+        action="store_true",
+        help="also fit each size and model from a CSV with text group ids, read as users do "
+        "(pandas.read_csv, no categorical: coding the ids is timed; lme4 makes g a factor first)",
+    )
     ap.add_argument("--insteval-dir", default=str(INSTEVAL_DIR))
     ap.add_argument(
         "--statsmodels-sizes", default="S", help="sizes at which statsmodels runs (it is slow)"
@@ -326,14 +351,18 @@ def main(argv: list[str] | None = None) -> int:
         n_obs, n_groups = simulate.SIZES[size]
         label = f"{size} ({n_obs:,} rows, {n_groups:,} groups)"
         for model in [m for m in args.models.split(",") if m]:
-            data = simulate.write(size, model, args.seed, csv="lme4" in tools)
+            data = simulate.write(size, model, args.seed, csv="lme4" in tools or args.text_ids)
             formula = simulate.FORMULAS[model]
-            for method in methods:
+            variants = [(label, data)]
+            if args.text_ids:
+                text = {"csv": text_ids_csv(data["csv"])}
+                variants.append((f"{label}, text ids from CSV", text))
+            for (label_v, data_v), method in ((v, m) for v in variants for m in methods):
                 for tool in tools:
                     if tool == "statsmodels" and size not in sm_sizes:
                         records.append(
                             {
-                                "data": label,
+                                "data": label_v,
                                 "model": model,
                                 "method": method,
                                 "tool": tool,
@@ -343,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     # Python tools read the Parquet file with integer group ids; R makes g a factor
                     factors = "g" if tool == "lme4" else ""
-                    cmd = fit_command(tool, data, formula, method, factors)
-                    run(label, model, method, tool, cmd)
+                    cmd = fit_command(tool, data_v, formula, method, factors)
+                    run(label_v, model, method, tool, cmd)
 
     if args.insteval:
         path = Path(args.insteval_dir) / "insteval.csv"

@@ -35,6 +35,7 @@ from multilevel.optimize.optimizer import (
     optimize_theta,
     singular,
 )
+from multilevel.optimize.polish import newton_polish
 from multilevel.optimize.start import choose_start
 from multilevel.optimize.threads import kernel_threads
 from multilevel.result.fit import LmmFit, RowReader, VarianceComponent
@@ -191,12 +192,13 @@ def check_fit(
     if dev.has_gradient:
         f0, gradient = dev.value_and_gradient(theta)
         opt, gradient = polish(dev, opt, f0, gradient, hessian, lower)
-        if not np.array_equal(opt.theta_final, theta):  # info stays: it moved by ~1e-8
-            theta = np.asarray(opt.theta_final)
-            ev = dev.evaluate(theta)
-            sigma = float(np.sqrt(dev.sigma2(ev)))
-    else:
+    else:  # a derivative-free run stopped at a loose radius: a Newton step (optimize.polish)
         gradient = info.gradient[:-1]
+        opt = newton_polish(dev, opt, gradient, hessian, lower)
+    if not np.array_equal(opt.theta_final, theta):  # info stays: it moved by ~1e-8 (~1e-5)
+        theta = np.asarray(opt.theta_final)
+        ev = dev.evaluate(theta)
+        sigma = float(np.sqrt(dev.sigma2(ev)))
     opt = check_convergence(opt, gradient, hessian, lower)
     is_sing = singular(theta, lower)
     messages = list(layout.warnings)

@@ -15,6 +15,8 @@ the denominator n - p and the log|R_X|^2 term, applied in :meth:`ProfiledDevianc
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -26,8 +28,11 @@ import scipy.sparse.linalg as spla
 
 from multilevel.objective import smallmat as sm
 from multilevel.objective.crossprod import CrossProducts
+from multilevel.objective.schur import DenseSchur, pair_map  # noqa: F401 - pair_map re-exported
 
 LOG_2PI = float(np.log(2 * np.pi))
+#: evaluations remembered by theta (see ProfiledDeviance.evaluate)
+RECENT = 8
 
 
 @dataclass(frozen=True)
@@ -43,57 +48,23 @@ class Evaluation:
     Lambda1: np.ndarray  # (Q, Q)
     K: np.ndarray  # (Q, Q, G): (Lambda' A_j Lambda + I)^-1, group index last
     M: np.ndarray  # (Q, Q, G): Lambda K_j Lambda'
-    R: np.ndarray  # lower Cholesky factor of S, the Schur complement over [Z_rest X y]
+    factor: Callable[[], np.ndarray]  # makes R (below) when asked
     Lambda_rest: sp.csr_matrix | None
     rest_lu: Any = None  # sparse LU of the random-effects part of S (sparse path only)
     S_zw: np.ndarray | None = None  # its coupling to [X y] (sparse path only)
+
+    @cached_property
+    def R(self) -> np.ndarray:
+        """Lower Cholesky factor of S, the Schur complement over [Z_rest X y]. A crossed fit
+        factors S in a buffer that the next evaluation reuses, so R is made on first use (a
+        copy while the buffer still holds it, else one more factorization)."""
+        return self.factor()
 
     @cached_property
     def XtVinvX_inv(self) -> np.ndarray:
         """(R_X'R_X)^-1 = Var(beta_hat) / sigma^2, made only when asked for (the optimizer needs
         only the deviance: on a wide X this inverse would cost more than the rest)."""
         return _inverse_from_cholesky(self.R_X)
-
-
-def pair_map(
-    B: sp.csr_matrix, max_pairs: int = 40_000_000, lower: bool = False
-) -> sp.csr_matrix | None:
-    """W with (B' diag(m) B).ravel() = W m for any m: the pairs of columns each row of B couples.
-
-    With one random effect per level of the first factor, B_rest' M B_rest is a weighted sum of
-    outer products of the rows of B_rest; precomputing which entries each row feeds turns the
-    per-evaluation sparse product into one sparse matrix-vector product. ``lower``: only the
-    entries on and below the diagonal (the rest of the result is 0), half the work, for a
-    Cholesky factorization that reads the lower triangle only. None if too large.
-    """
-    B = B.tocsr()
-    B.sum_duplicates()
-    counts = np.diff(B.indptr)
-    total = int(np.sum(counts.astype(np.int64) ** 2))
-    if total > max_pairs:
-        return None
-    G, nr = B.shape
-    row_of = np.repeat(np.arange(G), counts)  # row of every stored entry
-    reps = counts[row_of]  # each entry pairs with every entry of its row
-    a = np.repeat(np.arange(B.nnz), reps)
-    start = np.repeat(B.indptr[row_of], reps)
-    offset = np.arange(a.size) - np.repeat(np.cumsum(reps) - reps, reps)
-    b = start + offset
-    if lower:
-        keep = B.indices[a] >= B.indices[b]
-        a, b = a[keep], b[keep]
-    key = B.indices[a].astype(np.int64) * nr + B.indices[b]
-    W = sp.csr_matrix((B.data[a] * B.data[b], (key, row_of[a])), shape=(nr * nr, G))
-    W.sum_duplicates()
-    return W
-
-
-def _cholesky_inplace(S: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor, overwriting S; numpy.linalg.LinAlgError if S is not PD."""
-    try:
-        return sla.cholesky(S, lower=True, overwrite_a=True, check_finite=False)
-    except sla.LinAlgError as exc:
-        raise np.linalg.LinAlgError(str(exc)) from None
 
 
 def _beta(Lxx: np.ndarray, lyx: np.ndarray) -> np.ndarray:
@@ -127,12 +98,11 @@ class ProfiledDeviance:
         self._rest_diagonal = bool(np.all(rows == cols)) and np.array_equal(
             rows, np.arange(xp.n_rest)
         )
-        # with a diagonal Lambda_rest, S is scaled in place and only its lower triangle is read
-        self._pair_map = (
-            pair_map(xp.B_rest, lower=self._rest_diagonal)
-            if xp.n_rest and xp.Q == 1 and not xp.rest_is_sparse and xp.B_rest is not None
-            else None
+        # the dense Schur complement over [Z_rest X y]: one buffer, reused by every evaluation
+        self.schur = (
+            DenseSchur(xp, self._rest_diagonal) if xp.n_rest and not xp.rest_is_sparse else None
         )
+        self._recent: dict[bytes, tuple[CrossProducts, Evaluation]] = {}
 
     # ---------------------------------------------------------------- evaluation
     def lambda_first(self, theta: np.ndarray) -> np.ndarray:
@@ -145,9 +115,24 @@ class ProfiledDeviance:
         return sp.csr_matrix((theta[idx], (rows, cols)), shape=(nr, nr))
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:
-        """The deviance pieces at theta; raises numpy.linalg.LinAlgError if S is not PD."""
+        """The deviance pieces at theta; raises numpy.linalg.LinAlgError if S is not PD.
+
+        The last few evaluations are remembered: the optimizer's optimum, the centre of the
+        Hessian's stencil and the final state are the same theta, each costing a factorization
+        of the Schur complement on a crossed model."""
+        theta = np.array(theta, dtype=float)
+        key = theta.tobytes()
+        hit = self._recent.get(key)
+        if hit is not None and hit[0] is self.xp:
+            return hit[1]
+        ev = self._evaluate(theta)
+        if len(self._recent) >= RECENT:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[key] = (self.xp, ev)
+        return ev
+
+    def _evaluate(self, theta: np.ndarray) -> Evaluation:
         xp = self.xp
-        theta = np.asarray(theta, dtype=float)
         L1 = self.lambda_first(theta)
         Q, P = xp.Q, xp.B.shape[1]
         T = sm.right(sm.left(L1.T, xp.A), L1)
@@ -161,59 +146,48 @@ class ProfiledDeviance:
         nr = xp.n_rest
         Lr = None
         if nr == 0:
-            S = xp.C - BMB
+            R = np.linalg.cholesky(xp.C - BMB)
         else:
             assert xp.B_rest is not None and xp.C_rr is not None and xp.C_rw is not None
             Lr = self.lambda_rest(theta)
-            Mbsr = sp.bsr_matrix(
-                (sm.to_stacked(M), np.arange(xp.G), np.arange(xp.G + 1)),
-                shape=(xp.G * Q, xp.G * Q),
-            )
-            MBr = (Mbsr @ xp.B_rest).tocsr()
-            BrMBxy = np.asarray(MBr.T @ xp.B_flat)
             if xp.rest_is_sparse:
+                Mbsr = sp.bsr_matrix(
+                    (sm.to_stacked(M), np.arange(xp.G), np.arange(xp.G + 1)),
+                    shape=(xp.G * Q, xp.G * Q),
+                )
+                MBr = (Mbsr @ xp.B_rest).tocsr()
+                BrMBxy = np.asarray(MBr.T @ xp.B_flat)
                 BrMBr = xp.B_rest.T @ MBr
                 return self._evaluate_sparse(theta, L1, K, M, xp.C - BMB, BrMBr, BrMBxy, Lr, ldL2)
-            S = self._dense_schur(theta, M, MBr, BrMBxy, BMB, Lr)
-        # the factor replaces S in memory (S is not needed again)
-        R = np.linalg.cholesky(S) if nr == 0 else _cholesky_inplace(S)
+            assert self.schur is not None
+            self.schur.assemble(xp, theta, M, BMB, Lr)
+            R = self.schur.factor()  # in place: S is not needed again
         d = np.diag(R)
         p = xp.p
         ldL2 += float(2.0 * np.sum(np.log(d[:nr])))
         ldRX2 = float(2.0 * np.sum(np.log(d[nr : nr + p])))
         r2 = float(d[-1] ** 2)
-        R_X = R[nr : nr + p, nr : nr + p]
+        R_X = np.tril(R[nr : nr + p, nr : nr + p])
         beta = _beta(R_X, R[-1, nr : nr + p])
         self.evaluations += 1
-        return Evaluation(theta, ldL2, ldRX2, r2, beta, R_X, L1, K, M, R, Lr)
+        factor = (lambda: R) if nr == 0 else self._factor_of(theta)
+        return Evaluation(theta, ldL2, ldRX2, r2, beta, R_X, L1, K, M, factor, Lr)
 
-    def _dense_schur(self, theta, M, MBr, BrMBxy, BMB, Lr) -> np.ndarray:
-        """S = Lt'(W'W - B'MB)Lt + [I 0; 0 0] over W = [Z_rest X y], Lt = blockdiag(Lambda_rest, I),
-        assembled in place (it is the largest object of a crossed fit)."""
-        xp = self.xp
-        nr = xp.n_rest
-        size = nr + BMB.shape[0]
-        S = np.empty((size, size))
-        if self._pair_map is not None:  # one random effect per first-block level: W m
-            # (lower triangle only when Lambda_rest is diagonal: the upper one is never read)
-            S[:nr, :nr] = xp.C_rr - (self._pair_map @ M[0, 0]).reshape(nr, nr)
-        else:
-            assert xp.B_rest is not None
-            S[:nr, :nr] = xp.C_rr - (xp.B_rest.T @ MBr).toarray()
-        S[:nr, nr:] = xp.C_rw - BrMBxy
-        S[nr:, :nr] = S[:nr, nr:].T
-        S[nr:, nr:] = xp.C - BMB
-        if self._rest_diagonal:
-            lam = theta[xp.rest_map[2]]  # Lambda_rest is diagonal: scale rows and columns
-            S[:nr, :] *= lam[:, None]
-            S[:, :nr] *= lam[None, :]
-        else:
-            top = np.asarray(Lr.T @ S[:nr, :])
-            S[:nr, :nr] = np.asarray((Lr.T @ top[:, :nr].T).T)
-            S[:nr, nr:] = top[:, nr:]
-            S[nr:, :nr] = top[:, nr:].T
-        S[np.arange(nr), np.arange(nr)] += 1.0
-        return S
+    def _factor_of(self, theta: np.ndarray) -> Callable[[], np.ndarray]:
+        """A function giving the factor of S at theta (lower triangle, zeros above): a copy of
+        the buffer while it holds that factor, else a fresh factorization's."""
+        schur, xp = self.schur, self.xp
+        assert schur is not None
+        generation = schur.generation
+
+        def factor() -> np.ndarray:
+            if schur.generation != generation:
+                dev = copy.copy(self)  # the same deviance, for the cross-products of theta
+                dev.xp, dev._recent = xp, {}
+                dev._evaluate(theta)
+            return np.tril(schur.S)
+
+        return factor
 
     def _evaluate_sparse(self, theta, L1, K, M, Sww, BrMBr, BrMBxy, Lr, ldL2) -> Evaluation:
         """The same pieces when the other factors have many levels: the random-effects part of
@@ -238,7 +212,7 @@ class ProfiledDeviance:
         beta = _beta(R[:p, :p], R[-1, :p])
         self.evaluations += 1
         return Evaluation(
-            theta, ldL2, ldRX2, r2, beta, R[:p, :p], L1, K, M, R, Lr, rest_lu=lu, S_zw=Szw
+            theta, ldL2, ldRX2, r2, beta, R[:p, :p], L1, K, M, lambda: R, Lr, rest_lu=lu, S_zw=Szw
         )
 
     def criterion(self, ev: Evaluation) -> float:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from multilevel.design.layout import ModelLayout
 from multilevel.objective import smallmat as sm
 from multilevel.objective.deviance import Evaluation, ProfiledDeviance
+from multilevel.objective.schur import row_pairs
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ def conditional_modes(
     else:
         assert xp.B_rest is not None and ev.Lambda_rest is not None and xp.C_rw is not None
         Lr = ev.Lambda_rest
-        Lbd1 = sp.block_diag([L1.T] * G, format="csr")
+        Lbd1 = sp.bsr_matrix(
+            (np.broadcast_to(L1.T, (G, Q, Q)).copy(), np.arange(G), np.arange(G + 1)),
+            shape=(G * Q, G * Q),
+        )
         P1r = (Lbd1 @ xp.B_rest @ Lr).tocsr()  # (G*Q, nr)
         rhs_r = Lr.T @ (xp.C_rw[:, -1] - xp.C_rw[:, :p] @ beta)
         Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
@@ -58,23 +62,20 @@ def conditional_modes(
         solve = _rest_solver(ev, nr)
         u_r = solve(rhs_r - P1r.T @ Krhs1)
         u1 = (Kbsr @ (rhs1.ravel() - P1r @ u_r)).reshape(G, Q)
-        # Var(u_1j) = K_j + (K P1r S_rr^-1 P1r' K)_jj, computed in chunks of rows
+        # Var(u_1j) = K_j + (K P1r S_rr^-1 P1r' K)_jj
         KP = (Kbsr @ P1r).tocsr()
-        extra = np.empty((G, Q, Q))
-        chunk = max(1, (2_000_000 // max(nr, 1)) // Q) * Q
-        for start in range(0, G * Q, chunk):
-            rows = KP[start : start + chunk]
-            W = solve(rows.T.toarray()).T  # rows @ S_rr^-1
-            block = np.asarray(rows.multiply(W).sum(axis=1)).ravel() if Q == 1 else None
-            g0, g1 = start // Q, min(G, (start + chunk) // Q)
-            if Q == 1:
-                extra[g0:g1, 0, 0] = block
-            else:
-                W3 = W.reshape(g1 - g0, Q, nr)
-                R3 = rows.toarray().reshape(g1 - g0, Q, nr)
-                extra[g0:g1] = np.einsum("gia,gja->gij", W3, R3)
-        var_u1 = K + extra
         var_ur_full = _rest_inverse(ev, solve, nr)
+        pattern = dev.schur.pattern if dev.schur is not None else None
+        if pattern is not None and isinstance(var_ur_full, np.ndarray):
+            # Q = 1, Lambda_rest diagonal: KP_ja = K_j theta_1 B_ja lambda_a
+            lam = ev.theta[xp.rest_map[2]]
+            forms = pattern.row_forms(var_ur_full * np.outer(lam, lam))
+            extra = ((K[:, 0, 0] * L1[0, 0]) ** 2 * forms)[:, None, None]
+        elif Q == 1 and isinstance(var_ur_full, np.ndarray):
+            extra = _quadratic_forms(KP, var_ur_full)[:, None, None]
+        else:
+            extra = _block_quadratic_forms(KP, G, Q, nr, solve)
+        var_u1 = K + extra
 
     out: dict[str, TermModes] = {}
     first_k, rest_k = layout.first_block()
@@ -122,10 +123,48 @@ def _rest_solver(ev: Evaluation, nr: int):
 
 
 def _rest_inverse(ev: Evaluation, solve, nr: int) -> np.ndarray:
-    """S_rr^-1 (dense; only its diagonal blocks are used). NaN when too large to form."""
+    """S_rr^-1 (dense; only its diagonal blocks are used). NaN when too large to form.
+
+    From the dense factor by LAPACK's potri (2/3 nr^3 flops, a third of solving for I)."""
     if nr > MAX_DENSE_INVERSE:
         return _NanBlocks()  # type: ignore[return-value]
-    return solve(np.eye(nr))
+    if ev.rest_lu is not None:
+        return solve(np.eye(nr))
+    inv, info = sla.lapack.dpotri(np.asfortranarray(ev.R[:nr, :nr]), lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"S_rr is singular (potri info {info})")
+    lower = np.tril(inv)
+    return lower + np.tril(inv, -1).T
+
+
+def _quadratic_forms(KP: sp.csr_matrix, S_inv: np.ndarray) -> np.ndarray:
+    """k_j' S_inv k_j for every row k_j of the sparse KP: the pairs of stored entries in each
+    row (2972 rows of about 25 entries for InstEval: 1.8M products, not a dense solve)."""
+    KP = KP.tocsr()
+    KP.sum_duplicates()
+    pairs = row_pairs(KP, max_pairs=10**9, lower=True)
+    assert pairs is not None
+    i, l, value, indptr = pairs
+    terms = value * S_inv.ravel()[i * S_inv.shape[1] + l] * np.where(i == l, 1.0, 2.0)
+    row = np.repeat(np.arange(KP.shape[0]), np.diff(indptr))
+    return np.bincount(row, weights=terms, minlength=KP.shape[0])
+
+
+def _block_quadratic_forms(KP: sp.csr_matrix, G: int, Q: int, nr: int, solve) -> np.ndarray:
+    """(K P1r S_rr^-1 P1r' K)_jj (G, Q, Q), in chunks of rows."""
+    extra = np.empty((G, Q, Q))
+    chunk = max(1, (2_000_000 // max(nr, 1)) // Q) * Q
+    for start in range(0, G * Q, chunk):
+        rows = KP[start : start + chunk]
+        W = solve(rows.T.toarray()).T  # rows @ S_rr^-1
+        g0, g1 = start // Q, min(G, (start + chunk) // Q)
+        if Q == 1:
+            extra[g0:g1, 0, 0] = np.asarray(rows.multiply(W).sum(axis=1)).ravel()
+        else:
+            W3 = W.reshape(g1 - g0, Q, nr)
+            R3 = rows.toarray().reshape(g1 - g0, Q, nr)
+            extra[g0:g1] = np.einsum("gia,gja->gij", W3, R3)
+    return extra
 
 
 class _NanBlocks:

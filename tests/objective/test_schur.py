@@ -1,0 +1,109 @@
+"""The dense Schur complement of crossed fits (objective/schur.py) against direct dense algebra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import multilevel
+from multilevel.design import build_design
+from multilevel.objective import ProfiledDeviance, cross_products
+from multilevel.objective.schur import PatternUpdate, row_pairs
+
+
+def _crossed(seed: int = 3, n: int = 600) -> pd.DataFrame:
+    """Rows in 60 levels of g crossed with 9 levels of f, a slope x varying by either."""
+    rng = np.random.default_rng(seed)
+    g, f = rng.integers(0, 60, n), rng.integers(0, 9, n)
+    x = rng.normal(size=n)
+    y = 1 + 0.4 * x + rng.normal(size=60)[g] + (0.5 + 0.3 * rng.normal(size=9)[f]) * x
+    y += rng.normal(size=n)
+    return pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g], "f": [f"f{i}" for i in f]})
+
+
+def _dense_deviance(design, theta: np.ndarray, reml: bool) -> float:
+    """The profiled deviance straight from its definition, with Z and Lambda built densely."""
+    n, p = design.n, design.p
+    Zs, Ls = [], []
+    for t, th in zip(design.terms, design.split_theta(theta), strict=True):
+        Z = np.zeros((n, t.n_levels * t.q))
+        for k in range(t.q):
+            Z[np.arange(n), t.codes * t.q + k] = t.Z[:, k]
+        Zs.append(Z)
+        Ls.append(np.kron(np.eye(t.n_levels), t.Lambda(th)))
+    ZL = np.hstack(Zs) @ sp.block_diag(Ls).toarray()
+    q = ZL.shape[1]
+    A = np.block([[ZL, design.X], [np.eye(q), np.zeros((q, p))]])
+    rhs = np.concatenate([design.y, np.zeros(q)])
+    sol, *_ = np.linalg.lstsq(A, rhs, rcond=None)
+    r2 = float(np.sum((rhs - A @ sol) ** 2))
+    ldL2 = np.linalg.slogdet(ZL.T @ ZL + np.eye(q))[1]
+    if not reml:
+        return ldL2 + n * (1 + np.log(2 * np.pi * r2 / n))
+    XtVinvX = design.X.T @ design.X - design.X.T @ ZL @ np.linalg.solve(
+        ZL.T @ ZL + np.eye(q), ZL.T @ design.X
+    )
+    ldRX2 = np.linalg.slogdet(XtVinvX)[1]
+    return ldL2 + ldRX2 + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p)))
+
+
+@pytest.mark.parametrize("reml", [False, True])
+@pytest.mark.parametrize(
+    ("formula", "path"),
+    [
+        ("y ~ x + (1 | g) + (1 | f)", "pattern"),  # scalar terms: the precomputed pattern
+        ("y ~ x + (1 | g) + (1 + x | f)", "pairs"),  # Lambda_rest not diagonal
+        ("y ~ x + (1 + x | g) + (1 | f)", "product"),  # two effects per level of g
+    ],
+)
+def test_deviance_equals_direct_dense_computation(formula, path, reml):
+    design = build_design(formula, _crossed())
+    dev = ProfiledDeviance(cross_products(design), reml=reml)
+    schur = dev.schur
+    assert schur is not None
+    used = {"pattern": schur.pattern, "pairs": schur.full_pairs}
+    assert [k for k, v in used.items() if v is not None] == ([] if path == "product" else [path])
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        theta = design.theta_start() * rng.uniform(0.3, 1.6, design.n_theta)
+        theta += np.where(design.theta_lower() == 0, 0, rng.normal(0, 0.3, design.n_theta))
+        assert dev(theta) == pytest.approx(_dense_deviance(design, theta, reml), rel=1e-11)
+
+
+def test_factor_of_an_earlier_evaluation_survives_later_ones():
+    """Evaluations share one buffer; an earlier evaluation's R is still its own factor."""
+    data = multilevel.datasets.load("penicillin")
+    design = build_design("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    xp = cross_products(design)
+    dev = ProfiledDeviance(xp, reml=False)
+    first = dev.evaluate(np.array([0.7, 1.9]))
+    dev.evaluate(np.array([1.2, 0.4]))  # overwrites the buffer
+    fresh = ProfiledDeviance(xp, reml=False).evaluate(np.array([0.7, 1.9]))
+    np.testing.assert_allclose(first.R, fresh.R, rtol=1e-13, atol=1e-13)
+    S = fresh.R @ fresh.R.T  # the factor is lower triangular with zeros above
+    np.testing.assert_allclose(np.triu(fresh.R, 1), 0.0)
+    assert np.all(np.linalg.eigvalsh(S) > 0)
+
+
+def test_row_pairs_and_row_forms_against_dense_products():
+    rng = np.random.default_rng(4)
+    B = sp.random(40, 12, density=0.3, random_state=5, format="csr")
+    B.data = rng.normal(size=B.nnz)
+    i, l, value, indptr = row_pairs(B)
+    dense = B.toarray()
+    for j in range(B.shape[0]):
+        got = np.zeros((12, 12))
+        np.add.at(got, (i[indptr[j] : indptr[j + 1]], l[indptr[j] : indptr[j + 1]]), 1.0)
+        np.testing.assert_array_equal(got, np.outer(dense[j] != 0, dense[j] != 0))
+        np.testing.assert_allclose(
+            np.sum(value[indptr[j] : indptr[j + 1]]), np.sum(np.outer(dense[j], dense[j]))
+        )
+    design = build_design("y ~ x + (1 | g) + (1 | f)", _crossed())
+    xp = cross_products(design)
+    pattern = PatternUpdate(xp, xp.n_rest + xp.p + 1, np.zeros(xp.n_rest, int))
+    A = rng.normal(size=(xp.n_rest, xp.n_rest))
+    A = A + A.T
+    Br = xp.B_rest.toarray()
+    np.testing.assert_allclose(pattern.row_forms(A), np.einsum("ja,ab,jb->j", Br, A, Br))
