@@ -128,3 +128,62 @@ def test_only_columns_far_from_zero_are_shifted():
     moved = shifted_columns(cols, shift, "t")
     np.testing.assert_array_equal(moved.array[:, 2], X[:, 2] - shift[2])
     np.testing.assert_array_equal(moved.array[:, :2], X[:, :2])
+
+
+def _weights(n: int) -> np.ndarray:
+    """The weights of make_weighted_reference.R: 0.5, 1, 1.5, 2, 0.5, ..."""
+    return 0.5 + (np.arange(n) % 4) / 2
+
+
+@pytest.mark.parametrize("column", ["y", "x"])
+@pytest.mark.parametrize("offset", [1e6, 1e9])
+def test_weighted_rows_are_shifted_as_unweighted_ones(column, offset):
+    """With precision weights the rows are scaled by sqrt(w) and the intercept column is sqrt(w):
+    column j is shifted as sqrt(w) (x_j - c_j) (exact), y as sqrt(w) y - c_y sqrt(w). Before,
+    the scaling lost the shift: x + 1e9 was refused ('exact linear function') and x + 1e6 was
+    0.017 loglik units off. y + 1e9 keeps y sqrt(w) only to ~1e-16 relative (the scaling rounds
+    before the shift): its estimates agree to 1e-7."""
+    data = _data().assign(w=_weights(480))
+    ref = _fit("y ~ x + (1 | g)", data, weights="w")
+    got = _fit("y ~ x + (1 | g)", data.assign(**{column: data[column] + offset}), weights="w")
+    _unchanged(got, ref, rtol=1e-8 if column == "x" or offset < 1e7 else 1e-7)
+    moved = ref.beta[0] + offset if column == "y" else ref.beta[0] - offset * ref.beta[1]
+    assert got.beta[0] == pytest.approx(moved, rel=1e-8)
+
+
+WEIGHTED = json.loads((HERE / "weighted_reference.json").read_text())["fits"]
+
+
+@pytest.mark.parametrize(
+    "case", WEIGHTED, ids=lambda c: f"{c['id']}-{'reml' if c['reml'] else 'ml'}"
+)
+def test_weighted_fits_far_from_zero_agree_with_lme4(case):
+    """yyyymmdd dates and an outcome 1e7 from zero with precision weights (lme4 1.1-31,
+    make_weighted_reference.R)."""
+    data = pd.read_csv(HERE / "shift.csv")
+    data["w"] = _weights(len(data))
+    fit = _fit(case["formula"], data, reml=case["reml"], weights="w")
+    assert fit.fixed_names == tuple(case["fixed_names"])
+    assert fit.loglik == pytest.approx(case["loglik"], abs=1e-6)
+    np.testing.assert_allclose(fit.beta, case["beta"], rtol=1e-5)
+    np.testing.assert_allclose(fit.std_errors, case["std_errors"], rtol=1e-4)
+    assert fit.sigma == pytest.approx(case["sigma"], rel=1e-5)
+    np.testing.assert_allclose(fit.theta, case["theta"], rtol=1e-4)
+
+
+def test_shifted_weighted_columns_are_sqrt_w_times_the_shifted_ones():
+    """shifted_columns on sqrt(w)-scaled columns: column j becomes sqrt(w) (x_j - c_j), and the
+    weighted means decide the shift (the intercept column is sqrt(w))."""
+    from multilevel.design.weights import scaled
+
+    rng = np.random.default_rng(4)
+    X = np.column_stack([np.ones(50), rng.normal(size=50) + 1e9, rng.normal(size=50)])
+    w = rng.uniform(0.5, 2.0, 50)
+    cols = scaled(ModelColumns.of(X), np.sqrt(w))
+    gram = cols.gram()
+    shift = shifts_from_gram(gram, 50, 0)
+    assert shift is not None and shift[2] == 0.0
+    assert shift[1] == pytest.approx(np.sum(w * X[:, 1]) / np.sum(w), rel=1e-15)
+    out = shifted_columns(cols, shift, "t").array
+    np.testing.assert_array_equal(out[:, 1], np.sqrt(w) * (X[:, 1] - shift[1]))
+    np.testing.assert_array_equal(out[:, [0, 2]], cols.array[:, [0, 2]])

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multilevel.design.columns import ModelColumns, SparseColumns
+from multilevel.design.weights import SQRT_W
 
 #: a column is shifted when its variance is below this fraction of its mean square, i.e. its
 #: mean exceeds 100 SDs (then sums of squares keep fewer than ~12 of their 16 digits)
@@ -50,11 +51,15 @@ class Shift:
 
 def shifts_from_gram(gram: np.ndarray, n: int, intercept: int | None) -> np.ndarray | None:
     """The shift of each column of a (raw) Gram matrix over n rows that needs one, else 0; None
-    when no column needs one or there is no intercept (then a shift would change the model)."""
+    when no column needs one or there is no intercept (then a shift would change the model).
+    The intercept column may be sqrt(w) (precision weights): the means are then weighted."""
     if intercept is None or n == 0:
         return None
-    mean = gram[intercept] / n
-    mean_square = np.diag(gram) / n
+    mass = gram[intercept, intercept]  # n for a column of ones, sum w for sqrt(w)
+    if not mass > 0:
+        return None
+    mean = gram[intercept] / mass
+    mean_square = np.diag(gram) / mass
     with np.errstate(invalid="ignore", divide="ignore"):
         needs = (mean_square - mean**2) < SHIFT_RATIO * mean_square
     needs[intercept] = False
@@ -64,19 +69,34 @@ def shifts_from_gram(gram: np.ndarray, n: int, intercept: int | None) -> np.ndar
 
 
 def intercept_of(columns: ModelColumns) -> int | None:
-    """The index of the intercept column, if any (None for sparse columns: not shifted)."""
+    """The index of the intercept column, if any (None for sparse columns: not shifted). With
+    precision weights the rows are scaled by sqrt(w) and the intercept column is sqrt(w): a
+    shift is then column j - c_j sqrt(w), as exact (design/weights.py)."""
     if isinstance(columns, SparseColumns):
         return None
-    return next((j for j in range(columns.k) if not columns.factors[j]), None)
+    return next((j for j in range(columns.k) if columns.factors[j] in ((), (SQRT_W,))), None)
 
 
 def shifted_columns(columns: ModelColumns, shift: np.ndarray, tag: str) -> ModelColumns:
-    """The matrix with column j replaced by column j - shift[j] (a new data column, keyed by
-    ``tag`` and j, for the shifted ones; the others stay as they were, read in place)."""
+    """The matrix with column j replaced by column j - shift[j] times the intercept column (1,
+    or sqrt(w) for weighted rows; a new data column, keyed by ``tag`` and j, for the shifted
+    ones; the others stay as they were, read in place)."""
     factors = list(columns.factors)
     source = dict(columns.source)
+    i0 = intercept_of(columns)
+    weighted = i0 is not None and columns.factors[i0] == (SQRT_W,)
     for j in np.flatnonzero(shift):
         key = f"\0{tag}{j}"
-        source[key] = columns.column(int(j), out=np.empty(columns.n)) - shift[j]
+        if weighted and columns.factors[j][-1:] == (SQRT_W,):  # sqrt(w) (x - c): x - c exact
+            raw = ModelColumns(columns.n, (columns.factors[j][:-1],), columns.source)
+            source[key] = raw.column(0, out=np.empty(columns.n)) - shift[j]
+            factors[j] = (key, SQRT_W)
+            continue
+        column = columns.column(int(j), out=np.empty(columns.n))
+        if weighted:  # a column not scaled as the others (not made by design/weights.py)
+            assert i0 is not None
+            source[key] = column - shift[j] * columns.column(i0)
+        else:
+            source[key] = column - shift[j]
         factors[j] = (key,)
     return ModelColumns(columns.n, tuple(factors), source)

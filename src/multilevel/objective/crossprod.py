@@ -170,15 +170,21 @@ def _shifted_outcome(design: ModelDesign) -> tuple[np.ndarray, Shift | None]:
     y, n = design.y, design.n
     intercept = intercept_of(design.fixed.columns)  # a column of ones: shifts are exact
     x_shift = design.fixed.shift if intercept is not None else None
-    total, square = float(y.sum()), float(y @ y)
-    gram = np.array([[n, total], [total, square]])
+    # weighted rows (design/weights.py): the intercept column is sqrt(w), y about c_y sqrt(w)
+    s = (
+        None
+        if intercept is None or not design.fixed.columns.factors[intercept]
+        else (design.fixed.columns.column(intercept))
+    )
+    total, square = float(y.sum() if s is None else s @ y), float(y @ y)
+    gram = np.array([[n if s is None else float(s @ s), total], [total, square]])
     y_shift = shifts_from_gram(gram, n, 0 if intercept is not None else None)
     if x_shift is None and y_shift is None:
         return y, None
     assert intercept is not None
     c_y = 0.0 if y_shift is None else float(y_shift[1])
     x = np.zeros(design.p) if x_shift is None else x_shift
-    return (y - c_y if c_y else y), Shift(intercept, x, c_y)
+    return (y if not c_y else y - c_y if s is None else y - c_y * s), Shift(intercept, x, c_y)
 
 
 def cross_products(design: ModelDesign) -> CrossProducts:
