@@ -112,7 +112,10 @@ class PatternUpdate:
         C_dense = xp.C_rr if isinstance(xp.C_rr, np.ndarray) else C_rr
         self.c = np.asarray(C_dense[self.rows, self.cols]).ravel()
         self.on_diagonal = np.flatnonzero(self.rows == self.cols)
-        self.lam_rows, self.lam_cols = lam_index[self.rows], lam_index[self.cols]
+        n_theta = int(lam_index.max(initial=0)) + 1
+        # lambda_i lambda_l is theta_a theta_b for a few pairs (a, b): one gather per evaluation
+        self.scale_index = lam_index[self.rows] * n_theta + lam_index[self.cols]
+        self.n_theta = n_theta
         self.flat = self.rows + self.cols.astype(np.int64) * size
         self._twice_off_diagonal = np.where(self.rows == self.cols, 1.0, 2.0)
 
@@ -123,7 +126,8 @@ class PatternUpdate:
 
     def update(self, theta: np.ndarray, m: np.ndarray) -> np.ndarray:
         values = self.c - self.W @ m
-        values *= theta[self.lam_rows] * theta[self.lam_cols]
+        t = theta[: self.n_theta]
+        values *= np.multiply.outer(t, t).ravel()[self.scale_index]
         values[self.on_diagonal] += 1.0
         return values
 
