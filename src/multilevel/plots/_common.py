@@ -34,6 +34,19 @@ def pick_term(fit: Any, group: str | None) -> RandomTerm:
     raise DataError(f"the model has no random term for {group!r}; its terms are: {names}")
 
 
+def is_glmm(fit: Any) -> bool:
+    """A generalized linear mixed model: its family fixes the level-1 variance."""
+    return hasattr(fit, "family") and hasattr(fit, "nagq")
+
+
+def refuse_glmm(fit: Any, kind: str, reason: str) -> None:
+    """A plot that has no meaning for a GLMM is refused in one line saying why."""
+    from multilevel.errors import DataError
+
+    if is_glmm(fit):
+        raise DataError(f"no {kind} plot for a {fit.family.name} GLMM: {reason}")
+
+
 def safe_text(text: object) -> str:
     """Text from the data (group labels, column names) drawn literally: ``$`` escaped, so that
     matplotlib does not read ``$...$`` as mathtext (and fail on an unbalanced one)."""
