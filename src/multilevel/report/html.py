@@ -132,6 +132,12 @@ def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return out, skipped
 
 
+def _residual_table(fit: Any) -> list[str]:
+    """The residual-structure table of a fit with correlation= / variance= (else nothing)."""
+    table = tb.residual_structure_table(fit)
+    return [] if table is None else [table.to_html()]
+
+
 def _equations(fit: Any) -> str:
     """Level and reduced-form equations typeset in MathML (no script, no network), or a short
     reason why not."""
@@ -351,7 +357,8 @@ def fit_report(fit: Any, title: str | None = None, notes: Sequence[str] = ()) ->
         _section(
             "tables",
             "Tables",
-            [tb.fixed_effects_table(fit).to_html(), tb.random_effects_table(fit).to_html()],
+            [tb.fixed_effects_table(fit).to_html(), tb.random_effects_table(fit).to_html()]
+            + _residual_table(fit),
         ),
         _section("plots", "Plots", figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
         _section("notes", "Notes", [_notes_html(fit_notes(fit) + list(notes))]),
@@ -373,6 +380,7 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
             + _equations(s.fit)
             + tb.fixed_effects_table(s.fit).to_html()
             + tb.random_effects_table(s.fit).to_html()
+            + "".join(_residual_table(s.fit))
             + "</details>"
         )
     figs, skipped = _plots(last, ("caterpillar", "spaghetti", "shrinkage", "residuals"))

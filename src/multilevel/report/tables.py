@@ -401,6 +401,89 @@ def random_effects_table(fit: Any) -> ApaTable:
     )
 
 
+def residual_structure_table(fit: Any) -> ApaTable | None:
+    """The residual correlation and variance function of a fit (``correlation=`` /
+    ``variance=``) as nlme's summary prints them: AR(1) or continuous AR(1) with its Phi, SD
+    ratios per stratum (VarIdent; the reference stratum 1), or the power (VarPower). None for
+    independent residuals with one variance."""
+    r = getattr(fit, "residual_structure", None)
+    if r is None:
+        return None
+    from multilevel.residual.structures import AR1, VarIdent, VarPower
+
+    rows: list[dict[str, Any]] = []
+    c = r.correlation
+    if c is not None:
+        kind = "AR(1)" if isinstance(c, AR1) else "Continuous AR(1)"
+        group = r.model.correlation.group
+        rows.append(
+            {
+                "part": "Correlation structure",
+                "structure": kind,
+                "formula": f"~{c.time or 1} | {group}",
+                "parameter": "Phi",
+                "estimate": float(r.phi),
+            }
+        )
+    v = r.variance
+    if isinstance(v, VarIdent):
+        for k, (label, ratio) in enumerate((r.sd_ratios or {}).items()):
+            rows.append(
+                {
+                    "part": "Variance function" if k == 0 else "",
+                    "structure": "Different SDs per stratum" if k == 0 else "",
+                    "formula": f"~1 | {v.by}" if k == 0 else "",
+                    "parameter": str(label),
+                    "estimate": float(ratio),
+                }
+            )
+    elif isinstance(v, VarPower):
+        rows.append(
+            {
+                "part": "Variance function",
+                "structure": "Power of variance covariate",
+                "formula": f"~{v.covariate or 'fitted(.)'}",
+                "parameter": "power",
+                "estimate": float(r.power),
+            }
+        )
+    if not rows:
+        return None
+    note = "As nlme's summary. "
+    if c is not None:
+        note += (
+            "Phi = correlation of two residuals of one group one time unit apart "
+            "(Phi^|t - t'| further apart). "
+        )
+    sigma = f"σ = {float(fit.sigma):.4g}"
+    if isinstance(v, VarIdent):
+        note += (
+            "SD ratios: residual SD of each stratum / that of the reference stratum (1); "
+            f"{sigma} is the reference stratum's residual SD."
+        )
+    elif isinstance(v, VarPower):
+        v0 = r.model.variance.v0
+        note += (
+            f"Residual SD = σ (|v| / {v0:.4g})^power with {sigma}; nlme's σ (the SD at "
+            f"|v| = 1) is {r.sigma_scale_nlme:.6g} × ours."
+        )
+    else:
+        note += f"Residual SD {sigma}."
+    return ApaTable(
+        "residual_structure",
+        f"Residual structure for {fit.response}",
+        pd.DataFrame(rows, columns=["part", "structure", "formula", "parameter", "estimate"]),
+        (
+            Column("Part", "part", "text", "l"),
+            Column("Structure", "structure", "text", "l"),
+            Column("Formula", "formula", "text", "l"),
+            Column("Parameter", "parameter", "text", "l"),
+            Column("Estimate", "estimate", "num3"),
+        ),
+        note,
+    )
+
+
 def model_comparison_table(models: Any) -> ApaTable:
     """Fit statistics per model with the LRT against the previous one (a ladder), or fit
     statistics alone (a list of (label, fit)).
@@ -732,8 +815,12 @@ def tables_for(obj: Any) -> list[ApaTable]:
         for s in obj.steps:
             fe, re = fixed_effects_table(s.fit), random_effects_table(s.fit)
             out += [_renamed(fe, s.step), _renamed(re, s.step)]
+            rs = residual_structure_table(s.fit)
+            out += [_renamed(rs, s.step)] if rs is not None else []
         return out
-    return [data_summary_table(obj), fixed_effects_table(obj), random_effects_table(obj)]
+    out = [data_summary_table(obj), fixed_effects_table(obj), random_effects_table(obj)]
+    rs = residual_structure_table(obj)
+    return out + ([rs] if rs is not None else [])
 
 
 def _renamed(t: ApaTable, step: str) -> ApaTable:
