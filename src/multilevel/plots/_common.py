@@ -14,10 +14,14 @@ if TYPE_CHECKING:
 
 
 def new_figure(width: float, height: float) -> Figure:
-    """A Figure on an Agg canvas, independent of pyplot (never shown, only saved)."""
-    from multilevel.compare.plot import new_figure as _new
+    """A Figure on an Agg canvas, independent of pyplot's global state (never shown, only
+    saved; safe in scripts, servers and tests)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    return _new(width, height)
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def pick_term(fit: Any, group: str | None) -> RandomTerm:

@@ -289,56 +289,41 @@ def _glmm_method(fit: Any) -> str:
     return f"ML ({how}) estimates of a {fit.family.name} GLMM ({fit.link} link)"
 
 
-def glmm_fixed_effects_table(fit: Any, level: float = 0.95) -> ApaTable:
-    """b, SE, Wald CI, z and p for each fixed effect of a GLMM, as ``summary(glmer)``."""
-    fe = fit.fixed_effects().reset_index()
-    q = stats.norm.ppf(0.5 + level / 2)
-    fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
-    fe["ci_upper"] = fe["estimate"] + q * fe["std_error"]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "z_value", "p_value"]]
-    pct = f"{100 * level:g}%"
-    return ApaTable(
-        "fixed_effects",
-        f"Fixed effects for {fit.response} ({fit.link} scale)",
-        fe,
-        (
-            Column("Predictor", "term", "text", "l"),
-            Column("b", "estimate", like="std_error"),
-            Column("SE", "std_error", like="std_error"),
-            Column(f"{pct} CI", "ci_lower,ci_upper", "ci", like="std_error"),
-            Column("z", "z_value"),
-            Column("p", "p_value", "p"),
-        ),
-        f"{_glmm_method(fit)}; N = {fit.n_obs}. Wald z tests and CIs, as glmer's summary.",
-    )
-
-
 def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.95) -> ApaTable:
-    """b, SE, CI (t-based with the chosen denominator df), t, df, p for each fixed effect
-    (a GLMM: Wald z, :func:`glmm_fixed_effects_table`)."""
-    if _is_glmm(fit):
-        return glmm_fixed_effects_table(fit, level)
-    fe = fit.fixed_effects(ddf).reset_index()
-    q = stats.t.ppf(0.5 + level / 2, fe["df"].to_numpy())
+    """b, SE, CI, test statistic and p for each fixed effect: t with the chosen denominator
+    df (linear mixed models), or Wald z with a normal CI for a GLMM, as ``summary(glmer)``."""
+    glmm = _is_glmm(fit)
+    fe = fit.fixed_effects() if glmm else fit.fixed_effects(ddf)
+    fe = fe.reset_index()
+    if glmm:
+        q = stats.norm.ppf(0.5 + level / 2)
+        test = [Column("z", "z_value")]
+        note = f"{_glmm_method(fit)}; N = {fit.n_obs}. Wald z tests and CIs, as glmer's summary."
+        title = f"Fixed effects for {fit.response} ({fit.link} scale)"
+    else:
+        q = stats.t.ppf(0.5 + level / 2, fe["df"].to_numpy())
+        test = [Column("t", "t_value"), Column("df", "df")]
+        ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
+        note = f"{fit.method} estimates; N = {fit.n_obs}. df and p by {ddf_name}'s method."
+        title = f"Fixed effects for {fit.response}"
     fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
     fe["ci_upper"] = fe["estimate"] + q * fe["std_error"]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "t_value", "df", "p_value"]]
+    keys = ["term", "estimate", "std_error", "ci_lower", "ci_upper"]
+    fe = fe[keys + [c.key for c in test] + ["p_value"]]
     pct = f"{100 * level:g}%"
-    ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
     return ApaTable(
         "fixed_effects",
-        f"Fixed effects for {fit.response}",
+        title,
         fe,
         (
             Column("Predictor", "term", "text", "l"),
             Column("b", "estimate", like="std_error"),
             Column("SE", "std_error", like="std_error"),
             Column(f"{pct} CI", "ci_lower,ci_upper", "ci", like="std_error"),
-            Column("t", "t_value"),
-            Column("df", "df"),
+            *test,
             Column("p", "p_value", "p"),
         ),
-        f"{fit.method} estimates; N = {fit.n_obs}. df and p by {ddf_name}'s method.",
+        note,
     )
 
 
