@@ -169,3 +169,45 @@ def test_ladder_rows_dropped_are_noted_in_the_report(tmp_path, capsys):
     notes = re.search(r'<section id="notes">(.*?)</section>', out.read_text(), re.S).group(1)
     assert "3 rows had missing values in the ladder&#x27;s variables (cses: 3)" in notes
     assert "Message from the ladder" not in notes  # said once, not twice
+
+
+def test_glmm_report_and_plots_with_family(tmp_path, capsys):
+    """--family/--nagq reach the fit: lme4's cbpp numbers (nAGQ = 10) in the CSV tables, no
+    residual row; a caterpillar is drawn, a residual plot refused with its reason."""
+    import json
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parents[1] / "glmm" / "reference"
+    model = json.loads((ref_dir / "cbpp.json").read_text())["models"][0]
+    agq = model["fits"]["agq10"]
+    data = str(ref_dir / "cbpp.csv")
+    formula = model["formula"]
+    glmm = ["--family", "binomial", "--nagq", "10"]
+    out = tmp_path / "r.html"
+    rc = main(["report", data, formula, *glmm, "-o", str(out), "--csv", str(tmp_path / "csv")])
+    assert rc == 0
+    fe = pd.read_csv(tmp_path / "csv" / "fixed_effects.csv")
+    assert list(fe.columns) == [
+        "term",
+        "estimate",
+        "std_error",
+        "ci_lower",
+        "ci_upper",
+        "z_value",
+        "p_value",
+    ]
+    assert fe["estimate"].tolist() == pytest.approx(agq["beta"], rel=1e-4)
+    assert fe["z_value"].tolist() == pytest.approx(
+        [r["z_value"] for r in agq["fixed_effects"]], rel=3e-3
+    )
+    re_ = pd.read_csv(tmp_path / "csv" / "random_effects.csv")
+    assert list(re_["group"]) == ["herd"]
+    assert "adaptive Gauss-Hermite, 10 points" in out.read_text()
+    png = tmp_path / "c.png"
+    assert main(["plot", data, formula, *glmm, "--kind", "caterpillar", "-o", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    rc = main(["plot", data, formula, *glmm, "--kind", "residuals", "-o", str(tmp_path / "r.png")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "no residual plot for a binomial GLMM" in err and len(err.strip().splitlines()) == 1

@@ -60,25 +60,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="centre level-1 predictors (group: add group means as level-2 predictors)",
     )
     p.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
-    p.add_argument(
-        "--family",
-        default=None,
-        help="binomial (0/1 outcome; logit link, or 'binomial(probit)') or poisson (counts): "
-        "GLMMs, fitted by ML (no REML)",
-    )
-    p.add_argument(
-        "--nagq",
-        type=int,
-        default=1,
-        help="GLMM: adaptive Gauss-Hermite points for the random-intercept steps (1 = Laplace)",
-    )
+    add_family_options(p)
     residual_options.add_options(p)  # hook: multilevel.residual
     add_format_option(p)
     p.set_defaults(run=run)
 
 
-def _family_options(args: argparse.Namespace) -> dict:
-    """family= and nagq= for a GLMM ladder."""
+def add_family_options(p: argparse.ArgumentParser) -> None:
+    """--family and --nagq: a GLMM (ladder, report, plot)."""
+    p.add_argument(
+        "--family",
+        default=None,
+        help="binomial (0/1 outcome; logit, or 'binomial(link=probit)') or poisson (counts): "
+        "GLMMs as lme4's glmer, fitted by ML (no REML)",
+    )
+    p.add_argument(
+        "--nagq",
+        type=int,
+        default=1,
+        help="GLMM: adaptive Gauss-Hermite points where the random part is one intercept "
+        "(1 = Laplace)",
+    )
+
+
+def family_options(args: argparse.Namespace) -> dict:
+    """family= and nagq= for a GLMM (empty for a linear mixed model)."""
     if args.family is None:
         if args.nagq != 1:
             from multilevel.errors import DataError
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             center=args.center,
             reml=not args.ml,
             **residual_options.from_args(args),
-            **_family_options(args),
+            **family_options(args),
         )
     for w in caught:
         if issubclass(w.category, LadderWarning):

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from multilevel.cli.files import add_force_option, check_output, data_inputs
+from multilevel.cli.ladder import add_family_options, family_options
 from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
@@ -18,7 +19,9 @@ EXAMPLES = """examples:
 kinds: caterpillar (conditional modes with 95% intervals), spaghetti (group lines and the
   population line; one level-1 predictor), residuals (QQ and residuals vs fitted at level 1,
   QQ of the modes at level 2), shrinkage (OLS per group vs BLUP), variance (between vs within),
-  acf (residual autocorrelation by lag, before and after --correlation)
+  acf (residual autocorrelation by lag, before and after --correlation). GLMMs (--family):
+  caterpillar, spaghetti (response scale) and variance (latent scale); the others are refused
+  with the reason
   multilevel plot sleepstudy 'Reaction ~ Days + (1 | Subject)' --kind acf --correlation ar1:Days \
       -o acf.png
 """
@@ -50,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "default 100 and 200)",
     )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    add_family_options(p)
     add_force_option(p)
     residual_options.add_options(p)  # hook: multilevel.residual
     p.set_defaults(run=run)
@@ -71,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         fit = multilevel.fit(
-            args.formula, resolve(args.data), reml=not args.ml, **residual_options.from_args(args)
+            args.formula,
+            resolve(args.data),
+            reml=not args.ml,
+            **residual_options.from_args(args),
+            **family_options(args),
         )
     options = {"group": args.group}
     if args.kind == "spaghetti" and args.x:

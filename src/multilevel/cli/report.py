@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from multilevel.cli.files import add_force_option, check_csv_folder, check_output, data_inputs
+from multilevel.cli.ladder import add_family_options, family_options
 from multilevel.residual import cli as residual_options
 
 EXAMPLES = """examples:
@@ -21,6 +22,8 @@ EXAMPLES = """examples:
       --level2 meanses catholic -o ladder.html --csv tables/
   multilevel report hsb 'mathach ~ cses + meanses + (1 | school)' --compare -o compare.html
   multilevel report sleepstudy 'Reaction ~ Days + (Days | Subject)' --format latex
+  multilevel report cbpp.csv 'cbind(incidence, size - incidence) ~ period + (1 | herd)' \
+      --family binomial --nagq 10 -o cbpp.html
 """
 
 
@@ -64,6 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="ladder: centre the level-1 predictors",
     )
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    add_family_options(p)
     residual_options.add_options(p)  # hook: multilevel.residual
     p.add_argument("--title", help="title of the report")
     p.add_argument("--csv", metavar="DIR", help="also write every table as DIR/<table>.csv")
@@ -118,6 +122,7 @@ def build(args: argparse.Namespace):
             center=args.center,
             reml=not args.ml,
             **residual_options.from_args(args),
+            **family_options(args),
         )
     if not args.formula:
         raise DataError("a formula is needed, e.g. 'y ~ x + (1 | group)' (or use --ladder)")
@@ -125,14 +130,22 @@ def build(args: argparse.Namespace):
         from multilevel.compare import compare_estimators
 
         try:
-            return compare_estimators(data, args.formula, group=args.group, reml=not args.ml)
+            return compare_estimators(
+                data, args.formula, group=args.group, reml=not args.ml, family=args.family
+            )
         except ValueError as exc:
             if isinstance(exc, DataError):
                 raise
             raise DataError(str(exc)) from None
     import multilevel
 
-    return multilevel.fit(args.formula, data, reml=not args.ml, **residual_options.from_args(args))
+    return multilevel.fit(
+        args.formula,
+        data,
+        reml=not args.ml,
+        **residual_options.from_args(args),
+        **family_options(args),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from multilevel.compare.gee import gee
 from multilevel.compare.multilevel_estimator import multilevel_model
 from multilevel.compare.ols import ols, ols_cluster
 from multilevel.compare.one_per_group import one_per_group
+from multilevel.compare.plot import forest_plot
 from multilevel.compare.protocol import EstimatorResult
 from multilevel.compare.table import comparison_table, format_table
 
@@ -136,8 +137,6 @@ class Comparison:
 
     def plot(self, **kwargs: Any):
         """Forest plot (matplotlib Figure); see :func:`multilevel.compare.plot.forest_plot`."""
-        from multilevel.compare.plot import forest_plot
-
         return forest_plot(self, **kwargs)
 
 

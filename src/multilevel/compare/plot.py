@@ -7,24 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multilevel.compare.protocol import ComparisonTable
+from multilevel.plots._common import new_figure
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from multilevel.compare.compare import Comparison
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A Figure that does not touch pyplot's global state (Agg canvas; safe in servers/tests)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig
+__all__ = ["forest_plot", "new_figure"]
 
 
 def forest_plot(
-    comparison: Comparison,
+    comparison: ComparisonTable,
     terms: Sequence[str] | None = None,
     include_intercept: bool = False,
     **_: Any,

@@ -6,11 +6,31 @@ multilevel model can be tabulated, plotted and tested side by side with the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+
+
+class ComparisonTable(Protocol):
+    """What a forest plot reads from a comparison: the long table (term, estimator, estimate,
+    CI, ...), the estimators in order, the formula and the confidence level. A protocol here,
+    in the leaf module, so that the plot needs no import of the comparison that draws it."""
+
+    @property
+    def table(self) -> pd.DataFrame: ...
+
+    @property
+    def names(self) -> Sequence[str]: ...
+
+    @property
+    def formula(self) -> str: ...
+
+    @property
+    def level(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,14 @@ class GroupedLaplace:
         self._du: np.ndarray | None = None
         self._du_at = np.zeros(0)
 
+    def snapshot(self) -> tuple[GroupedState | None, np.ndarray | None, np.ndarray]:
+        """The modes and row terms of the last evaluation (never mutated, only replaced)."""
+        return self.state, self._du, self._du_at
+
+    def restore(self, snap: tuple[GroupedState | None, np.ndarray | None, np.ndarray]) -> None:
+        """Back to a snapshot: as if the last evaluation were the one it was taken after."""
+        self.state, self._du, self._du_at = snap
+
     # ------------------------------------------------------------------ small pieces
     def Lambda(self, theta: np.ndarray) -> np.ndarray:
         L = np.zeros((self.q, self.q))

@@ -52,7 +52,11 @@ def _safe(engine: LaplaceEngine, phi: np.ndarray, nth: int) -> tuple[float, np.n
 def approximate_hessian(
     engine: LaplaceEngine, phi: np.ndarray, g: np.ndarray, nth: int, lower: np.ndarray
 ) -> tuple[np.ndarray, int]:
-    """Theta columns by differences of the gradient, beta block 2 R_X'R_X (symmetrised)."""
+    """Theta columns by differences of the gradient, beta block 2 R_X'R_X (symmetrised).
+    The engine is left at phi: restored from a snapshot where it can take one (the grouped
+    engine), else by one more evaluation at phi."""
+    snapshot = getattr(engine, "snapshot", None)
+    saved = snapshot() if snapshot is not None else None
     k = len(phi)
     H = np.zeros((k, k))
     H[nth:, nth:] = 2 * engine.fixed_information(phi[:nth])  # modes are at phi here
@@ -70,6 +74,9 @@ def approximate_hessian(
         col = (g_up - g) / h
         H[:, m] = col
         H[m, :] = col
+    if saved is not None:
+        engine.restore(saved)  # type: ignore[attr-defined]
+        return H, evals
     _safe(engine, phi, nth)  # leave the modes at phi
     return H, evals + 1
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multilevel.result.serialize import _num
+from multilevel.result.serialize import _num, random_effects_to_dicts
 
 if TYPE_CHECKING:
     from multilevel.glmm.result import GlmmFit
@@ -35,18 +35,7 @@ def glmm_to_dict(fit: GlmmFit) -> dict[str, Any]:
             for name, r in fe.iterrows()
         ],
         "vcov_fixed": [[_num(v) for v in row] for row in np.atleast_2d(fit.vcov_beta)],
-        "random_effects": [
-            {
-                "group": vc.group,
-                "grouping_factor": vc.grouping_factor,
-                "terms": list(vc.terms),
-                "variances": [_num(v) for v in vc.variances],
-                "std_devs": [_num(v) for v in vc.std_devs],
-                "covariance_matrix": [[_num(v) for v in row] for row in vc.covariance],
-                "correlation_matrix": [[_num(v) for v in row] for row in vc.correlation],
-            }
-            for vc in fit.random_effects
-        ],
+        "random_effects": random_effects_to_dicts(fit.random_effects),
         "loglik": _num(fit.loglik),
         "loglik_lme4": _num(fit.loglik_lme4),
         "saturated_loglik": _num(fit.saturated_loglik),

@@ -46,7 +46,7 @@ def pair_map(
         return None
     i, l, value, indptr = pairs
     nr = B.shape[1]
-    return sp.csc_matrix((value, i * nr + l, indptr), shape=(nr * nr, B.shape[0]))
+    return sp.csc_matrix((value, i.astype(np.int64) * nr + l, indptr), shape=(nr * nr, B.shape[0]))
 
 
 def row_pairs(
@@ -61,8 +61,8 @@ def row_pairs(
     if int(np.sum(counts**2)) > max_pairs:
         return None
     indptr = np.concatenate([[0], np.cumsum(per_row)])
-    i = np.empty(indptr[-1], np.int64)
-    l = np.empty(indptr[-1], np.int64)
+    i = np.empty(indptr[-1], B.indices.dtype)  # int32 for any nr a dense S can have
+    l = np.empty(indptr[-1], B.indices.dtype)
     value = np.empty(indptr[-1])
     for c in np.unique(counts[counts > 0]):
         rows = np.flatnonzero(counts == c)
@@ -98,22 +98,24 @@ class PatternUpdate:
         i, l, value, indptr = pairs
         C_rr = sp.csr_matrix(xp.C_rr)
         ci, cl = C_rr.nonzero()
-        # the pattern: the pairs, C_rr's entries, the diagonal; keyed column by column
-        pair_key = l * nr + i
-        on = np.zeros(nr * nr, bool)
-        on[pair_key] = True
-        on[cl.astype(np.int64) * nr + ci] = True
-        on[np.arange(nr) * (nr + 1)] = True
-        key = np.flatnonzero(on)
-        key = key[key % nr >= key // nr]  # lower triangle
+        # the pattern: the pairs, C_rr's entries, the diagonal; keyed column by column (small
+        # integer types: the first touch of fresh memory is much of this set-up's cost)
+        on = np.zeros((nr, nr), bool)  # [column, row]
+        on[l, i] = True
+        on[cl, ci] = True
+        on[np.arange(nr), np.arange(nr)] = True
+        key = np.flatnonzero(np.triu(on))  # rows >= columns
         self.rows, self.cols = key % nr, key // nr
-        index = np.zeros(nr * nr, np.int64)
-        index[key] = np.arange(key.size)
-        self.W = sp.csc_matrix((value, index[pair_key], indptr), shape=(key.size, B.shape[0]))
+        index = np.zeros((nr, nr), np.int32)
+        index.ravel()[key] = np.arange(key.size)
+        self.W = sp.csc_matrix((value, index[l, i], indptr), shape=(key.size, B.shape[0]))
         C_dense = xp.C_rr if isinstance(xp.C_rr, np.ndarray) else C_rr
         self.c = np.asarray(C_dense[self.rows, self.cols]).ravel()
         self.on_diagonal = np.flatnonzero(self.rows == self.cols)
-        self.lam_rows, self.lam_cols = lam_index[self.rows], lam_index[self.cols]
+        n_theta = int(lam_index.max(initial=0)) + 1
+        # lambda_i lambda_l is theta_a theta_b for a few pairs (a, b): one gather per evaluation
+        self.scale_index = lam_index[self.rows] * n_theta + lam_index[self.cols]
+        self.n_theta = n_theta
         self.flat = self.rows + self.cols.astype(np.int64) * size
         self._twice_off_diagonal = np.where(self.rows == self.cols, 1.0, 2.0)
 
@@ -124,7 +126,8 @@ class PatternUpdate:
 
     def update(self, theta: np.ndarray, m: np.ndarray) -> np.ndarray:
         values = self.c - self.W @ m
-        values *= theta[self.lam_rows] * theta[self.lam_cols]
+        t = theta[: self.n_theta]
+        values *= np.multiply.outer(t, t).ravel()[self.scale_index]
         values[self.on_diagonal] += 1.0
         return values
 

@@ -14,10 +14,14 @@ if TYPE_CHECKING:
 
 
 def new_figure(width: float, height: float) -> Figure:
-    """A Figure on an Agg canvas, independent of pyplot (never shown, only saved)."""
-    from multilevel.compare.plot import new_figure as _new
+    """A Figure on an Agg canvas, independent of pyplot's global state (never shown, only
+    saved; safe in scripts, servers and tests)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    return _new(width, height)
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def pick_term(fit: Any, group: str | None) -> RandomTerm:
@@ -32,6 +36,19 @@ def pick_term(fit: Any, group: str | None) -> RandomTerm:
             return t
     names = ", ".join(t.name for t in terms)
     raise DataError(f"the model has no random term for {group!r}; its terms are: {names}")
+
+
+def is_glmm(fit: Any) -> bool:
+    """A generalized linear mixed model: its family fixes the level-1 variance."""
+    return hasattr(fit, "family") and hasattr(fit, "nagq")
+
+
+def refuse_glmm(fit: Any, kind: str, reason: str) -> None:
+    """A plot that has no meaning for a GLMM is refused in one line saying why."""
+    from multilevel.errors import DataError
+
+    if is_glmm(fit):
+        raise DataError(f"no {kind} plot for a {fit.family.name} GLMM: {reason}")
 
 
 def safe_text(text: object) -> str:

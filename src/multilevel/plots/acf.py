@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multilevel.plots._common import new_figure
+from multilevel.plots._common import new_figure, refuse_glmm
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,6 +57,12 @@ def acf_plot(
     """Bars of the residual ACF by lag: ``before`` (gid ``acf:before``) from a fit without the
     structure (default: this fit's standardized residuals, not whitened) and ``after``
     (``acf:after``) from this fit's normalized residuals, when it has a correlation structure."""
+    refuse_glmm(
+        fit,
+        "acf",
+        "residual correlation structures are for linear mixed models (a GLMM's level-1 "
+        "variance is fixed by its family)",
+    )
     groups, order = _groups_and_order(fit, time)
     sizes = np.bincount(groups)
     lag = int(max_lag or min(10, max(1, int(np.median(sizes)) - 1)))

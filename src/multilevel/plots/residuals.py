@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from multilevel.plots._common import new_figure, safe_text, term_label, wrapped_title
+from multilevel.plots._common import new_figure, refuse_glmm, safe_text, term_label, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,6 +40,12 @@ def _qq(ax: Axes, values: np.ndarray, title: str, gid: str) -> None:
 def residual_plot(fit: Any, **_: Any) -> Figure:
     """Panels: level-1 QQ (gid ``qq:residuals``), residuals vs fitted (``resid_fitted``), and a
     level-2 QQ per random term (``qq:<group>:<term>``), each of b_j / SD(b_j)."""
+    refuse_glmm(
+        fit,
+        "residual",
+        "its level-1 residuals (0/1 outcomes or counts) are not normal and there is no sigma; "
+        "plot the modes with kind='caterpillar'",
+    )
     level2 = [(t, k, name) for t in fit.design.terms for k, name in enumerate(t.term_names)]
     n = 2 + len(level2)
     cols = min(n, 3)

@@ -20,6 +20,7 @@ import pandas as pd
 from multilevel.plots._common import (
     new_figure,
     pick_term,
+    refuse_glmm,
     safe_text,
     sample_groups,
     term_label,
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 def shrinkage_estimates(fit: Any, group: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """(table, population): per level its size n, ``ols:<term>`` and ``blup:<term>``; the
     population value per term. OLS is NaN where Z_j has rank below q (too few rows)."""
+    refuse_glmm(
+        fit,
+        "shrinkage",
+        "per-group least squares on 0/1 outcomes or counts is not the GLMM's no-pooling "
+        "estimate (and is infinite for all-0 or all-1 groups); plot the modes with "
+        "kind='caterpillar'",
+    )
     term = pick_term(fit, group)
     names = list(term.term_names)
     q = len(names)

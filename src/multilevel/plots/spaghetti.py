@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError
-from multilevel.plots._common import new_figure, pick_term, safe_text, wrapped_title
+from multilevel.plots._common import is_glmm, new_figure, pick_term, safe_text, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -58,7 +58,9 @@ def spaghetti_plot(
     **_: Any,
 ) -> Figure:
     """Data (grey), one line per group (artists with gid ``group:<level>``) and the population
-    line (gid ``population``). With more than ``max_groups`` groups a random sample is drawn."""
+    line (gid ``population``). With more than ``max_groups`` groups a random sample is drawn.
+    A GLMM's lines are on the response scale (probabilities or expected counts) over its
+    0/1 or count data."""
     term = pick_term(fit, group)
     data = fit.design.frame.data
     x = x or level1_predictor(fit, term.codes)
@@ -84,7 +86,10 @@ def spaghetti_plot(
         )
     new = data.iloc[np.repeat(first[chosen], [len(g) for g in grids])].copy()
     new[x] = np.concatenate(grids)
-    preds = np.split(fit.predict(new, random=True), np.cumsum([len(g) for g in grids])[:-1])
+    scale = {"type": "response"} if is_glmm(fit) else {}
+    preds = np.split(
+        fit.predict(new, random=True, **scale), np.cumsum([len(g) for g in grids])[:-1]
+    )
     for j, g, p in zip(chosen, grids, preds, strict=True):
         line = ax.plot(g, p, lw=0.9, alpha=0.6, marker="o" if len(g) == 1 else None, ms=3)[0]
         line.set_gid(f"group:{term.levels[j]}")  # gids are not drawn: no escaping
@@ -105,15 +110,25 @@ def spaghetti_plot(
         + (" (random sample)" if len(chosen) < term.n_levels else ""),
     )
     ax.set_xlabel(safe_text(x))
-    ax.set_ylabel(safe_text(fit.response))
+    ax.set_ylabel(safe_text(_mean_label(fit)))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
+def _mean_label(fit: Any) -> str:
+    """The y axis: the outcome, or for a GLMM the mean its lines show."""
+    if not is_glmm(fit):
+        return str(fit.response)
+    if fit.family.name == "binomial":
+        return f"P({fit.response} = 1)"
+    return f"E({fit.response})"
+
+
 def population_line(fit: Any, x: str, grid: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """X beta on the grid, other numeric columns at their mean over groups (b = 0)."""
+    """X beta on the grid, other numeric columns at their mean over groups (b = 0); a GLMM's
+    on the response scale (the mean at b = 0, not the population-averaged mean)."""
     data = fit.design.frame.data
     new = data.iloc[np.zeros(len(grid), dtype=int)].copy()
     for col in data.columns:
@@ -124,4 +139,4 @@ def population_line(fit: Any, x: str, grid: np.ndarray, codes: np.ndarray) -> np
         ):
             new[col] = float(data[col].groupby(codes).mean().mean())
     new[x] = grid
-    return fit.predict(new, random=False)
+    return fit.predict(new, random=False, **({"type": "response"} if is_glmm(fit) else {}))

@@ -5,6 +5,8 @@ Three stacked parts (Nakagawa & Schielzeth 2013; Johnson 2014 for random slopes)
 random-effects (between-group) variance, tau00 in a random-intercept model; ``within`` =
 sigma^2, the residual (within-group) variance. For the null model between / (between + within)
 is the ICC. Along the ladder the bars show where the predictors take their variance from.
+For a GLMM ``within`` is the family's level-1 variance on the latent scale (pi^2/3 for logit;
+Poisson: from the null model), as ``performance::r2_nakagawa``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multilevel.plots._common import new_figure, safe_text, wrapped_title
+from multilevel.plots._common import is_glmm, new_figure, safe_text, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,11 +29,20 @@ LABELS = {
 COLORS = {"fixed": "C2", "between": "C1", "within": "C0"}
 
 
-def variance_parts(fit: Any) -> dict[str, float]:
-    """{"fixed": Var(X beta), "between": mean z' T z summed over terms, "within": sigma^2}."""
+def variance_parts(fit: Any, null: Any = None) -> dict[str, float]:
+    """{"fixed": Var(X beta), "between": mean z' T z summed over terms, "within": sigma^2}
+    (a GLMM: its latent level-1 variance; a Poisson GLMM needs its ``null`` model)."""
     from multilevel.ladder.r2 import r2  # the same decomposition as the ladder's R^2
 
-    parts = r2(fit)
+    try:
+        parts = r2(fit, null)
+    except ValueError:
+        from multilevel.errors import DataError
+
+        raise DataError(
+            "no variance plot for a Poisson GLMM with predictors on its own: its level-1 "
+            "variance comes from the null model; plot the null model or the ladder"
+        ) from None
     return {"fixed": parts.var_fixed, "between": parts.var_random, "within": parts.var_residual}
 
 
@@ -51,7 +62,8 @@ def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Fi
     share of the model's total; ``proportions=True`` draws the shares instead of variances.
     """
     models = _models(obj)
-    parts = np.array([[variance_parts(f)[p] for p in PARTS] for _, f in models])
+    null = obj["null"].fit if hasattr(obj, "steps") else None
+    parts = np.array([[variance_parts(f, null)[p] for p in PARTS] for _, f in models])
     totals = parts.sum(axis=1)
     heights = parts / totals[:, None] if proportions else parts
     fig = new_figure(max(4.0, 1.5 * len(models) + 2.5), 4.4)
@@ -61,7 +73,10 @@ def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Fi
     for k, p in enumerate(PARTS):
         if not np.any(parts[:, k] > 0):
             continue
-        bars = ax.bar(x, heights[:, k], bottom=bottom, color=COLORS[p], label=LABELS[p], width=0.6)
+        label = LABELS[p]
+        if p == "within" and is_glmm(models[0][1]):
+            label = "within groups (level 1, latent scale: fixed by the family)"
+        bars = ax.bar(x, heights[:, k], bottom=bottom, color=COLORS[p], label=label, width=0.6)
         for patch in bars.patches:
             patch.set_gid(p)
         for xi, b, h, share in zip(x, bottom, heights[:, k], parts[:, k] / totals, strict=True):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from multilevel.errors import MultilevelError
 from multilevel.report import tables as tb
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -104,7 +105,6 @@ def _page(title: str, sections: list[str]) -> str:
 def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Figures for a fit (each kind that applies) and the reasons for those skipped."""
     from multilevel import plots
-    from multilevel.errors import MultilevelError
 
     captions = {
         "caterpillar": "Each group's conditional mode (its estimated deviation from the "
@@ -132,6 +132,12 @@ def _plots(fit: Any, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return out, skipped
 
 
+def _residual_table(fit: Any) -> list[str]:
+    """The residual-structure table of a fit with correlation= / variance= (else nothing)."""
+    table = tb.residual_structure_table(fit)
+    return [] if table is None else [table.to_html()]
+
+
 def _equations(fit: Any) -> str:
     """Level and reduced-form equations typeset in MathML (no script, no network), or a short
     reason why not."""
@@ -147,28 +153,46 @@ def _equations(fit: Any) -> str:
 
 
 # ------------------------------------------------------------------ plain-language notes
-def fit_notes(fit: Any) -> list[str]:
-    """Notes a student understands: ICC, singular fit, convergence, dropped rows, small groups."""
+def fit_notes(fit: Any, method: bool = True) -> list[str]:
+    """Notes a student understands: ICC, singular fit, convergence, dropped rows, small groups;
+    for a GLMM (``method``) how it was fitted and what replaces sigma^2."""
     from multilevel.plots.variance import variance_parts
 
     notes = []
     g = fit.random_effects[0].grouping_factor
+    glmm = tb._is_glmm(fit)
+    latent = " (on the latent scale)" if glmm else ""
+    if glmm and method:
+        from multilevel.levels.render import level1_variance_note
+
+        notes.append(
+            f"A {fit.family.name} GLMM ({fit.link} link) fitted by maximum likelihood "
+            + ("(Laplace)" if fit.nagq == 1 else f"(adaptive Gauss-Hermite, {fit.nagq} points)")
+            + f"; GLMMs have no REML. Coefficients are on the {fit.link} scale, tested by Wald "
+            f"z as in glmer's summary; {level1_variance_note(fit)}."
+        )
     if fit.icc is not None:
         for grp, v in fit.icc.items():
-            notes.append(
-                f"ICC = {v:.3f}: {100 * v:.1f}% of the variance in {fit.response} lies between "
-                f"the {grp} groups and {100 * (1 - v):.1f}% within them. Two observations from the "
-                f"same {grp} are correlated about {v:.2f}; this is why their rows cannot be "
-                "treated as independent."
+            notes.insert(
+                0,
+                f"ICC = {v:.3f}{latent}: {100 * v:.1f}% of the variance in {fit.response} lies "
+                f"between the {grp} groups and {100 * (1 - v):.1f}% within them. Two "
+                f"observations from the same {grp} are correlated about {v:.2f}; this is why "
+                "their rows cannot be treated as independent.",
             )
     else:
-        parts = variance_parts(fit)
-        cond = parts["between"] / (parts["between"] + parts["within"])
-        notes.append(
-            f"Conditional ICC = {cond:.3f}: after accounting for the predictors, {100 * cond:.1f}% "
-            f"of the remaining (unexplained) variance in {fit.response} lies between the {g} "
-            "groups." + _null_icc(fit)
-        )
+        try:
+            parts = variance_parts(fit)
+        except MultilevelError:  # a Poisson GLMM with predictors: needs its null model
+            parts = None
+        if parts is not None:
+            cond = parts["between"] / (parts["between"] + parts["within"])
+            notes.insert(
+                0,
+                f"Conditional ICC = {cond:.3f}{latent}: after accounting for the predictors, "
+                f"{100 * cond:.1f}% of the remaining (unexplained) variance in {fit.response} "
+                f"lies between the {g} groups." + _null_icc(fit),
+            )
     if fit.is_singular:
         zero = [
             vc.group
@@ -194,7 +218,7 @@ def fit_notes(fit: Any) -> list[str]:
             "a simpler random part, usually fixes this."
         )
     if fit.n_dropped:
-        by = fit.dropped_by
+        by = getattr(fit, "dropped_by", None) or getattr(fit.design.frame, "dropped_by", None)
         detail = ", ".join(f"{k}: {v}" for k, v in by.items()) if by else ""
         notes.append(
             f"{fit.n_dropped} rows had missing values in the model's variables and were "
@@ -207,7 +231,7 @@ def fit_notes(fit: Any) -> list[str]:
                 "imprecisely from so few groups."
             )
     sizes = fit.group_sizes()
-    for t in fit.layout.terms:
+    for t in fit.design.terms if glmm else fit.layout.terms:
         singles = int(np.sum(sizes[t.grouping_factor] == 1))
         if singles and t.q > 1:
             notes.append(
@@ -226,14 +250,19 @@ def _null_icc(fit: Any) -> str:
     """The unconditional ICC from the null model refitted on the same rows ('' if not simple)."""
     from multilevel.api import fit as fit_model
 
-    if not fit.has_rows:  # a fit from chunks: no rows to refit
+    if not getattr(fit, "has_rows", True):  # a fit from chunks: no rows to refit
         return ""
+    glmm = {"family": fit.family, "nagq": fit.nagq} if tb._is_glmm(fit) else {}
     if len(fit.design.terms) != 1 or fit.design.terms[0].term_names[0] != "(Intercept)":
         return " The unconditional ICC comes from the null model (random-effects ANOVA)."
     g = fit.design.terms[0].grouping_factor
     try:
         null = fit_model(
-            f"{fit.response} ~ 1 + (1 | {g})", fit.design.frame.data, reml=fit.reml, warn=False
+            f"{fit.response} ~ 1 + (1 | {g})",
+            fit.design.frame.data,
+            reml=fit.reml,
+            warn=False,
+            **glmm,
         )
     except Exception:  # noqa: BLE001 - an optional note must not break the report
         return ""
@@ -297,7 +326,7 @@ def ladder_notes(ld: Any) -> list[str]:
                 )
             )
     for s in ld.steps:
-        for n in fit_notes(s.fit)[1:]:
+        for n in fit_notes(s.fit, method=False)[1:]:
             notes.append(f"{s.step.replace('_', ' ')}: {n}")
     return notes
 
@@ -328,7 +357,8 @@ def fit_report(fit: Any, title: str | None = None, notes: Sequence[str] = ()) ->
         _section(
             "tables",
             "Tables",
-            [tb.fixed_effects_table(fit).to_html(), tb.random_effects_table(fit).to_html()],
+            [tb.fixed_effects_table(fit).to_html(), tb.random_effects_table(fit).to_html()]
+            + _residual_table(fit),
         ),
         _section("plots", "Plots", figs + [f'<p class="meta">{e(s)}</p>' for s in skipped]),
         _section("notes", "Notes", [_notes_html(fit_notes(fit) + list(notes))]),
@@ -350,6 +380,7 @@ def ladder_report(ld: Any, title: str | None = None, notes: Sequence[str] = ()) 
             + _equations(s.fit)
             + tb.fixed_effects_table(s.fit).to_html()
             + tb.random_effects_table(s.fit).to_html()
+            + "".join(_residual_table(s.fit))
             + "</details>"
         )
     figs, skipped = _plots(last, ("caterpillar", "spaghetti", "shrinkage", "residuals"))

@@ -289,56 +289,41 @@ def _glmm_method(fit: Any) -> str:
     return f"ML ({how}) estimates of a {fit.family.name} GLMM ({fit.link} link)"
 
 
-def glmm_fixed_effects_table(fit: Any, level: float = 0.95) -> ApaTable:
-    """b, SE, Wald CI, z and p for each fixed effect of a GLMM, as ``summary(glmer)``."""
-    fe = fit.fixed_effects().reset_index()
-    q = stats.norm.ppf(0.5 + level / 2)
-    fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
-    fe["ci_upper"] = fe["estimate"] + q * fe["std_error"]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "z_value", "p_value"]]
-    pct = f"{100 * level:g}%"
-    return ApaTable(
-        "fixed_effects",
-        f"Fixed effects for {fit.response} ({fit.link} scale)",
-        fe,
-        (
-            Column("Predictor", "term", "text", "l"),
-            Column("b", "estimate", like="std_error"),
-            Column("SE", "std_error", like="std_error"),
-            Column(f"{pct} CI", "ci_lower,ci_upper", "ci", like="std_error"),
-            Column("z", "z_value"),
-            Column("p", "p_value", "p"),
-        ),
-        f"{_glmm_method(fit)}; N = {fit.n_obs}. Wald z tests and CIs, as glmer's summary.",
-    )
-
-
 def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.95) -> ApaTable:
-    """b, SE, CI (t-based with the chosen denominator df), t, df, p for each fixed effect
-    (a GLMM: Wald z, :func:`glmm_fixed_effects_table`)."""
-    if _is_glmm(fit):
-        return glmm_fixed_effects_table(fit, level)
-    fe = fit.fixed_effects(ddf).reset_index()
-    q = stats.t.ppf(0.5 + level / 2, fe["df"].to_numpy())
+    """b, SE, CI, test statistic and p for each fixed effect: t with the chosen denominator
+    df (linear mixed models), or Wald z with a normal CI for a GLMM, as ``summary(glmer)``."""
+    glmm = _is_glmm(fit)
+    fe = fit.fixed_effects() if glmm else fit.fixed_effects(ddf)
+    fe = fe.reset_index()
+    if glmm:
+        q = stats.norm.ppf(0.5 + level / 2)
+        test = [Column("z", "z_value")]
+        note = f"{_glmm_method(fit)}; N = {fit.n_obs}. Wald z tests and CIs, as glmer's summary."
+        title = f"Fixed effects for {fit.response} ({fit.link} scale)"
+    else:
+        q = stats.t.ppf(0.5 + level / 2, fe["df"].to_numpy())
+        test = [Column("t", "t_value"), Column("df", "df")]
+        ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
+        note = f"{fit.method} estimates; N = {fit.n_obs}. df and p by {ddf_name}'s method."
+        title = f"Fixed effects for {fit.response}"
     fe["ci_lower"] = fe["estimate"] - q * fe["std_error"]
     fe["ci_upper"] = fe["estimate"] + q * fe["std_error"]
-    fe = fe[["term", "estimate", "std_error", "ci_lower", "ci_upper", "t_value", "df", "p_value"]]
+    keys = ["term", "estimate", "std_error", "ci_lower", "ci_upper"]
+    fe = fe[keys + [c.key for c in test] + ["p_value"]]
     pct = f"{100 * level:g}%"
-    ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
     return ApaTable(
         "fixed_effects",
-        f"Fixed effects for {fit.response}",
+        title,
         fe,
         (
             Column("Predictor", "term", "text", "l"),
             Column("b", "estimate", like="std_error"),
             Column("SE", "std_error", like="std_error"),
             Column(f"{pct} CI", "ci_lower,ci_upper", "ci", like="std_error"),
-            Column("t", "t_value"),
-            Column("df", "df"),
+            *test,
             Column("p", "p_value", "p"),
         ),
-        f"{fit.method} estimates; N = {fit.n_obs}. df and p by {ddf_name}'s method.",
+        note,
     )
 
 
@@ -396,6 +381,89 @@ def random_effects_table(fit: Any) -> ApaTable:
             Column("Variance", "variance"),
             Column("SD", "sd"),
             Column("r", "correlation", "r"),
+        ),
+        note,
+    )
+
+
+def residual_structure_table(fit: Any) -> ApaTable | None:
+    """The residual correlation and variance function of a fit (``correlation=`` /
+    ``variance=``) as nlme's summary prints them: AR(1) or continuous AR(1) with its Phi, SD
+    ratios per stratum (VarIdent; the reference stratum 1), or the power (VarPower). None for
+    independent residuals with one variance."""
+    r = getattr(fit, "residual_structure", None)
+    if r is None:
+        return None
+    from multilevel.residual.structures import AR1, VarIdent, VarPower
+
+    rows: list[dict[str, Any]] = []
+    c = r.correlation
+    if c is not None:
+        kind = "AR(1)" if isinstance(c, AR1) else "Continuous AR(1)"
+        group = r.model.correlation.group
+        rows.append(
+            {
+                "part": "Correlation structure",
+                "structure": kind,
+                "formula": f"~{c.time or 1} | {group}",
+                "parameter": "Phi",
+                "estimate": float(r.phi),
+            }
+        )
+    v = r.variance
+    if isinstance(v, VarIdent):
+        for k, (label, ratio) in enumerate((r.sd_ratios or {}).items()):
+            rows.append(
+                {
+                    "part": "Variance function" if k == 0 else "",
+                    "structure": "Different SDs per stratum" if k == 0 else "",
+                    "formula": f"~1 | {v.by}" if k == 0 else "",
+                    "parameter": str(label),
+                    "estimate": float(ratio),
+                }
+            )
+    elif isinstance(v, VarPower):
+        rows.append(
+            {
+                "part": "Variance function",
+                "structure": "Power of variance covariate",
+                "formula": f"~{v.covariate or 'fitted(.)'}",
+                "parameter": "power",
+                "estimate": float(r.power),
+            }
+        )
+    if not rows:
+        return None
+    note = "As nlme's summary. "
+    if c is not None:
+        note += (
+            "Phi = correlation of two residuals of one group one time unit apart "
+            "(Phi^|t - t'| further apart). "
+        )
+    sigma = f"σ = {float(fit.sigma):.4g}"
+    if isinstance(v, VarIdent):
+        note += (
+            "SD ratios: residual SD of each stratum / that of the reference stratum (1); "
+            f"{sigma} is the reference stratum's residual SD."
+        )
+    elif isinstance(v, VarPower):
+        v0 = r.model.variance.v0
+        note += (
+            f"Residual SD = σ (|v| / {v0:.4g})^power with {sigma}; nlme's σ (the SD at "
+            f"|v| = 1) is {r.sigma_scale_nlme:.6g} × ours."
+        )
+    else:
+        note += f"Residual SD {sigma}."
+    return ApaTable(
+        "residual_structure",
+        f"Residual structure for {fit.response}",
+        pd.DataFrame(rows, columns=["part", "structure", "formula", "parameter", "estimate"]),
+        (
+            Column("Part", "part", "text", "l"),
+            Column("Structure", "structure", "text", "l"),
+            Column("Formula", "formula", "text", "l"),
+            Column("Parameter", "parameter", "text", "l"),
+            Column("Estimate", "estimate", "num3"),
         ),
         note,
     )
@@ -732,8 +800,12 @@ def tables_for(obj: Any) -> list[ApaTable]:
         for s in obj.steps:
             fe, re = fixed_effects_table(s.fit), random_effects_table(s.fit)
             out += [_renamed(fe, s.step), _renamed(re, s.step)]
+            rs = residual_structure_table(s.fit)
+            out += [_renamed(rs, s.step)] if rs is not None else []
         return out
-    return [data_summary_table(obj), fixed_effects_table(obj), random_effects_table(obj)]
+    out = [data_summary_table(obj), fixed_effects_table(obj), random_effects_table(obj)]
+    rs = residual_structure_table(obj)
+    return out + ([rs] if rs is not None else [])
 
 
 def _renamed(t: ApaTable, step: str) -> ApaTable:

@@ -19,6 +19,23 @@ def _num(x: Any) -> Any:
     return x if math.isfinite(x) else None
 
 
+def random_effects_to_dicts(components: Any) -> list[dict[str, Any]]:
+    """The variance components of a fit (linear or generalized) as the reference files write
+    them: variances, SDs, covariance and correlation matrices per random block."""
+    return [
+        {
+            "group": vc.group,
+            "grouping_factor": vc.grouping_factor,
+            "terms": list(vc.terms),
+            "variances": [_num(v) for v in vc.variances],
+            "std_devs": [_num(v) for v in vc.std_devs],
+            "covariance_matrix": [[_num(v) for v in row] for row in vc.covariance],
+            "correlation_matrix": [[_num(v) for v in row] for row in vc.correlation],
+        }
+        for vc in components
+    ]
+
+
 def fit_to_dict(fit: LmmFit, kenward_roger: bool = False) -> dict[str, Any]:
     """A plain dict (JSON-ready) with the reference files' field names, plus run metadata."""
     fe = fit.fixed_effects()
@@ -40,18 +57,7 @@ def fit_to_dict(fit: LmmFit, kenward_roger: bool = False) -> dict[str, Any]:
                 p_value_kenward_roger=_num(kr["p_value"].iloc[i]),
             )
         fixed.append(row)
-    random = [
-        {
-            "group": vc.group,
-            "grouping_factor": vc.grouping_factor,
-            "terms": list(vc.terms),
-            "variances": [_num(v) for v in vc.variances],
-            "std_devs": [_num(v) for v in vc.std_devs],
-            "covariance_matrix": [[_num(v) for v in row] for row in vc.covariance],
-            "correlation_matrix": [[_num(v) for v in row] for row in vc.correlation],
-        }
-        for vc in fit.random_effects
-    ]
+    random = random_effects_to_dicts(fit.random_effects)
     out = {
         "formula": fit.formula,
         "method": fit.method,
