@@ -74,15 +74,20 @@ def test_aliases_return_the_one_class(frame):
     assert isinstance(fit, LmmFit)
 
 
-@pytest.mark.parametrize("keyword", ["weights", "offset"])
-def test_weights_and_offset_need_the_rows_for_now(frame, keyword):
-    with pytest.raises(DataError, match="fit from chunks"):
-        multilevel.fit(FORMULA, frame, chunk_rows=500, **{keyword: "z"})
-
-
-def test_contrasts_need_the_rows_for_now(frame):
-    with pytest.raises(DataError, match="contrasts"):
-        multilevel.fit(FORMULA, frame, contrasts={"f": "sum"}, chunk_rows=500)
+def test_large_file_with_weights_offset_and_contrasts_is_read_in_chunks(
+    frame, tmp_path, monkeypatch
+):
+    """weights=, offset=, contrasts= and na_values= no longer force a large file into memory;
+    weights and offset as arrays (one value per row in memory) still do."""
+    data = frame.assign(w=np.exp(frame["z"] / 2), o=frame["z"] / 3)
+    path = tmp_path / "d.parquet"
+    data.to_parquet(path, index=False)
+    monkeypatch.setattr(api, "CHUNKED_FILE_BYTES", 10)  # every file counts as large
+    kw = dict(weights="w", offset="o", contrasts={"f": "sum"}, na_values=[-999])
+    got = _quiet(FORMULA, str(path), **kw)
+    assert not got.has_rows and "f1" in got.fixed_names
+    _same(got, _quiet(FORMULA, data, **kw))
+    assert _quiet(FORMULA, str(path), weights=data["w"].to_numpy()).has_rows
 
 
 def test_bad_chunk_rows_and_nagq(frame):

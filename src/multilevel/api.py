@@ -29,6 +29,7 @@ CHUNKED_FILE_BYTES = 512 * 2**20
 #: rows per chunk when the choice of a chunked fit is automatic
 DEFAULT_CHUNK_ROWS = 1_000_000
 
+
 def fit(
     formula: str,
     data: Any,
@@ -113,21 +114,27 @@ def fit(
         )
     if chunk_rows is not None and int(chunk_rows) < 1:
         raise DataError(f"chunk_rows must be a positive number of rows, not {chunk_rows}")
+    chunked = chunk_rows is not None or _is_dask(data)
+    if chunked and (correlation is not None or variance is not None):
+        raise DataError(
+            "correlation= and variance= (residual structures) need the rows in memory; they are "
+            "not supported with chunk_rows= or a Dask DataFrame: fit without them"
+        )
+    options = dict(weights=weights, offset=offset, contrasts=contrasts, na_values=na_values)
     if _is_dask(data):
-        return fit_dask(formula, data, reml=reml, warn=warn, _stacklevel=3)
-    in_memory_only = any(
-        v is not None for v in (contrasts, na_values, correlation, variance, weights, offset)
-    )
+        return fit_dask(formula, data, reml=reml, warn=warn, _stacklevel=3, **options)
+    in_memory_only = correlation is not None or variance is not None or _arrays(weights, offset)
     if chunk_rows is None and _large_file(data) and _chunkable(formula) and not in_memory_only:
         chunk_rows = DEFAULT_CHUNK_ROWS
     if chunk_rows is not None:
-        if in_memory_only:
-            raise DataError(
-                "contrasts=, na_values=, weights=, offset=, correlation= and variance= with a "
-                "fit from chunks are not supported yet"
-            )
         return fit_large(
-            formula, data, reml=reml, chunk_rows=int(chunk_rows), warn=warn, _stacklevel=3
+            formula,
+            data,
+            reml=reml,
+            chunk_rows=int(chunk_rows),
+            warn=warn,
+            _stacklevel=3,
+            **options,
         )
     design = build_design(
         formula, data, contrasts, weights=weights, offset=offset, na_values=na_values
@@ -163,6 +170,11 @@ def fit_design(
 
 def _is_dask(data: Any) -> bool:
     return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _arrays(*args: Any) -> bool:
+    """Whether weights or offset are given as arrays (one value per row: rows in memory)."""
+    return any(a is not None and not isinstance(a, str) for a in args)
 
 
 def _large_file(data: Any) -> bool:

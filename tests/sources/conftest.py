@@ -97,3 +97,34 @@ def multi_folder(tmp_path_factory, multi) -> str:
     for i, start in enumerate(range(0, len(multi), 1000)):
         multi.iloc[start : start + 1000].to_parquet(d / f"part{i}.parquet", index=False)
     return str(d)
+
+
+def with_extras(multi: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
+    """The multilevel data with precision weights ``w`` (two missing), an offset column ``o``, a
+    three-level text predictor ``f`` (level "z" only in the last rows), and missing-value codes:
+    "." and -999 in the outcome, -999 in ``x``, "." in the rater ids ``b``."""
+    rng = np.random.default_rng(seed)
+    n = len(multi)
+    df = multi.copy()
+    df["w"] = rng.uniform(0.3, 3.0, n)
+    df.loc[[20, 2500], "w"] = np.nan
+    df["o"] = rng.normal(scale=0.5, size=n)
+    f = rng.choice(["p", "q"], n).astype(object)
+    f[n - 600 :] = rng.choice(["q", "z"], 600)
+    df["f"] = f
+    df["y"] = df["y"] + 0.4 * (df["f"] == "q") - 0.3 * (df["f"] == "z") + df["o"]
+    df["y"] = df["y"].astype(object)
+    df.loc[[11, 1999], "y"] = "."
+    df.loc[[12, 3100], "y"] = -999
+    df.loc[[40, 3900], "x"] = -999
+    df.loc[[41, 2222], "b"] = "."
+    return df
+
+
+@pytest.fixture(scope="session")
+def extras(multi) -> pd.DataFrame:
+    return with_extras(multi)
+
+
+#: missing-value codes of the ``extras`` data
+NA_CODES = [".", -999]

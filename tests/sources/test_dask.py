@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import multilevel
@@ -13,7 +14,7 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")
 
 from multilevel.sources.dask import fit_dask, tree_reduce  # noqa: E402
-from sources.conftest import MULTI_FORMULAS  # noqa: E402
+from sources.conftest import MULTI_FORMULAS, NA_CODES  # noqa: E402
 
 FORMULA = "y ~ x + f + (1 + x | g)"
 
@@ -84,3 +85,20 @@ def test_crossed_and_nested_models_on_the_cluster(client, multi, multi_folder, m
         assert got.loglik == pytest.approx(ref.loglik, rel=1e-8)
         np.testing.assert_allclose(got.beta, ref.beta, rtol=1e-8)
         np.testing.assert_allclose(got.theta, ref.theta, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("model", ["crossed", "nested", "three_level"])
+def test_weights_offset_contrasts_and_na_values_on_the_cluster(client, extras, model):
+    """Weights, an offset, sum coding and missing-value codes reduced per partition on the
+    LocalCluster give the in-memory fit (rows dropped, names, loglik to 1e-10)."""
+    from sources.test_fit_large import EXTRA_FORMULAS, assert_close_fits
+
+    formula = EXTRA_FORMULAS[model]
+    kw = dict(weights="w", offset="o", contrasts={"f": "sum"}, na_values=NA_CODES)
+    data = extras.assign(y=pd.to_numeric(extras["y"].replace(".", -999)))  # Dask: numbers
+    ref = _fit(formula, data, **kw)
+    got = _fit(formula, dd.from_pandas(data, npartitions=6), **kw)
+    assert_close_fits(got, ref)
+    assert got.dropped_by["w"] == 2 and "f1" in got.fixed_names
+    with pytest.raises(multilevel.DataError, match="weights= is an array"):
+        _fit(formula, dd.from_pandas(extras, npartitions=2), weights=np.ones(len(extras)))

@@ -14,7 +14,7 @@ import multilevel
 from multilevel.sources import fit_large
 from multilevel.sources.progress import Progress
 from refdata import reference
-from sources.conftest import MULTI_FORMULAS
+from sources.conftest import MULTI_FORMULAS, NA_CODES
 
 FORMULA = "y ~ x + f + (1 + x | g)"
 
@@ -227,3 +227,113 @@ def test_same_tables_and_summary_as_the_in_memory_fit(frame, files):
     assert fit.summary().to_markdown().count("|") > 20
     with pytest.raises(ValueError, match="Kenward-Roger needs the rows"):
         fit.fixed_effects("kenward-roger")
+
+
+def assert_close_fits(got, ref):
+    """Same rows and names; the same optimum: loglik to 1e-10; theta to the resolution of the
+    derivative-free optimizer on these flat optima (5e-6; the deviance itself agrees to 1e-12,
+    tests/sources/test_stats.py), beta and SEs accordingly (1e-7, 1e-6)."""
+    assert not got.has_rows
+    assert (got.n_obs, got.n_dropped, got.dropped_by) == (ref.n_obs, ref.n_dropped, ref.dropped_by)
+    assert got.theta_names == ref.theta_names and got.fixed_names == ref.fixed_names
+    assert got.loglik == pytest.approx(ref.loglik, rel=1e-10)
+    np.testing.assert_allclose(got.beta, ref.beta, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(got.theta, ref.theta, rtol=5e-6, atol=1e-8)
+    np.testing.assert_allclose(got.std_errors, ref.std_errors, rtol=1e-6)
+
+
+EXTRA_FORMULAS = {
+    "crossed": "y ~ x + f + (1 | a) + (1 | b)",
+    "nested": "y ~ x + f + (1 | a/c)",
+    "three_level": "y ~ x + f + (1 + x | a) + (1 | a:c) + (1 | b)",
+}
+
+
+@pytest.mark.parametrize("model", sorted(EXTRA_FORMULAS))
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(weights="w"),
+        dict(offset="o"),
+        dict(weights="w", offset="o", contrasts={"f": "sum"}),
+        dict(contrasts={"f": "helmert"}),
+        dict(contrasts={"f": "poly"}, weights="w"),
+    ],
+    ids=["weights", "offset", "weights-offset-sum", "helmert", "poly-weights"],
+)
+def test_weights_offset_contrasts_and_na_values_from_chunks(model, options, extras):
+    """Issue 17 item 1 on chunked data: weighted cross-products (1/2 sum log w in the
+    log-likelihood), y - offset, contrast codings and missing-value codes in 37-row chunks
+    (about 110 chunks) give the in-memory fit: rows dropped (missing weights, codes), names
+    and the optimum."""
+    formula = EXTRA_FORMULAS[model]
+    kw = dict(options, na_values=NA_CODES)
+    ref = with_front_door(formula, extras, **kw)
+    got = with_front_door(formula, extras, chunk_rows=37, **kw)
+    assert_close_fits(got, ref)
+    assert got.dropped_by["y"] == 4 and got.dropped_by["x"] == 4  # NaN, "." and -999
+    assert got.dropped_by.get("b", 3) == 3 and got.dropped_by.get("w", 2) == 2
+
+
+def test_offset_in_the_formula_and_weights_from_a_parquet_folder(extras, tmp_path):
+    """``offset(expr)`` in the formula, weights read from a Parquet folder (chunks = row groups
+    of 300 rows) and the fitted values of a second pass, which add the offset as lme4's do."""
+    data = extras.assign(y=pd.to_numeric(extras["y"].replace(".", np.nan)))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(data), 1000)):
+        data.iloc[start : start + 1000].to_parquet(
+            folder / f"p{i}.parquet", index=False, row_group_size=300
+        )
+    formula = "y ~ x + offset(0.5 * o) + (1 | a/c)"
+    kw = dict(weights="w", offset="0.5 * o", na_values=[-999])
+    ref = with_front_door(formula, data, **kw)
+    got = with_front_door(formula, str(folder), chunk_rows=250, **kw)
+    assert_close_fits(got, ref)
+    pred = pd.concat(list(got.predict_chunks(str(folder), chunk_rows=400)))
+    kept = pred["fitted"].notna().to_numpy()
+    assert kept.sum() == ref.n_obs
+    np.testing.assert_allclose(pred["fitted"].to_numpy()[kept], ref.fitted, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["weights", "offset"])
+@pytest.mark.parametrize("reml", [True, False])
+def test_weighted_and_offset_sleepstudy_chunks_as_lme4(variant, reml):
+    """lme4's weighted (1/(1 + Days)) and offset (2 * Days) sleepstudy fits, from 37-row chunks."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "inference"))
+    from refcases import data, model
+
+    v = next(x for x in model("sleepstudy")["variants"] if x["variant_id"] == variant)
+    ref = v["fits"]["reml" if reml else "ml"]
+    got = with_front_door(
+        v["formula"],
+        data("sleepstudy").assign(w=lambda d: 1 / (1 + d["Days"])),
+        reml=reml,
+        weights=None if v["weights"] is None else "w",
+        offset=v["offset"],
+        chunk_rows=37,
+    )
+    fe = pd.DataFrame(ref["fixed_effects"])
+    np.testing.assert_allclose(got.beta, fe.estimate, rtol=1e-6)
+    np.testing.assert_allclose(got.std_errors, fe.std_error, rtol=1e-4)
+    assert got.sigma == pytest.approx(ref["sigma"], rel=1e-4)
+    assert got.loglik == pytest.approx(ref["loglik"], abs=1e-6)  # with 1/2 sum log w
+
+
+def test_bad_weights_and_arrays_in_chunks_are_refused(extras):
+    formula = EXTRA_FORMULAS["crossed"]
+    with pytest.raises(multilevel.DataError, match="weights= is an array.*weights='w'"):
+        with_front_door(formula, extras, weights=np.ones(len(extras)), chunk_rows=100)
+    with pytest.raises(multilevel.DataError, match="offset= is an array"):
+        with_front_door(formula, extras, offset=np.zeros(len(extras)), chunk_rows=100)
+    negative = extras.assign(w=extras["w"].where(extras.index != 3500, -1.0))
+    for chunk_rows in (None, 100):  # in a late chunk: refused as in memory
+        with pytest.raises(multilevel.DataError, match="weights must be positive"):
+            with_front_door(
+                formula, negative, weights="w", na_values=NA_CODES, chunk_rows=chunk_rows
+            )
+    with pytest.raises(multilevel.DataError, match="correlation= and variance="):
+        with_front_door(formula, extras, correlation=multilevel.AR1("x", "a"), chunk_rows=100)

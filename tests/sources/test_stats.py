@@ -19,7 +19,7 @@ from multilevel.sources.stats import (
     merge,
     partial_stats,
 )
-from sources.conftest import MULTI_FORMULAS  # noqa: E402
+from sources.conftest import MULTI_FORMULAS, NA_CODES  # noqa: E402
 
 FORMULAS = [
     "y ~ x + f + (1 + x | g)",
@@ -204,3 +204,31 @@ def test_several_grouping_factors_give_the_in_memory_cross_products(model, multi
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
     for got, want in zip(xp.rest_map, ref.rest_map, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("model", list(MULTI_FORMULAS))
+def test_weights_offset_contrasts_and_codes_give_the_in_memory_deviance(model, extras):
+    """Weighted cross-products of y - offset, with sum coding and missing-value codes, from
+    53-row chunks: the profiled deviance at a fixed theta (plus 1/2 sum log w) equals the
+    in-memory one to 1e-12, REML and ML, and the rows dropped are those dropped in memory."""
+    from multilevel.design.weights import log_weight_sum, working_design
+    from multilevel.objective.deviance import ProfiledDeviance
+
+    formula = MULTI_FORMULAS[model].replace("y ~ x", "y ~ x * f")
+    kw = dict(weights="w", offset="o", contrasts={"f": "sum"}, na_values=NA_CODES)
+    source = as_source(extras, na_values=NA_CODES)
+    enc = learn_encoding(parse_formula(formula), source, 53, **kw)
+    total = empty_stats(enc)
+    for chunk in iter_chunks(source, list(enc.columns), 53):
+        total = merge(total, partial_stats(chunk, enc))
+    xp, layout, _ = cross_products_of(total, enc)
+    design = build_design(formula, extras, kw["contrasts"], kw["weights"], kw["offset"], NA_CODES)
+    ref = cross_products(working_design(design))
+    assert layout.fixed_names == design.fixed.names and "f1" in layout.fixed_names
+    assert (layout.n_obs, layout.dropped_by) == (design.n, design.frame.dropped_by)
+    assert total.log_w == pytest.approx(log_weight_sum(design), rel=1e-13)
+    theta = 0.5 + 0.1 * np.arange(len(layout.theta_names()))
+    for reml in (True, False):
+        got = ProfiledDeviance(xp, reml=reml)(theta)
+        want = ProfiledDeviance(ref, reml=reml)(theta)
+        assert got == pytest.approx(want, rel=1e-12)

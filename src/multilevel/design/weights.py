@@ -89,7 +89,10 @@ def _values(arg: Any, what: str, data: pd.DataFrame, rows: np.ndarray, n_input: 
     """A column / expression evaluated on the model frame, or an array for the input rows."""
     if isinstance(arg, str):
         from multilevel.design.fixed import encode
+        from multilevel.design.values import is_number
 
+        if arg in data.columns and is_number(data[arg]):  # a plain column: no formula pass
+            return data[arg].to_numpy(dtype=float)
         values, _, _ = encode(f"0 + I({arg})", data, what)
         return values[:, 0].astype(float)
     arr = np.asarray(arg, dtype=float).ravel()

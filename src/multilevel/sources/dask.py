@@ -15,17 +15,13 @@ from typing import Any
 
 import pandas as pd
 
+from multilevel.design.frame import group_columns
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
+from multilevel.read.schema import settle_frame
 from multilevel.result.fit import LmmFit
 from multilevel.sources.chunks import complete_rows
-from multilevel.sources.encoding import (
-    SAMPLE_ROWS,
-    Encoding,
-    check_supported,
-    learn_encoding,
-    needed_columns,
-)
+from multilevel.sources.encoding import SAMPLE_ROWS, Encoding, learn_encoding, refuse_arrays
 from multilevel.sources.fit_large import fit_statistics
 from multilevel.sources.levels import factor_values, order_levels
 from multilevel.sources.stats import PartialStats, merge, partial_stats
@@ -52,19 +48,37 @@ def tree_reduce(
     return parts[0]
 
 
-def _partition_levels(df: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
+def settled(df: pd.DataFrame, ids: tuple[str, ...], na_values: tuple[Any, ...]) -> pd.DataFrame:
+    """A partition with each column's final type and the missing-value codes set to missing,
+    as every other source's chunks (:mod:`multilevel.read.schema`)."""
+    return settle_frame(df, ids=ids, na_values=na_values)
+
+
+def _partition_levels(
+    df: pd.DataFrame, kinds: dict[str, str], ids: tuple[str, ...], na_values: tuple[Any, ...]
+) -> dict[str, list[Any]]:
+    df = settled(df, ids, na_values)
     complete = df.loc[complete_rows(df)]
     return {c: list(pd.unique(factor_values(complete[c], k))) for c, k in kinds.items()}
 
 
-def _levels(ddf: Any, columns: list[str], kinds: dict[str, str]) -> dict[str, list[Any]]:
+def _levels(
+    ddf: Any,
+    columns: list[str],
+    kinds: dict[str, str],
+    ids: tuple[str, ...] = (),
+    na_values: tuple[Any, ...] = (),
+) -> dict[str, list[Any]]:
     """Levels of factor columns among complete rows: unique values per partition on the
     cluster, merged here (they are small), ordered as R's ``factor`` orders them."""
     import dask
     from dask import delayed
 
     per_part = dask.compute(
-        *[delayed(_partition_levels, pure=True)(p, kinds) for p in ddf[columns].to_delayed()]
+        *[
+            delayed(_partition_levels, pure=True)(p, kinds, ids, na_values)
+            for p in ddf[columns].to_delayed()
+        ]
     )
     out = {}
     for c, kind in kinds.items():
@@ -75,13 +89,18 @@ def _levels(ddf: Any, columns: list[str], kinds: dict[str, str]) -> dict[str, li
     return out
 
 
+def _partition_stats(df: pd.DataFrame, enc: Encoding, ids: tuple[str, ...]) -> PartialStats:
+    return partial_stats(settled(df, ids, enc.na_values), enc)
+
+
 def dask_statistics(ddf: Any, enc: Encoding, split_every: int = 8) -> PartialStats:
     """The statistics of all rows of a Dask DataFrame (computed on the active scheduler)."""
     import dask
     from dask import delayed
 
-    part = delayed(partial_stats, pure=True)
-    parts = [part(p, enc) for p in ddf[list(enc.columns)].to_delayed()]
+    part = delayed(_partition_stats, pure=True)
+    ids = tuple(c for gf in enc.groups for c in gf.columns)
+    parts = [part(p, enc, ids) for p in ddf[list(enc.columns)].to_delayed()]
     if not parts:
         raise DataError("the Dask DataFrame has no partitions")
     (total,) = dask.compute(tree_reduce(parts, split_every))
@@ -97,23 +116,32 @@ def fit_dask(
     split_every: int = 8,
     warn: bool = True,
     *,
+    weights: str | None = None,
+    offset: str | None = None,
+    contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
     _stacklevel: int = 2,
 ) -> LmmFit:
-    """Fit ``formula`` (any random part) to a Dask DataFrame; same result as ``fit_large``."""
+    """Fit ``formula`` (any random part) to a Dask DataFrame; same result as ``fit_large``
+    (``weights``, ``offset``, ``contrasts``, ``na_values`` as :func:`multilevel.fit`)."""
     spec = parse_formula(formula)
-    check_supported(spec)
+    refuse_arrays(weights, offset)
     available = [str(c) for c in ddf.columns]
-    needed, _ = needed_columns(spec, available)
-    sample = ddf[list(needed)].partitions[0].compute().head(SAMPLE_ROWS)
+    ids = tuple(group_columns(spec))
+    na = tuple(na_values or ())
     enc = learn_encoding(
         spec,
         None,
         0,
         group_levels,
         categories,
-        sample=sample,
-        levels_of=lambda cols, kinds: _levels(ddf, cols, kinds),
+        sample=lambda cols: settled(ddf[cols].partitions[0].compute().head(SAMPLE_ROWS), ids, na),
+        levels_of=lambda cols, kinds: _levels(ddf, cols, kinds, ids, na),
         available=available,
+        weights=weights,
+        offset=offset,
+        contrasts=contrasts,
+        na_values=na,
     )
     total = dask_statistics(ddf, enc, split_every)
     return fit_statistics(total, enc, reml=reml, warn=warn, stacklevel=_stacklevel + 1)

@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from multilevel.design.contrasts import refuse_ordered
+from multilevel.design.contrasts import (
+    CodedFormula,
+    apply_coding,
+    refuse_ordered,
+    strip_codings,
+)
 from multilevel.design.fixed import encode, numeric_lookups
 from multilevel.design.frame import (
     formula_variables,
@@ -30,6 +35,7 @@ from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
 from multilevel.design.random_shift import RandomShift, learn_shifts
 from multilevel.design.shift import shifts_from_gram
+from multilevel.design.weights import frame_terms, row_weights, strip_offsets
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.rnames import lme4_name
@@ -85,6 +91,31 @@ class Encoding:
     shift: np.ndarray | None = None
     #: random slopes of predictors far from zero, fitted about a shift (design/random_shift.py)
     random_shift: RandomShift | None = None
+    #: the fixed part as formulaic evaluates it (contrast codings) and R's names of its columns
+    coded: CodedFormula | None = None
+    #: precision weights (a column or expression), offsets (offset(expr) terms and offset=)
+    weights: str | None = None
+    offsets: tuple[str, ...] = ()
+    na_values: tuple[Any, ...] = ()
+
+    @property
+    def fixed_text(self) -> str:
+        """The fixed part formulaic encodes (with contrast codings written in)."""
+        return self.formula.fixed if self.coded is None else self.coded.text
+
+    @property
+    def fixed_names(self) -> tuple[str, ...]:
+        """R's names of the raw columns of X (before aliased ones are dropped)."""
+        if self.coded is None:
+            return tuple(lme4_name(n) for n in self.fixed_raw)
+        return tuple(self.coded.column_name(n) for n in self.fixed_raw)
+
+    def weights_offset(self, rows: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(w, offset) of the rows (complete rows only), checked as in memory; None if not given."""
+        if self.weights is None and not self.offsets:
+            return None, None
+        n = len(rows)
+        return row_weights(self.weights, None, list(self.offsets), rows, np.arange(n), n)
 
     @property
     def Q(self) -> int:
@@ -152,34 +183,43 @@ class Encoding:
         return out
 
     def matrices(
-        self, rows: pd.DataFrame, y: np.ndarray
+        self, rows: pd.DataFrame, y: np.ndarray, sqrt_w: np.ndarray | None = None
     ) -> tuple[np.ndarray, list[list[tuple[str | None, np.ndarray]]]]:
         """[X y] (all raw columns of X) and, per random term, its Z columns, each with a key
         naming what it is (None for the intercept, the column name otherwise; a Z column that
-        is also a column of X is not computed twice)."""
+        is also a column of X is not computed twice). With ``sqrt_w`` every row of X, Z and y
+        is scaled by it (precision weights, see :mod:`multilevel.design.weights`); the
+        intercept is then the column sqrt(w), keyed as any other column."""
         P = len(self.fixed_raw)
         Xy = np.empty((len(rows), P + 1), order="F")
         self.matrix(
-            self.formula.fixed, rows, self.fixed_raw, "fixed-effects model matrix", out=Xy[:, :P]
+            self.fixed_text, rows, self.fixed_raw, "fixed-effects model matrix", out=Xy[:, :P]
         )
         Xy[:, P] = y
+        weighted = sqrt_w is not None
+        if sqrt_w is not None:
+            Xy *= sqrt_w[:, None]
         where = {name: j for j, name in enumerate(self.fixed_raw)}
         zterms: list[list[tuple[str | None, np.ndarray]]] = []
         for t in self.terms:
             if all(n in where for n in t.raw_names):
-                zterms.append([(column_key(n), Xy[:, where[n]]) for n in t.raw_names])
+                zterms.append([(column_key(n, weighted), Xy[:, where[n]]) for n in t.raw_names])
                 continue
             Z = self.matrix(t.expr, rows, t.raw_names, f"random-effects matrix of '{t.name}'")
+            if sqrt_w is not None:
+                Z *= sqrt_w[:, None]
             keys = [
-                column_key(n) if n in where or n == "Intercept" else f"{t.name}|{n}"
+                column_key(n, weighted) if n in where or n == "Intercept" else f"{t.name}|{n}"
                 for n in t.raw_names
             ]
             zterms.append([(key, Z[:, k]) for k, key in enumerate(keys)])
         return Xy, zterms
 
 
-def column_key(name: str) -> str | None:
-    return None if name == "Intercept" else name
+def column_key(name: str, weighted: bool = False) -> str | None:
+    """The key of a column among the cross-products: None for the intercept (a column of
+    ones, whose products are counts and sums), unless rows are weighted (it is sqrt(w) then)."""
+    return None if name == "Intercept" and not weighted else name
 
 
 def check_supported(spec: FormulaSpec) -> None:
@@ -194,6 +234,17 @@ def check_supported(spec: FormulaSpec) -> None:
                 f"'{m.group(1)}(...)' in '{part}' learns its state from the whole data, which "
                 "a chunked fit cannot do exactly; transform the column beforehand or use "
                 "multilevel.fit"
+            )
+
+
+def refuse_arrays(weights: Any, offset: Any) -> None:
+    """Weights and offsets read in chunks must be columns (or expressions) of the data: an
+    array has one value per row of data held in memory."""
+    for name, arg in (("weights", weights), ("offset", offset)):
+        if arg is not None and not isinstance(arg, str):
+            raise DataError(
+                f"{name}= is an array; with data read in chunks (chunk_rows=, a large file, or "
+                f"Dask) give the name of a column of the data instead, e.g. {name}='w'"
             )
 
 
@@ -243,44 +294,65 @@ def learn_encoding(
     chunk_rows: int,
     group_levels: Any = None,
     categories: dict[str, Any] | None = None,
-    sample: pd.DataFrame | None = None,
+    sample: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
     levels_of: LevelsOf | None = None,
     available: list[str] | None = None,
+    *,
+    weights: str | None = None,
+    offset: str | None = None,
+    contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
 ) -> Encoding:
     """Learn the encoding from a sample of the source plus the levels of its factors (declared
     in ``categories``, or found by a first pass over the data: ``levels_of``, by default
-    :func:`multilevel.sources.chunks.scan_levels` on ``source``)."""
+    :func:`multilevel.sources.chunks.scan_levels` on ``source``).
+
+    ``weights`` and ``offset`` (column names or expressions), ``contrasts`` and ``na_values``
+    as :func:`multilevel.fit` takes them; the columns weights and offsets read join the model's
+    columns, so rows missing them are dropped and counted as in memory."""
+    spec, coding = strip_codings(spec, contrasts)  # C(x, sum) -> C(x), coding recorded
+    spec, offsets = strip_offsets(spec)
     check_supported(spec)
     grouping = list(dict.fromkeys(c for r in spec.random for c in r.factors))
     if available is None:
         if source is None:
             raise DataError("give a source or the list of available columns")
         available = source.columns
-    needed, outcome = needed_columns(spec, available)
+    extra = frame_terms(weights, offsets, offset)
+    frame_spec = replace(spec, fixed=" + ".join([spec.fixed, *extra])) if extra else spec
+    needed, outcome = needed_columns(frame_spec, available)
     columns = list(needed)
-    if sample is None and source is not None:
-        sample = sample_rows(source, columns, SAMPLE_ROWS, chunk_rows)  # complete rows
-    if sample is None or len(sample) == 0:
+    if callable(sample):  # rows of the needed columns, read once they are known
+        rows_of: pd.DataFrame | None = sample(columns)
+    elif sample is None and source is not None:
+        rows_of = sample_rows(source, columns, SAMPLE_ROWS, chunk_rows)  # complete rows
+    else:
+        rows_of = sample
+    if rows_of is None or len(rows_of) == 0:
         raise DataError("the data has no rows")
-    sample = sample[columns]
-    _, keep, infinite = missing_and_infinite(sample)
+    first: pd.DataFrame = rows_of[columns]
+    _, keep, infinite = missing_and_infinite(first)
     for inf in infinite.values():
         keep &= ~inf
-    sample = sample.loc[keep]
-    if len(sample) == 0:
+    first = first.loc[keep]
+    if len(first) == 0:
         raise DataError(
             "the first rows of the data all have missing values; cannot learn the "
             "encoding (declare categories or reorder the data)"
         )
     for name in outcome:
-        y = sample[name]
+        y = first[name]
         if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
             raise DataError(
                 f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
                 "mixed model needs a numeric outcome"
             )
-    kinds = _factor_kinds(spec, sample, skip=set(outcome) | set(grouping))
-    refuse_ordered(spec.fixed, sample)  # hook: contr.poly is coded in memory only
+    # grouping columns are matched by value (no levels needed) unless a predictor too
+    predictors = {
+        c for part in [spec.fixed] + [r.expr for r in spec.random] for c in formula_variables(part)
+    }
+    kinds = _factor_kinds(spec, first, skip=set(outcome) | (set(grouping) - predictors))
+    refuse_ordered(spec.fixed, first)  # hook: contr.poly is coded in memory only
     declared = {k: list(v) for k, v in (categories or {}).items()}
     todo = {c: k for c, k in kinds.items() if c not in declared}
     if todo:
@@ -291,8 +363,10 @@ def learn_encoding(
         declared.update(levels_of(columns, todo))
     cats = {c: declared[c] for c in kinds}
     base = Encoding(spec, tuple(columns), tuple(outcome), (), cats, kinds)
-    rows = base.prepare(sample)
-    _, fixed_raw, _ = encode(spec.fixed, rows, "fixed-effects model matrix")
+    rows = base.prepare(first)
+    coded = apply_coding(spec.fixed, rows, coding) if coding else None
+    fixed_text = spec.fixed if coded is None else coded.text
+    _, fixed_raw, _ = encode(fixed_text, rows, "fixed-effects model matrix")
     terms: list[TermInfo] = []
     on_factor: dict[str, list[int]] = {}
     for r in spec.random:
@@ -323,11 +397,11 @@ def learn_encoding(
         order = None
         if group_levels is not None:
             order = tuple(group_levels)
-        elif len(cols) == 1 and isinstance(sample[cols[0]].dtype, pd.CategoricalDtype):
-            order = tuple(sample[cols[0]].cat.categories)
+        elif len(cols) == 1 and isinstance(first[cols[0]].dtype, pd.CategoricalDtype):
+            order = tuple(first[cols[0]].cat.categories)
         groups.append(GroupFactor(name, cols, tuple(ks), order))
     lookups = {}
-    for part, names in [(spec.fixed, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
+    for part, names in [(fixed_text, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
         found = numeric_lookups(Formula(python_expr(part)), rows)
         if found is not None and len(found) == len(names):
             lookups[part] = tuple(tuple(c) for c in found)
@@ -341,6 +415,10 @@ def learn_encoding(
         tuple(fixed_raw),
         tuple(terms),
         lookups,
+        coded=coded,
+        weights=weights,
+        offsets=tuple(offsets) + (() if offset is None else (offset,)),
+        na_values=tuple(na_values or ()),
     )
     zterms = enc.matrices(rows, enc.outcome(rows))[1]
     random_shift = learn_shifts([(t.name, t.term_names) for t in terms], zterms)
@@ -348,8 +426,13 @@ def learn_encoding(
 
 
 def _shift_of(enc: Encoding, rows: pd.DataFrame) -> np.ndarray | None:
-    """The shift of the columns of [X y] far from zero, from the first rows' own Gram matrix."""
-    Xy, _ = enc.matrices(rows, enc.outcome(rows))
+    """The shift of the columns of [X y] far from zero, from the first rows' own Gram matrix
+    (none with weights: the intercept column is then sqrt(w), as in memory)."""
+    if enc.weights is not None:
+        return None
+    y = enc.outcome(rows)
+    _, off = enc.weights_offset(rows)
+    Xy, _ = enc.matrices(rows, y if off is None else y - off)
     if not np.all(np.isfinite(Xy)):
         return None  # reported, with the column, on the statistics pass
     intercept = enc.fixed_raw.index("Intercept") if "Intercept" in enc.fixed_raw else None

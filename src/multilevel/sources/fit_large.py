@@ -19,7 +19,7 @@ from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
 from multilevel.result.fit import LmmFit
 from multilevel.sources.chunks import Source, as_source, iter_chunks, prefetch
-from multilevel.sources.encoding import Encoding, check_supported, learn_encoding
+from multilevel.sources.encoding import Encoding, learn_encoding, refuse_arrays
 from multilevel.sources.progress import Progress
 from multilevel.sources.result import ChunkReader
 from multilevel.sources.stats import (
@@ -41,6 +41,10 @@ def fit_large(
     categories: dict[str, Any] | None = None,
     warn: bool = True,
     *,
+    weights: str | None = None,
+    offset: str | None = None,
+    contrasts: dict[str, str] | None = None,
+    na_values: Any = None,
     _stacklevel: int = 2,
 ) -> LmmFit:
     """Fit ``formula`` (any random part) to a DataFrame, Arrow/polars table, Parquet file or
@@ -49,12 +53,24 @@ def fit_large(
     ``group_levels`` declares the groups (and their order); ``categories`` declares the levels of
     categorical predictors ({column: levels}), which otherwise a first pass over those columns
     finds. ``progress``: a progress line on stderr (None: only when stderr is a terminal).
+    ``weights``, ``offset`` (column names or expressions), ``contrasts`` and ``na_values``: as
+    :func:`multilevel.fit`.
     """
     t0 = time.perf_counter()
     spec = parse_formula(formula)
-    check_supported(spec)
-    src = as_source(source, ids=group_columns(spec))  # group ids read as text from files
-    enc = learn_encoding(spec, src, chunk_rows, group_levels, categories)
+    refuse_arrays(weights, offset)
+    src = as_source(source, ids=group_columns(spec), na_values=na_values)  # ids read as text
+    enc = learn_encoding(
+        spec,
+        src,
+        chunk_rows,
+        group_levels,
+        categories,
+        weights=weights,
+        offset=offset,
+        contrasts=contrasts,
+        na_values=na_values,
+    )
     stats = accumulate(src, enc, chunk_rows, progress)
     t1 = time.perf_counter()
     fit = fit_statistics(stats, enc, reml=reml, warn=warn, stacklevel=_stacklevel + 1)
@@ -95,4 +111,5 @@ def fit_statistics(
         warn=warn,
         stacklevel=stacklevel + 1,
         random_shift=enc.random_shift,
+        loglik_shift=0.5 * stats.log_w,  # lme4's log-likelihood, with weights
     )

@@ -31,14 +31,16 @@ class ChunkReader:
         """Per chunk a DataFrame with ``fitted`` (X beta + Z b) and ``residual``, indexed like
         the chunk; NaN for rows with a missing value, b = 0 for unseen levels."""
         enc, tot = self.encoding, self.totals
-        source = as_source(source, ids=group_columns(enc.formula))  # ids as text, as the fit
+        # ids as text and missing-value codes, as the fit read them
+        source = as_source(source, ids=group_columns(enc.formula), na_values=enc.na_values)
         for chunk in iter_chunks(source, list(enc.columns), chunk_rows):
             fitted = np.full(len(chunk), np.nan)
             keep = ~chunk.isna().to_numpy().any(axis=1)
             if keep.any():
                 rows = enc.prepare(chunk.loc[keep])
                 Xy, zterms = enc.matrices(rows, np.zeros(len(rows)))
-                f = Xy[:, list(tot.keep)] @ fit.beta
+                _, off = enc.weights_offset(rows)
+                f = Xy[:, list(tot.keep)] @ fit.beta + (0.0 if off is None else off)
                 for gf, values in zip(enc.groups, tot.group_values, strict=True):
                     pos = _positions(rows, gf.columns, values)
                     seen = pos >= 0

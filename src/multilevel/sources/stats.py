@@ -28,7 +28,6 @@ from multilevel.design.random_shift import centre_zterms
 from multilevel.design.shift import Shift
 from multilevel.design.values import r_level_order
 from multilevel.errors import DataError
-from multilevel.formula.rnames import lme4_name
 from multilevel.objective.crossprod import (
     DENSE_REST_LIMIT,
     CrossProducts,
@@ -77,6 +76,7 @@ class PartialStats:
     yy: float
     y_range: tuple[float, float] = field(default=(np.inf, -np.inf))
     y_sum: float = 0.0
+    log_w: float = 0.0  # sum of log w over the rows (precision weights; 0 without)
 
     @property
     def G(self) -> int:
@@ -133,9 +133,11 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         return PartialStats(len(chunk), dropped_by, 0, base.factors, {}, base.C, 0.0)
     rows = enc.prepare(rows)
     y = enc.outcome(rows)
-    Xy, zterms = enc.matrices(rows, y)
+    w, off = enc.weights_offset(rows)  # precision weights: rows scaled by sqrt(w)
+    sqrt_w = None if w is None else np.sqrt(w)
+    Xy, zterms = enc.matrices(rows, y if off is None else y - off, sqrt_w)
     zterms = centre_zterms([t.name for t in enc.terms], zterms, enc.random_shift)  # hook
-    xkeys = [column_key(n) for n in enc.fixed_raw] + ["\0y"]
+    xkeys = [column_key(n, w is not None) for n in enc.fixed_raw] + ["\0y"]
     if enc.shift is not None:  # [X y] about a shift: a new array (Z keeps the values it read)
         Xy = Xy - enc.shift
         xkeys = [k if k is None else f"\0x{k}" for k in xkeys]
@@ -170,6 +172,7 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         yy=float(Xy[:, -1] @ Xy[:, -1]),
         y_range=(float(y.min()), float(y.max())),
         y_sum=float(Xy[:, -1].sum()),
+        log_w=0.0 if w is None else float(np.log(w).sum()),
     )
 
 
@@ -287,6 +290,7 @@ def merge(a: PartialStats, b: PartialStats) -> PartialStats:
         yy=a.yy + b.yy,
         y_range=(min(a.y_range[0], b.y_range[0]), max(a.y_range[1], b.y_range[1])),
         y_sum=a.y_sum + b.y_sum,
+        log_w=a.log_w + b.log_w,
     )
 
 
@@ -365,7 +369,7 @@ def cross_products_of(
     drop = aliased_columns(None, XtX=stats.C[:P, :P])
     keep = [j for j in range(P) if j not in drop]
     cols = keep + [P]
-    names = [lme4_name(enc.fixed_raw[j]) for j in range(P)]
+    names = list(enc.fixed_names)
     n = stats.n
     factor_of = {k: f for f, gf in enumerate(enc.groups) for k in gf.terms}
     # lme4's order of terms: by decreasing number of levels, stable
@@ -386,9 +390,7 @@ def cross_products_of(
         n_obs=n,
         n_input=stats.n_input,
         dropped_by=dict(stats.dropped_by),
-        warnings=tuple(
-            data_warnings(stats.n_input, n, stats.dropped_by, [names[j] for j in drop])
-        ),
+        warnings=tuple(data_warnings(stats.n_input, n, stats.dropped_by, [names[j] for j in drop])),
         group_sizes={
             gf.name: fs.counts[order]
             for gf, fs, order in zip(enc.groups, stats.factors, orders, strict=True)
