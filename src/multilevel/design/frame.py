@@ -8,7 +8,7 @@ the column at fault.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from formulaic import Formula
 from formulaic.errors import FormulaicError
 
 from multilevel.design.values import (  # noqa: F401 - re-exported
+    frozen_factor,
     is_number,
     missing_and_infinite,
     missing_column_error,
@@ -134,13 +135,25 @@ def _all_categories_used(col: pd.Series) -> bool:
     return bool(np.all(np.bincount(codes, minlength=n_cat)[:n_cat] > 0))
 
 
-def as_r_factors(frame: pd.DataFrame, skip: set[str], ids: Sequence[str] = ()) -> pd.DataFrame:
+def as_r_factors(
+    frame: pd.DataFrame,
+    skip: set[str],
+    ids: Sequence[str] = (),
+    levels: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
     """Encode predictors as R's model.frame would: strings become factors with levels sorted by
     R's collation (group ids ``ids`` written as plain integers: numerically), logicals become
-    factors FALSE/TRUE, and unused categories are dropped (drop.unused.levels = TRUE)."""
+    factors FALSE/TRUE, and unused categories are dropped (drop.unused.levels = TRUE).
+
+    ``levels`` ({column: levels}, learned once for every chunk of a source: see
+    :func:`multilevel.design.values.r_levels`) gives those columns exactly these levels, also a
+    number used inside ``factor()``, so every chunk is encoded to the same columns."""
     out = {}
     for name in frame.columns:
         col = frame[name]
+        if levels is not None and name in levels:
+            out[name] = frozen_factor(col, levels[name], str(name))
+            continue
         if name in skip:
             continue
         if isinstance(col.dtype, pd.CategoricalDtype):

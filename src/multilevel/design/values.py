@@ -17,6 +17,19 @@ import pandas as pd
 from multilevel.errors import DataError
 
 CANONICAL_INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
+#: the kinds of column: one per column for the whole source (see multilevel.read.schema)
+NUMBER, TEXT, LOGICAL, CATEGORY = "number", "text", "logical", "category"
+
+
+def kind_of(col: pd.Series) -> str:
+    """The kind of a column from its dtype (object columns count as text until settled)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return CATEGORY
+    if pd.api.types.is_bool_dtype(col):
+        return LOGICAL
+    if pd.api.types.is_numeric_dtype(col):
+        return NUMBER
+    return TEXT
 
 
 def is_number(col: pd.Series) -> bool:
@@ -101,6 +114,55 @@ def r_factor_from_codes(
     remap[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
     remap[-1] = -1  # code -1 (missing) indexes the last entry
     return pd.Categorical.from_codes(remap[codes], categories=[labels[i] for i in order])
+
+
+def factor_labels(col: pd.Series) -> np.ndarray:
+    """The level label of each value when the column is a factor, as R's model frame gives it:
+    FALSE/TRUE for logicals, the text of text, the value itself for categories and numbers
+    (a number inside ``factor()``). Complete rows only."""
+    kind = kind_of(col)
+    if kind == LOGICAL:
+        return np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE").astype(object)
+    if kind == TEXT:
+        return col.astype(str).to_numpy(dtype=object)
+    return col.to_numpy(dtype=object)
+
+
+def r_levels(
+    labels: Sequence[object], kind: str, categories: Sequence[object] | None = None
+) -> list:
+    """The levels R's ``factor`` gives a column of this kind whose distinct labels are
+    ``labels``: FALSE, TRUE for logicals (both, always), R's collation for text, a categorical's
+    own order (labels outside it after, as text), numeric order for numbers."""
+    labels = list(dict.fromkeys(labels))
+    if kind == LOGICAL:
+        return ["FALSE", "TRUE"]
+    if kind == TEXT:
+        text = list(dict.fromkeys(str(v) for v in labels))
+        return [text[i] for i in r_level_order(text)]
+    if kind == CATEGORY and categories is not None:
+        pos = {v: i for i, v in enumerate(categories)}
+        return sorted(labels, key=lambda v: (pos.get(v, len(pos)), str(v)))
+    try:
+        return sorted(labels)
+    except TypeError:
+        return sorted(labels, key=str)
+
+
+def frozen_factor(col: pd.Series, levels: Sequence[object], name: str) -> pd.Categorical:
+    """The column as a factor with the given levels (learned once, e.g. for every chunk of a
+    source); a value outside them is a DataError naming it."""
+    labels = factor_labels(col)
+    codes = pd.Index(levels).get_indexer(labels)
+    if (codes < 0).any():
+        bad = labels[codes < 0][0]
+        shown = list(levels[:10])
+        raise DataError(
+            f"column {name!r} has value {bad!r} not among its levels "
+            f"{shown}{'...' if len(levels) > 10 else ''} (declared or found in the first pass "
+            "over the data)"
+        )
+    return pd.Categorical.from_codes(codes, categories=list(levels))
 
 
 def missing_column_error(name: str, columns: list[str], where: str) -> DataError:

@@ -17,10 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multilevel.design.values import r_factor_from_codes
+from multilevel.design.values import (  # noqa: F401 - kinds re-exported
+    CATEGORY,
+    LOGICAL,
+    NUMBER,
+    TEXT,
+    kind_of,
+    r_factor_from_codes,
+)
 from multilevel.errors import DataError
-
-NUMBER, TEXT, LOGICAL, CATEGORY = "number", "text", "logical", "category"
 
 #: values that mark a missing value in exports; in a column of numbers or of group ids they are
 #: refused until declared with ``na_values``
@@ -28,17 +33,6 @@ NA_LIKE = frozenset(
     {"", ".", "-", "--", "?", "*", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None"}
     | {"none", "missing", "#N/A", "#NA", "#NULL!", "NIL", "nil"}
 )
-
-
-def kind_of(col: pd.Series) -> str:
-    """The kind of a column from its dtype (object columns count as text until settled)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return CATEGORY
-    if pd.api.types.is_bool_dtype(col):
-        return LOGICAL
-    if pd.api.types.is_numeric_dtype(col):
-        return NUMBER
-    return TEXT
 
 
 def hash_codes(col: pd.Series) -> tuple[np.ndarray, Any]:

@@ -9,9 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multilevel.design.values import is_number, missing_and_infinite  # noqa: F401 - re-exported
+from multilevel.design.values import (  # noqa: F401 - re-exported
+    LOGICAL,
+    factor_labels,
+    is_number,
+    missing_and_infinite,
+    r_levels,
+)
 from multilevel.read.source import PARQUET_SUFFIXES, Source, as_source  # noqa: F401 - re-exported
-from multilevel.sources.levels import factor_values, order_levels
 
 
 def iter_chunks(source: Source, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -58,10 +63,10 @@ def scan_levels(
             col = chunk[c]
             if isinstance(col.dtype, pd.CategoricalDtype) and cats[c] is None:
                 cats[c] = list(col.cat.categories)
-            if kind != "bool":
-                for v in pd.unique(factor_values(col[keep], kind)):
+            if kind != LOGICAL:
+                for v in pd.unique(factor_labels(col[keep])):
                     found[c].setdefault(v, None)
-    return {c: order_levels(list(found[c]), k, cats[c]) for c, k in kinds.items()}
+    return {c: r_levels(list(found[c]), k, cats[c]) for c, k in kinds.items()}
 
 
 def prefetch(chunks: Iterator[pd.DataFrame], depth: int = 1) -> Iterator[pd.DataFrame]:

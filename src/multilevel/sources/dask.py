@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from multilevel.design.frame import group_columns
+from multilevel.design.values import factor_labels, r_levels
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
 from multilevel.read.schema import settle_frame
@@ -23,7 +24,6 @@ from multilevel.result.fit import LmmFit
 from multilevel.sources.chunks import complete_rows
 from multilevel.sources.encoding import SAMPLE_ROWS, Encoding, learn_encoding, refuse_arrays
 from multilevel.sources.fit_large import fit_statistics
-from multilevel.sources.levels import factor_values, order_levels
 from multilevel.sources.stats import PartialStats, merge, partial_stats
 
 
@@ -59,7 +59,7 @@ def _partition_levels(
 ) -> dict[str, list[Any]]:
     df = settled(df, ids, na_values)
     complete = df.loc[complete_rows(df)]
-    return {c: list(pd.unique(factor_values(complete[c], k))) for c, k in kinds.items()}
+    return {c: list(pd.unique(factor_labels(complete[c]))) for c in kinds}
 
 
 def _levels(
@@ -85,7 +85,7 @@ def _levels(
         values = list(dict.fromkeys(v for part in per_part for v in part[c]))
         dtype = ddf[c].dtype
         known = isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None
-        out[c] = order_levels(values, kind, list(dtype.categories) if known else None)
+        out[c] = r_levels(values, kind, list(dtype.categories) if known else None)
     return out
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula
 
 from multilevel.design.contrasts import (
     CodedFormula,
@@ -25,28 +24,27 @@ from multilevel.design.contrasts import (
     refuse_ordered,
     strip_codings,
 )
-from multilevel.design.fixed import encode, numeric_lookups
+from multilevel.design.fixed import encode, encode_columns
 from multilevel.design.frame import (
+    as_r_factors,
     formula_variables,
     needed_columns,
-    python_expr,
 )
 from multilevel.design.layout import TermLayout
 from multilevel.design.model import response_values
 from multilevel.design.random_shift import RandomShift, learn_shifts
 from multilevel.design.shift import shifts_from_gram
+from multilevel.design.values import NUMBER, factor_labels, kind_of, r_levels
 from multilevel.design.weights import frame_terms, row_weights, strip_offsets
 from multilevel.errors import DataError, FormulaError, MultilevelError
 from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.rnames import lme4_name
 from multilevel.sources.chunks import (
     Source,
-    is_number,
     missing_and_infinite,
     sample_rows,
     scan_levels,
 )
-from multilevel.sources.levels import factor_kind, factor_values, order_levels
 
 STATEFUL = re.compile(r"\b(center|scale|standardize|poly|bs|cr|cs)\s*\(")
 SAMPLE_ROWS = 2000
@@ -81,11 +79,9 @@ class Encoding:
     outcome_columns: tuple[str, ...]  # those the outcome (a column or expression) reads
     groups: tuple[GroupFactor, ...]  # the grouping factors, in order of first appearance
     categories: dict[str, list[Any]]  # factor columns and their levels
-    kinds: dict[str, str]  # factor columns: 'category', 'bool', 'string' or 'numeric'
+    kinds: dict[str, str]  # factor columns and their kinds (multilevel.design.values.kind_of)
     fixed_raw: tuple[str, ...] = ()  # formulaic names of X's columns (before aliasing)
     terms: tuple[TermInfo, ...] = ()
-    #: per formula part whose columns are products of numeric columns: those columns (fast path)
-    lookups: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     #: shift of each column of [X y] whose values lie far from zero (learned on the first rows;
     #: the statistics are those of [X y] - shift, see multilevel.design.shift), or None
     shift: np.ndarray | None = None
@@ -130,25 +126,12 @@ class Encoding:
         return response_values(self.formula.response, rows)
 
     def prepare(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        """Factor columns as Categoricals with their fixed levels; a value outside them is an
+        """Factor columns as Categoricals with their fixed levels, as the in-memory model frame
+        makes them (:func:`multilevel.design.frame.as_r_factors`); a value outside them is an
         error (complete rows only)."""
         if not self.categories:
             return chunk
-        out = {}
-        for c, levels in self.categories.items():
-            values = factor_values(chunk[c], self.kinds[c])
-            codes = pd.Index(levels).get_indexer(values)
-            if (codes < 0).any():
-                bad = values[codes < 0][0]
-                raise DataError(
-                    f"column {c!r} has value {bad!r} not among its levels "
-                    f"{levels[:10]}{'...' if len(levels) > 10 else ''} (declared or found in the "
-                    "first pass over the data)"
-                )
-            out[c] = pd.Series(
-                pd.Categorical.from_codes(codes, categories=levels), index=chunk.index
-            )
-        return chunk.assign(**out)
+        return as_r_factors(chunk, skip=set(chunk.columns), levels=self.categories)
 
     def matrix(
         self,
@@ -158,29 +141,18 @@ class Encoding:
         what: str,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The model matrix of one formula part (into ``out`` if given): filled directly when
-        its columns are products of numeric columns (as ``encode`` does on large data), else
-        encoded by formulaic. Non-finite products are caught by the caller (on the sums)."""
-        if out is None:
-            out = np.empty((len(rows), len(names)), order="F")
-        lookups = self.lookups.get(part)
-        if lookups is not None and all(is_number(rows[c]) for cols in lookups for c in cols):
-            for j, cols in enumerate(lookups):
-                if not cols:
-                    out[:, j] = 1.0
-                    continue
-                out[:, j] = rows[cols[0]].to_numpy(dtype=float)
-                for c in cols[1:]:
-                    out[:, j] *= rows[c].to_numpy(dtype=float)
-            return out
-        values, got, _ = encode(part, rows, what)
+        """The model matrix of one formula part (into ``out`` if given), encoded as in memory
+        (:func:`multilevel.design.fixed.encode_columns`: numeric columns and their products read
+        in place on large chunks, formulaic otherwise), with the columns learned once."""
+        columns, got, _ = encode_columns(part, rows, what)
         if tuple(got) != names:
             raise MultilevelError(
                 f"a chunk encoded the {what} to columns {got}, not {list(names)}; declare the "
                 "levels of categorical predictors (categories=...) or use multilevel.fit"
             )
-        out[:] = values
-        return out
+        if out is None:
+            out = np.empty((len(rows), len(names)), order="F")
+        return columns.block(0, len(rows), out)
 
     def matrices(
         self, rows: pd.DataFrame, y: np.ndarray, sqrt_w: np.ndarray | None = None
@@ -249,19 +221,15 @@ def refuse_arrays(weights: Any, offset: Any) -> None:
 
 
 def _factor_kinds(spec: FormulaSpec, sample: pd.DataFrame, skip: set[str]) -> dict[str, str]:
-    """The factor columns: text, logical and categorical ones, and numeric ones used inside
-    C(...) or factor(...) (formulaic tells which, from the sample)."""
-    kinds = {
-        c: k for c in sample.columns if c not in skip and (k := factor_kind(sample[c])) is not None
-    }
-    as_factors = {
-        c: pd.Categorical(
-            factor_values(sample[c], k),
-            categories=order_levels(list(factor_values(sample[c], k)), k, _categories(sample[c])),
-        )
+    """The factor columns and their kinds (:func:`multilevel.design.values.kind_of`): text,
+    logical and categorical ones, and numeric ones used inside C(...) or factor(...)
+    (formulaic tells which, from the sample)."""
+    kinds = {c: k for c in sample.columns if c not in skip and (k := kind_of(sample[c])) != NUMBER}
+    levels = {
+        c: r_levels(pd.unique(factor_labels(sample[c])), k, _categories(sample[c]))
         for c, k in kinds.items()
     }
-    sample = sample.assign(**as_factors)
+    sample = as_r_factors(sample, skip=set(sample.columns), levels=levels)
     numeric_use: set[str] = set()
     for part in [spec.fixed] + [r.expr for r in spec.random]:
         _, _, mspec = encode(part, sample, "sample model matrix")
@@ -269,10 +237,10 @@ def _factor_kinds(spec: FormulaSpec, sample: pd.DataFrame, skip: set[str]) -> di
             used = formula_variables(str(expr))
             if getattr(kind, "value", str(kind)) == "categorical":
                 for c in used:
-                    kinds.setdefault(c, "numeric")
+                    kinds.setdefault(c, NUMBER)
             else:
                 numeric_use.update(used)
-    both = [c for c in kinds if c in numeric_use and kinds[c] == "numeric"]
+    both = [c for c in kinds if c in numeric_use and kinds[c] == NUMBER]
     if both:
         raise MultilevelError(
             f"column(s) {both} are used both as numbers and as factors; a chunked fit cannot "
@@ -400,11 +368,6 @@ def learn_encoding(
         elif len(cols) == 1 and isinstance(first[cols[0]].dtype, pd.CategoricalDtype):
             order = tuple(first[cols[0]].cat.categories)
         groups.append(GroupFactor(name, cols, tuple(ks), order))
-    lookups = {}
-    for part, names in [(fixed_text, fixed_raw)] + [(t.expr, t.raw_names) for t in terms]:
-        found = numeric_lookups(Formula(python_expr(part)), rows)
-        if found is not None and len(found) == len(names):
-            lookups[part] = tuple(tuple(c) for c in found)
     enc = Encoding(
         spec,
         tuple(columns),
@@ -414,7 +377,6 @@ def learn_encoding(
         kinds,
         tuple(fixed_raw),
         tuple(terms),
-        lookups,
         coded=coded,
         weights=weights,
         offsets=tuple(offsets) + (() if offset is None else (offset,)),
