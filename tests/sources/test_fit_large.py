@@ -275,6 +275,19 @@ def test_weights_offset_contrasts_and_na_values_from_chunks(model, options, extr
     assert got.dropped_by.get("b", 3) == 3 and got.dropped_by.get("w", 2) == 2
 
 
+def test_weights_contrasts_and_codes_from_a_csv_read_in_chunks(extras, tmp_path):
+    """A CSV whose outcome holds "." and -999 and whose rater ids hold ".": declared codes,
+    weights, an offset and sum coding read 300 rows at a time give the in-memory fit."""
+    path = tmp_path / "extras.csv"
+    extras.to_csv(path, index=False)
+    formula = EXTRA_FORMULAS["three_level"]
+    kw = dict(weights="w", offset="o", contrasts={"f": "sum"}, na_values=NA_CODES)
+    ref = with_front_door(formula, extras, **kw)
+    got = with_front_door(formula, str(path), chunk_rows=300, **kw)
+    assert_close_fits(got, ref)
+    assert got.dropped_by == {"y": 4, "x": 4, "w": 2, "b": 3}
+
+
 def test_offset_in_the_formula_and_weights_from_a_parquet_folder(extras, tmp_path):
     """``offset(expr)`` in the formula, weights read from a Parquet folder (chunks = row groups
     of 300 rows) and the fitted values of a second pass, which add the offset as lme4's do."""

@@ -171,6 +171,31 @@ def as_r_factors(
     return frame.assign(**out) if out else frame
 
 
+def drop_incomplete(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows without a missing value (no copy when none is dropped) and the count of missing
+    values per column; an infinite value in a complete row is a DataError naming the column."""
+    dropped_by, keep, infinite = missing_and_infinite(frame)
+    for name, inf in infinite.items():
+        bad = inf & keep
+        if bad.any():
+            rows = frame.index[np.flatnonzero(bad)[:5]].tolist()
+            raise DataError(
+                f"column {name!r} has {int(bad.sum())} infinite value(s) (e.g. at rows {rows}); "
+                "remove or recode them"
+            )
+    return (frame if keep.all() else frame.loc[keep]), dropped_by
+
+
+def check_outcome_column(name: str, y: pd.Series) -> None:
+    """A DataError unless the outcome column holds numbers (or logicals)."""
+    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+        sample = y.dropna().astype(str).head(3).tolist()
+        raise DataError(
+            f"the outcome {name!r} is not numeric (dtype {y.dtype}; values like {sample}); "
+            "a linear mixed model needs a numeric outcome"
+        )
+
+
 @dataclass(frozen=True)
 class ModelFrame:
     """The rows a model is fitted to and how they were chosen."""
@@ -260,28 +285,13 @@ def build_frame(spec: FormulaSpec, data: Any, na_values: Sequence[Any] | None = 
                 "is left to estimate (lme4 returns a degenerate fit with sigma near 0); choose "
                 "another outcome or grouping column"
             )
-        y = frame[name]
-        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-            sample = y.dropna().astype(str).head(3).tolist()
-            raise DataError(
-                f"the outcome {name!r} is not numeric (dtype {y.dtype}; values like {sample}); "
-                "a linear mixed model needs a numeric outcome"
-            )
+        check_outcome_column(name, frame[name])
 
     for name in needed:
         if pd.api.types.is_complex_dtype(frame[name]):
             raise DataError(f"column {name!r} holds complex numbers; a model needs real values")
 
-    dropped_by, keep, infinite = missing_and_infinite(frame)
-    for name, inf in infinite.items():
-        bad = inf & keep
-        if bad.any():
-            rows = np.flatnonzero(bad)[:5].tolist()
-            raise DataError(
-                f"column {name!r} has {int(bad.sum())} infinite value(s) (e.g. at rows {rows}); "
-                "remove or recode them"
-            )
-    kept = frame if keep.all() else frame.loc[keep]  # no copy when nothing is dropped
+    kept, dropped_by = drop_incomplete(frame)
     # categorical grouping factors are coded by design.random (unused levels dropped there)
     groups_only = {
         n

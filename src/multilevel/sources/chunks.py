@@ -9,14 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from multilevel.design.values import (  # noqa: F401 - re-exported
-    LOGICAL,
-    factor_labels,
-    is_number,
-    missing_and_infinite,
-    r_levels,
-)
-from multilevel.read.source import PARQUET_SUFFIXES, Source, as_source  # noqa: F401 - re-exported
+from multilevel.design.values import LOGICAL, factor_labels, r_levels
+from multilevel.read.source import Source, as_source  # noqa: F401 - re-exported
 
 
 def iter_chunks(source: Source, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:

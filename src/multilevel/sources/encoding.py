@@ -27,6 +27,8 @@ from multilevel.design.contrasts import (
 from multilevel.design.fixed import encode, encode_columns
 from multilevel.design.frame import (
     as_r_factors,
+    check_outcome_column,
+    drop_incomplete,
     formula_variables,
     needed_columns,
 )
@@ -41,7 +43,6 @@ from multilevel.formula.parse import FormulaSpec
 from multilevel.formula.rnames import lme4_name
 from multilevel.sources.chunks import (
     Source,
-    missing_and_infinite,
     sample_rows,
     scan_levels,
 )
@@ -299,22 +300,14 @@ def learn_encoding(
     if rows_of is None or len(rows_of) == 0:
         raise DataError("the data has no rows")
     first: pd.DataFrame = rows_of[columns]
-    _, keep, infinite = missing_and_infinite(first)
-    for inf in infinite.values():
-        keep &= ~inf
-    first = first.loc[keep]
+    first, _ = drop_incomplete(first)
     if len(first) == 0:
         raise DataError(
             "the first rows of the data all have missing values; cannot learn the "
             "encoding (declare categories or reorder the data)"
         )
     for name in outcome:
-        y = first[name]
-        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-            raise DataError(
-                f"the outcome {name!r} is not numeric (dtype {y.dtype}); a linear "
-                "mixed model needs a numeric outcome"
-            )
+        check_outcome_column(name, first[name])
     # grouping columns are matched by value (no levels needed) unless a predictor too
     predictors = {
         c for part in [spec.fixed] + [r.expr for r in spec.random] for c in formula_variables(part)

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from multilevel.design.fixed import aliased_columns
+from multilevel.design.frame import drop_incomplete
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
@@ -34,7 +35,6 @@ from multilevel.objective.crossprod import (
     group_cross,
     theta_maps,
 )
-from multilevel.sources.chunks import missing_and_infinite
 from multilevel.sources.encoding import Encoding, GroupFactor, column_key
 
 
@@ -120,14 +120,7 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
     """The statistics of one chunk (any rows, in any order)."""
     if list(chunk.columns) != list(enc.columns):
         chunk = chunk[list(enc.columns)]
-    dropped_by, keep, infinite = missing_and_infinite(chunk)
-    for name, inf in infinite.items():
-        if (inf & keep).any():
-            raise DataError(
-                f"column {name!r} has {int((inf & keep).sum())} infinite value(s); "
-                "remove or recode them"
-            )
-    rows = chunk if keep.all() else chunk.loc[keep]
+    rows, dropped_by = drop_incomplete(chunk)  # as the in-memory model frame drops them
     if len(rows) == 0:
         base = empty_stats(enc)
         return PartialStats(len(chunk), dropped_by, 0, base.factors, {}, base.C, 0.0)
