@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from multilevel.design.columns import ModelColumns, SparseColumns
+from multilevel.design.shift import shift_matrix
 
 INTERCEPT = "(Intercept)"
 #: a random slope's column is centred when its variance is below this fraction of its mean
@@ -53,10 +54,7 @@ class TermShift:
     @property
     def T(self) -> np.ndarray:
         """b = T b~, Sigma = T Sigma~ T': the identity with row ``intercept`` minus c."""
-        T = np.eye(self.c.shape[0])
-        T[self.intercept] -= self.c
-        T[self.intercept, self.intercept] = 1.0
-        return T
+        return shift_matrix(self.intercept, self.c)
 
     def Lambda(self, Lambda_c: np.ndarray) -> np.ndarray:
         """The lower-triangular factor of T Lambda~ Lambda~' T' (non-negative diagonal)."""

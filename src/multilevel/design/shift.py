@@ -28,6 +28,15 @@ from multilevel.design.weights import SQRT_W
 SHIFT_RATIO = 1e-4
 
 
+def shift_matrix(intercept: int, c: np.ndarray) -> np.ndarray:
+    """T with b = T b~ for columns shifted by c about the intercept column: the identity with
+    row ``intercept`` minus c (its diagonal kept at 1)."""
+    T = np.eye(c.shape[0])
+    T[intercept] -= c
+    T[intercept, intercept] = 1.0
+    return T
+
+
 @dataclass(frozen=True)
 class Shift:
     """X~ = X - 1 x', y~ = y - y_shift: ``x`` is 0 at the intercept (column ``intercept``)."""
@@ -39,10 +48,7 @@ class Shift:
     @property
     def T(self) -> np.ndarray:
         """beta = T beta~ (+ y e_0): the identity with row ``intercept`` minus the shifts."""
-        T = np.eye(self.x.shape[0])
-        T[self.intercept] -= self.x
-        T[self.intercept, self.intercept] = 1.0
-        return T
+        return shift_matrix(self.intercept, self.x)
 
     def select(self, keep: list[int]) -> Shift:
         """The shift of the columns ``keep`` (after aliased columns are dropped)."""
