@@ -16,6 +16,8 @@ EXAMPLES = """examples:
   multilevel fit hsb.csv 'mathach ~ cses * meanses + (1 + cses | school)' --json
   multilevel fit data.parquet 'y ~ x + (1 | a/b)' --ml --format markdown
   multilevel fit big_folder/ 'y ~ x + w + (1 + x | school)' --chunk-rows 1000000
+  multilevel fit cake.csv 'angle ~ recipe * temperature + (1 | replicate)' --contrasts recipe=sum
+  multilevel fit survey.csv 'y ~ x + (1 | school)' --weights w --offset 'log(exposure)'
   multilevel fit sleepstudy 'Reaction ~ Days + (Days | Subject)' --correlation ar1:Days
 """
 
@@ -63,9 +65,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--chunk-rows",
         type=int,
         metavar="N",
-        help="read the data N rows at a time (bounded memory, for data larger than memory; one "
-        "grouping factor; Satterthwaite df)",
+        help="read the data N rows at a time (bounded memory, for data larger than memory; any "
+        "random-effects structure; Satterthwaite df)",
     )
+    p.add_argument(
+        "--contrasts",
+        nargs="+",
+        metavar="FACTOR=CODING",
+        default=[],
+        help="code factors as R's contrasts=: e.g. recipe=sum temperature=poly "
+        "(treatment, sum, helmert, poly)",
+    )
+    p.add_argument(
+        "--weights", metavar="COLUMN", help="precision weights, or binomial trials (a column)"
+    )
+    p.add_argument("--offset", metavar="COLUMN", help="an offset (a column or expression)")
     p.add_argument(
         "--na",
         action="append",
@@ -88,6 +102,7 @@ def resolve_data(spec: str):
 
 def run(args: argparse.Namespace) -> int:
     import multilevel
+    from multilevel.cli.inference_args import contrasts_of
     from multilevel.errors import MultilevelError
 
     if args.chunk_rows is not None and args.chunk_rows < 1:
@@ -105,29 +120,30 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         na = getattr(args, "na", None)
+        common: dict[str, Any] = {
+            "na_values": na,
+            "contrasts": contrasts_of(args.contrasts),
+            "weights": args.weights,
+            "offset": args.offset,
+        }
         if args.family is not None:  # hook: GLMMs (#12)
             fit = multilevel.fit(
                 args.formula,
                 resolve_data(args.data),
                 family=args.family,
                 nagq=args.nagq,
-                na_values=na,
+                chunk_rows=args.chunk_rows,
+                **common,
             )
-        elif args.chunk_rows is None:
+        else:  # in memory, or from chunks of at most --chunk-rows rows
             fit = multilevel.fit(
                 args.formula,
                 resolve_data(args.data),
                 reml=not args.ml,
                 nagq=args.nagq,
-                na_values=na,
+                chunk_rows=args.chunk_rows,
+                **common,
                 **residual_options.from_args(args),
-            )
-        else:
-            from multilevel.read.source import as_source
-
-            data = as_source(resolve_data(args.data), na_values=na)
-            fit = multilevel.fit_large(
-                args.formula, data, reml=not args.ml, chunk_rows=args.chunk_rows
             )
     fmt = chosen(args)
     if fmt == "json":
