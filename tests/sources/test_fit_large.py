@@ -350,3 +350,30 @@ def test_bad_weights_and_arrays_in_chunks_are_refused(extras):
             )
     with pytest.raises(multilevel.DataError, match="correlation= and variance="):
         with_front_door(formula, extras, correlation=multilevel.AR1("x", "a"), chunk_rows=100)
+
+
+@pytest.mark.parametrize("column", ["x", "y"])
+def test_weighted_chunks_about_a_shift(column):
+    """Precision weights and a column 1e9 from zero, from 53-row chunks: shifted before the
+    rows are scaled by sqrt(w), the fit equals the one on the unshifted column (before: x was
+    dropped as collinear with the intercept)."""
+    rng = np.random.default_rng(5)
+    g = rng.integers(0, 30, 600)
+    x = rng.normal(size=600)
+    data = pd.DataFrame(
+        {
+            "y": 0.5 * x + rng.normal(size=30)[g] + rng.normal(size=600),
+            "x": x,
+            "g": [f"g{k}" for k in g],
+            "w": rng.uniform(0.5, 2.0, 600),
+        }
+    )
+    far = data.assign(**{column: data[column] + 1e9})
+    near = far.assign(**{column: far[column] - 1e9})  # the values the far column holds
+    want = multilevel.fit("y ~ x + (1 | g)", near, weights="w", chunk_rows=53)
+    got = multilevel.fit("y ~ x + (1 | g)", far, weights="w", chunk_rows=53)
+    assert got.fixed_names == want.fixed_names == ("(Intercept)", "x")
+    assert got.loglik == pytest.approx(want.loglik, rel=1e-10)
+    assert got.beta[1] == pytest.approx(want.beta[1], rel=1e-8)
+    assert got.std_errors[1] == pytest.approx(want.std_errors[1], rel=1e-8)
+    assert got.sigma == pytest.approx(want.sigma, rel=1e-8)

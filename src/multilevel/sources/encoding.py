@@ -156,27 +156,36 @@ class Encoding:
         return columns.block(0, len(rows), out)
 
     def matrices(
-        self, rows: pd.DataFrame, y: np.ndarray, sqrt_w: np.ndarray | None = None
+        self,
+        rows: pd.DataFrame,
+        y: np.ndarray,
+        sqrt_w: np.ndarray | None = None,
+        shift: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[list[tuple[str | None, np.ndarray]]]]:
         """[X y] (all raw columns of X) and, per random term, its Z columns, each with a key
         naming what it is (None for the intercept, the column name otherwise; a Z column that
-        is also a column of X is not computed twice). With ``sqrt_w`` every row of X, Z and y
-        is scaled by it (precision weights, see :mod:`multilevel.design.weights`); the
-        intercept is then the column sqrt(w), keyed as any other column."""
+        is also a column of X is not computed twice). With ``shift``, [X y] - shift (a new
+        array; Z keeps the values it read, see multilevel.design.shift). With ``sqrt_w`` every
+        row of X, Z and y is scaled by it after the shift (precision weights, see
+        :mod:`multilevel.design.weights`); the intercept is then the column sqrt(w), keyed as
+        any other column, and sqrt(w) (x - c) keeps the digits sqrt(w) x - c sqrt(w) loses."""
         P = len(self.fixed_raw)
-        Xy = np.empty((len(rows), P + 1), order="F")
+        raw = np.empty((len(rows), P + 1), order="F")
         self.matrix(
-            self.fixed_text, rows, self.fixed_raw, "fixed-effects model matrix", out=Xy[:, :P]
+            self.fixed_text, rows, self.fixed_raw, "fixed-effects model matrix", out=raw[:, :P]
         )
-        Xy[:, P] = y
+        raw[:, P] = y
+        Xy = raw if shift is None else raw - shift
         weighted = sqrt_w is not None
         if sqrt_w is not None:
             Xy *= sqrt_w[:, None]
+            if shift is not None:
+                raw *= sqrt_w[:, None]
         where = {name: j for j, name in enumerate(self.fixed_raw)}
         zterms: list[list[tuple[str | None, np.ndarray]]] = []
         for t in self.terms:
             if all(n in where for n in t.raw_names):
-                zterms.append([(column_key(n, weighted), Xy[:, where[n]]) for n in t.raw_names])
+                zterms.append([(column_key(n, weighted), raw[:, where[n]]) for n in t.raw_names])
                 continue
             Z = self.matrix(t.expr, rows, t.raw_names, f"random-effects matrix of '{t.name}'")
             if sqrt_w is not None:
@@ -382,9 +391,8 @@ def learn_encoding(
 
 def _shift_of(enc: Encoding, rows: pd.DataFrame) -> np.ndarray | None:
     """The shift of the columns of [X y] far from zero, from the first rows' own Gram matrix
-    (none with weights: the intercept column is then sqrt(w), as in memory)."""
-    if enc.weights is not None:
-        return None
+    (unweighted means: any shift is exact; with weights it is applied before the rows are
+    scaled by sqrt(w), as in memory)."""
     y = enc.outcome(rows)
     _, off = enc.weights_offset(rows)
     Xy, _ = enc.matrices(rows, y if off is None else y - off)

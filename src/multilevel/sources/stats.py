@@ -128,11 +128,10 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
     y = enc.outcome(rows)
     w, off = enc.weights_offset(rows)  # precision weights: rows scaled by sqrt(w)
     sqrt_w = None if w is None else np.sqrt(w)
-    Xy, zterms = enc.matrices(rows, y if off is None else y - off, sqrt_w)
+    Xy, zterms = enc.matrices(rows, y if off is None else y - off, sqrt_w, enc.shift)
     zterms = centre_zterms([t.name for t in enc.terms], zterms, enc.random_shift)  # hook
     xkeys = [column_key(n, w is not None) for n in enc.fixed_raw] + ["\0y"]
-    if enc.shift is not None:  # [X y] about a shift: a new array (Z keeps the values it read)
-        Xy = Xy - enc.shift
+    if enc.shift is not None:  # [X y] about a shift (Z keeps the values it read)
         xkeys = [k if k is None else f"\0x{k}" for k in xkeys]
     C = Xy.T @ Xy
     if not np.all(np.isfinite(np.diag(C))):
