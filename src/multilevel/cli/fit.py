@@ -8,6 +8,7 @@ import sys
 import warnings
 from typing import Any
 
+from multilevel.cli.inference_args import add_coding_options
 from multilevel.cli.output import add_format_option, chosen, emit
 from multilevel.residual import cli as residual_options
 
@@ -68,18 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="read the data N rows at a time (bounded memory, for data larger than memory; any "
         "random-effects structure; Satterthwaite df)",
     )
-    p.add_argument(
-        "--contrasts",
-        nargs="+",
-        metavar="FACTOR=CODING",
-        default=[],
-        help="code factors as R's contrasts=: e.g. recipe=sum temperature=poly "
-        "(treatment, sum, helmert, poly)",
-    )
-    p.add_argument(
-        "--weights", metavar="COLUMN", help="precision weights, or binomial trials (a column)"
-    )
-    p.add_argument("--offset", metavar="COLUMN", help="an offset (a column or expression)")
+    add_coding_options(p)
     p.add_argument(
         "--na",
         action="append",

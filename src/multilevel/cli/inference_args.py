@@ -20,6 +20,12 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="CSV or Parquet file, or the name of a built-in data set")
     p.add_argument("formula", help="lme4 formula, e.g. 'y ~ a * b + (1 | group)'")
     p.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    add_coding_options(p)
+    add_format_option(p)
+
+
+def add_coding_options(p: argparse.ArgumentParser) -> None:
+    """--contrasts, --weights and --offset: lme4's contrasts=, weights= and offset=."""
     p.add_argument(
         "--contrasts",
         nargs="+",
@@ -28,9 +34,12 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         help="code factors as R's contrasts=: e.g. recipe=sum temperature=poly "
         "(treatment, sum, helmert, poly)",
     )
-    p.add_argument("--weights", metavar="COLUMN", help="precision weights (a column or expression)")
+    p.add_argument(
+        "--weights",
+        metavar="COLUMN",
+        help="precision weights, or a GLMM's binomial trials (a column or expression)",
+    )
     p.add_argument("--offset", metavar="COLUMN", help="an offset (a column or expression)")
-    add_format_option(p)
 
 
 def contrasts_of(items: list[str]) -> dict[str, str] | None:
