@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -103,18 +103,7 @@ class Summary:
             "llrr" + "r" * (max_terms - 1),
         )
         fe = fit.fixed_effects(ddf)
-        fe_rows = tuple(
-            (
-                name,
-                _f(row.estimate),
-                _f(row.std_error),
-                _f(row.df, 2),
-                _f(row.t_value, 3),
-                _p(row.p_value),
-                _stars(row.p_value),
-            )
-            for name, row in fe.iterrows()
-        )
+        fe_rows = _coefficient_rows(fe)
         fixed = Table(
             "Fixed effects",
             ("", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)", ""),
@@ -125,21 +114,9 @@ class Summary:
         if str(vcov).lower() != "model":  # HLM's table "with robust standard errors"
             rb = fit.fixed_effects(vcov=vcov)
             robust = Table(
-                f"Fixed effects with robust standard errors ({rb.attrs['vcov']}, "
-                "Satterthwaite df)",
+                f"Fixed effects with robust standard errors ({rb.attrs['vcov']}, Satterthwaite df)",
                 fixed.header,
-                tuple(
-                    (
-                        name,
-                        _f(row.estimate),
-                        _f(row.std_error),
-                        _f(row.df, 2),
-                        _f(row.t_value, 3),
-                        _p(row.p_value),
-                        _stars(row.p_value),
-                    )
-                    for name, row in rb.iterrows()
-                ),
+                _coefficient_rows(rb),
                 fixed.align,
             )
         notes = list(fit.warnings)
@@ -255,3 +232,19 @@ class Summary:
             out += [r"\hline", r"\end{tabular}", r"\end{table}"]
         out += [esc(n) + r"\\" for n in self.notes]
         return "\n".join(out)
+
+
+def _coefficient_rows(fe: Any) -> tuple[tuple[str, ...], ...]:
+    """One printed row per fixed effect: estimate, SE, df, t, p and stars, as lmerTest."""
+    return tuple(
+        (
+            str(name),
+            _f(row.estimate),
+            _f(row.std_error),
+            _f(row.df, 2),
+            _f(row.t_value, 3),
+            _p(row.p_value),
+            _stars(row.p_value),
+        )
+        for name, row in fe.iterrows()
+    )
