@@ -20,7 +20,7 @@ from multilevel.family import Binomial, Family, Poisson
 from multilevel.ladder import icc, ladder, lrt, lrt_sequence, r2
 from multilevel.levels import fit_levels, level_equations, parse_levels
 from multilevel.residual import AR1, CAR1, VarIdent, VarPower
-from multilevel.result.fit import LargeFit, LmmFit
+from multilevel.result.fit import GlmmFit, LargeFit, LmmFit, MixedFit
 from multilevel.sources import fit_large
 from multilevel.sources.dask import fit_dask
 
@@ -31,7 +31,6 @@ _LAZY = {
     "simulate": "multilevel.simulate",
     "power": "multilevel.planning",
     "plan": "multilevel.planning",
-    "GlmmFit": "multilevel.glmm",
     "latent_icc": "multilevel.glmm",
 }
 
@@ -60,6 +59,7 @@ __all__ = [
     "FormulaError",
     "LargeFit",
     "LmmFit",
+    "MixedFit",
     "MultilevelError",
     "UnsafeFormulaError",
     "compare_estimators",

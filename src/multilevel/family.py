@@ -50,6 +50,11 @@ class Family:
     link: str
 
     @property
+    def is_gaussian(self) -> bool:
+        """The normal distribution with the identity link: a linear mixed model."""
+        return self.name == "gaussian"
+
+    @property
     def canonical(self) -> bool:
         return (self.name, self.link) in (("binomial", "logit"), ("poisson", "log"))
 
@@ -65,10 +70,15 @@ class Family:
             return special.ndtri(mu)
         if self.link == "cloglog":
             return np.log(-np.log1p(-mu))
+        if self.link == "identity":
+            return mu
         return np.log(mu)
 
     def _mu_derivs(self, eta: np.ndarray, order: int) -> tuple[np.ndarray, ...]:
         """mu, mu' and mu'' (as far as ``order``) with R's clipping at the edges."""
+        if self.link == "identity":
+            eta = np.asarray(eta, dtype=float)
+            return (eta,) if order == 0 else (eta, np.ones_like(eta), np.zeros_like(eta))
         if self.link == "logit":
             mu = special.expit(eta)
             if order == 0:
@@ -97,6 +107,8 @@ class Family:
         """V(mu) and V'(mu)."""
         if self.name == "binomial":
             return mu * (1 - mu), 1 - 2 * mu
+        if self.name == "gaussian":
+            return np.ones_like(mu), np.zeros_like(mu)
         return mu, np.ones_like(mu)
 
     def rows(
@@ -169,6 +181,10 @@ def Binomial(link: str = "logit") -> Family:  # noqa: N802 - reads as R's binomi
     if link not in ("logit", "probit", "cloglog"):
         raise ValueError(f"binomial link must be 'logit', 'probit' or 'cloglog', not {link!r}")
     return Family("binomial", link)
+
+
+#: the family of a linear mixed model (normal errors, identity link), as R's gaussian()
+GAUSSIAN = Family("gaussian", "identity")
 
 
 def Poisson(link: str = "log") -> Family:  # noqa: N802 - reads as R's poisson()

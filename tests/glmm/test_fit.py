@@ -161,3 +161,9 @@ def test_cli_fit_with_family(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ref = model["fits"]["agq10"]
     assert d["nagq"] == 10 and d["family"] == "binomial"
     assert d["loglik_lme4"] == pytest.approx(ref["loglik"], abs=1e-4)
+    # the one serializer: the keys of a linear mixed model's JSON, Wald z rows as glmer's
+    assert d["sigma"] is None and d["method"] == "AGQ(10)" and d["reml_criterion"] is None
+    for got, want in zip(d["fixed_effects"], ref["fixed_effects"], strict=True):
+        assert set(got) == {"name", "estimate", "std_error", "z_value", "p_value"}
+        assert got["name"] == want["name"]
+        assert got["z_value"] == pytest.approx(want["z_value"], rel=3e-3)

@@ -90,3 +90,41 @@ def test_reduced_form_says_which_centering_was_used():
     assert "Level 2: beta0j = gamma00 + gamma01*ses_mean + u0j" in text
     md = level_equations(fit, centering=("ses: group-mean centred",)).to_markdown()
     assert "> Centering: ses: group-mean centred" in md
+
+
+# ---------------------------------------------------------------------- GLMMs: the link on the left
+def test_glmm_level_equations_have_the_link_and_lme4s_estimates():
+    from glmmref import fitted, reference, tight
+
+    model = reference("cbpp")["models"][0]
+    fit = fitted("cbpp", model["formula"], 1)
+    eq = fit.level_equations(digits=8)  # one renderer (levels/) for every fit
+    assert isinstance(eq, type(level_equations(fit)))
+    text = eq.to_text()
+    # a cbind(successes, failures) outcome: the logit of the probability, no r_ij
+    assert text.startswith("Level 1: logit(p_ij) = beta0j + beta1j*factor(period)2")
+    assert "r_ij" not in text
+    assert "Level 2: beta0j = gamma00 + u0j" in text
+    assert "no sigma^2: the binomial family fixes the level-1 variance" in text
+    exact = tight()["cbpp_period"]  # lme4 with an exact PIRLS
+    gammas = {
+        line.split()[1]: float(line.split()[2])
+        for line in text.split("Fixed effects:\n")[1].split("\n\n")[0].splitlines()
+    }
+    for name, beta, se in zip(exact["names"], exact["beta"], exact["std_error"], strict=True):
+        assert gammas[name] == pytest.approx(beta, abs=1e-4 * se)
+    taus = {t.symbol: t.value for t in eq.notation.taus}
+    assert set(taus) == {"tau00"}  # no sigma^2 among the variance components
+    assert taus["tau00"] == pytest.approx(exact["variances"], rel=3e-3)
+
+
+def test_poisson_level_equations_use_the_log_of_the_mean():
+    from glmmref import fitted, reference
+
+    model = reference("grouseticks")["models"][2]
+    fit = fitted("grouseticks", model["formula"], 1)
+    text = fit.level_equations().level_text()
+    assert text.startswith("Level 1: log(E(TICKS)) = beta0j")
+    assert "Groups: BROOD" in text
+    ref = model["fits"]["laplace"]["random_effects"][0]["variances"][0]
+    assert fit.level_equations().notation.taus[0].value == pytest.approx(ref, rel=3e-3)

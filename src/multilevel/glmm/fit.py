@@ -24,10 +24,9 @@ from multilevel.glmm.engine import glm_start, make_engine
 from multilevel.glmm.general import GeneralLaplace
 from multilevel.glmm.grouped import GroupedLaplace
 from multilevel.glmm.newton import approximate_hessian, newton
-from multilevel.glmm.result import GlmmFit
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary, singular
-from multilevel.result.fit import VarianceComponent
+from multilevel.result.fit import MixedFit, VarianceComponent
 
 #: lme4 computes the Hessian-based covariance of the fixed effects below this many rows
 #: (``calc.derivs``); above it, the PIRLS-based one (``unsc``)
@@ -51,7 +50,7 @@ def fit_glmm(
     contrasts: dict[str, str] | None = None,
     na_values: Any = None,
     warn: bool = True,
-) -> GlmmFit:
+) -> MixedFit:
     """``multilevel.fit(formula, data, family=...)``: see :func:`multilevel.fit`."""
     fam = get_family(family)
     if not isinstance(nagq, int | np.integer) or isinstance(nagq, bool) or nagq < 1:
@@ -278,7 +277,7 @@ def _agq_hessian(engine: GroupedLaplace, nth: int, phi: np.ndarray, nagq: int) -
     return H
 
 
-def fit_glmm_design(gd: GlmmDesign, nagq: int = 1) -> GlmmFit:
+def fit_glmm_design(gd: GlmmDesign, nagq: int = 1) -> MixedFit:
     """Optimize, check and build the result for a built design."""
     d = gd.base
     engine = make_engine(gd)
@@ -397,7 +396,7 @@ def _build(
     start: np.ndarray,
     lower: np.ndarray,
     notes: list[str],
-) -> GlmmFit:
+) -> MixedFit:
     d = gd.base
     components, modes = [], {}
     off = 0
@@ -454,23 +453,26 @@ def _build(
     if not converged:
         messages.extend(notes)
     sat = gd.family.saturated_loglik(gd.y, gd.weights)
-    return GlmmFit(
+    return MixedFit(
         formula=gd.formula.text,
-        glmm_design=gd,
-        family=gd.family,
-        nagq=nagq,
-        fixed_names=d.fixed.names,
+        reml=False,
+        layout=d.layout,
         beta=beta,
         vcov_beta=vcov,
+        df_satterthwaite=np.full(len(beta), np.inf),  # Wald z
         theta=theta,
-        theta_names=tuple(d.theta_names()),
+        sigma=1.0,  # no residual variance: the family fixes the conditional variance
         random_effects=tuple(components),
         loglik=-0.5 * float(dev),
-        loglik_laplace=-0.5 * float(laplace_dev),
-        saturated_loglik=sat,
         optimization=opt,
         is_singular=is_sing,
         modes=modes,
         warnings=tuple(messages),
+        _design=d,
+        family=gd.family,
+        nagq=nagq,
+        glmm=gd,
+        loglik_laplace=-0.5 * float(laplace_dev),
+        saturated_loglik=sat,
         hessian=H,
     )

@@ -11,19 +11,20 @@ import numpy as np
 from scipy import optimize, stats
 
 if TYPE_CHECKING:
-    from multilevel.glmm.result import GlmmFit
+    from multilevel.result.criteria import LikelihoodCriteria
+    from multilevel.result.fit import MixedFit
 
 LATENT_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0, "cloglog": np.pi**2 / 6}
 
 
-def latent_residual_variance(fit: GlmmFit) -> float | None:
+def latent_residual_variance(fit: LikelihoodCriteria) -> float | None:
     """The level-1 variance on the latent scale (binomial links only)."""
     if fit.family.name != "binomial":
         return None
     return LATENT_VARIANCE[fit.link]
 
 
-def distribution_variance(fit: GlmmFit, null: GlmmFit | None = None) -> float:
+def distribution_variance(fit: LikelihoodCriteria, null: LikelihoodCriteria | None = None) -> float:
     """The level-1 (distribution-specific) variance that ICC and R^2 of a GLMM divide by, as
     ``performance::icc`` and ``r2_nakagawa`` (insight's lognormal approximation for Poisson):
     binomial: the latent variance (pi^2/3 for logit); Poisson with log link:
@@ -59,7 +60,7 @@ class LatentIcc:
         return dict(self.__dict__)
 
 
-def latent_icc(fit: GlmmFit, level: float = 0.95) -> LatentIcc:
+def latent_icc(fit: MixedFit, level: float = 0.95) -> LatentIcc:
     """ICC = tau00 / (tau00 + s2) for a model with one random intercept (binomial family),
     with the interval from the profile deviance of theta = sqrt(tau00) (beta re-optimized)."""
     from multilevel.glmm.engine import make_engine
@@ -71,6 +72,7 @@ def latent_icc(fit: GlmmFit, level: float = 0.95) -> LatentIcc:
     if len(terms) != 1 or terms[0].q != 1:
         raise ValueError("the latent-scale ICC needs exactly one random intercept term")
     engine = make_engine(fit.glmm_design)
+    assert fit.loglik_laplace is not None  # a GLMM (binomial, checked above)
     dev_hat = -2 * fit.loglik_laplace
     crit = stats.chi2.ppf(level, 1)
     beta = fit.beta.copy()

@@ -35,7 +35,7 @@ from multilevel.api import fit
 from multilevel.design.frame import load_data, missing_column_error
 from multilevel.errors import DataError, FitWarning
 from multilevel.ladder.lrt import LrtResult, lrt, ml_fit
-from multilevel.ladder.r2 import R2, is_glmm, r2, variance_explained
+from multilevel.ladder.r2 import R2, r2, variance_explained
 from multilevel.result.fit import LmmFit
 
 STEPS = (
@@ -73,7 +73,7 @@ class LadderStep:
     @property
     def sigma2(self) -> float:
         """The residual variance; NaN for a GLMM (its family fixes the level-1 variance)."""
-        return float("nan") if is_glmm(self.fit) else float(self.fit.sigma**2)
+        return float("nan") if self.fit.is_glmm else float(self.fit.sigma**2)
 
     def equations(self) -> Any:
         """The fit as level-1 / level-2 and reduced-form equations (with the link of a GLMM)."""
@@ -99,7 +99,7 @@ class LadderStep:
             r2_components=self.r2.to_dict(),
             ml={"loglik": float(ml.loglik), "aic": float(ml.aic), "bic": float(ml.bic)},
         )
-        if is_glmm(self.fit):
+        if self.fit.is_glmm:
             out["sigma2"] = None
             out["level1_variance"] = float(self.r2.var_residual)
         try:

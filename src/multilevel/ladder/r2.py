@@ -61,14 +61,9 @@ def random_variance(fit: LmmFit) -> float:
     return total
 
 
-def is_glmm(fit: Any) -> bool:
-    """A generalized linear mixed model (its family fixes the level-1 variance)."""
-    return hasattr(fit, "family") and hasattr(fit, "nagq")
-
-
 def residual_variance(fit: Any, null: Any = None) -> float:
     """sigma^2 of a linear mixed model; the distribution-specific variance of a GLMM."""
-    if is_glmm(fit):
+    if fit.is_glmm:
         from multilevel.glmm.icc import distribution_variance
 
         return distribution_variance(fit, null)
@@ -115,7 +110,7 @@ def variance_explained(fit: LmmFit, null: LmmFit, group: str | None = None) -> d
     """Raudenbush & Bryk's proportion of variance explained at level 1 (sigma^2) and level 2
     (tau00) relative to the null model; level 1 is NaN for a GLMM (no sigma^2 is estimated)."""
     t0, t1 = intercept_variance(null, group), intercept_variance(fit, group)
-    level1 = float("nan") if is_glmm(fit) else float((null.sigma**2 - fit.sigma**2) / null.sigma**2)
+    level1 = float("nan") if fit.is_glmm else float((null.sigma**2 - fit.sigma**2) / null.sigma**2)
     return {
         "level1": level1,
         "level2": float((t0 - t1) / t0) if t0 > 0 else float("nan"),

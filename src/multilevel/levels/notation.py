@@ -349,7 +349,7 @@ def notation(fit) -> Notation:
                         not same,
                     )
                 )
-    if not hasattr(fit, "family"):  # a GLMM's family fixes the level-1 variance: no sigma^2
+    if not getattr(fit, "is_glmm", False):  # a GLMM's family fixes the level-1 variance: no sigma^2
         taus.append(Tau("sigma^2", 1, None, None, None, float(fit.sigma**2)))
     return Notation(L, groups, factors, fit.response, gammas, randoms, tuple(taus), index_of)
 

@@ -160,7 +160,7 @@ def _tex(s: str) -> str:
 
 def _family(fit: Any) -> Any:
     """The family of a GLMM (None for a linear mixed model)."""
-    return getattr(fit, "family", None)
+    return fit.family if getattr(fit, "is_glmm", False) else None
 
 
 def _outcome(nt: Notation, st: _Style, fit: Any, subscripts: bool) -> str:

@@ -25,8 +25,8 @@ FAMILIES = ("binomial", "poisson")
 
 def family_name(fit: Any) -> str | None:
     """'binomial' or 'poisson' for a GLMM fit, None for a linear mixed model."""
-    family = getattr(fit, "family", None)
-    if family is None:
+    family = getattr(fit, "family", None)  # a fit, or a PlannedDesign's family name
+    if family is None or getattr(family, "is_gaussian", False):
         return None
     return str(getattr(family, "name", family)).lower()
 

@@ -159,7 +159,12 @@ def power(
         truths = [_pilot_truth(fit, point, group) for point in points]
     spec = resolve_test(test, method, tuple(truths[0][0].fixed.names), reduced)
     reduced_start = None
-    if spec.method == "lrt" and spec.reduced is not None and isinstance(fit, LmmFit):
+    if (
+        spec.method == "lrt"
+        and spec.reduced is not None
+        and family is None  # a linear mixed model (LmmFit is also the class of GLMM fits)
+        and isinstance(fit, LmmFit)
+    ):
         from multilevel.api import fit_design
 
         reduced_start = fit_design(

@@ -38,16 +38,11 @@ def pick_term(fit: Any, group: str | None) -> RandomTerm:
     raise DataError(f"the model has no random term for {group!r}; its terms are: {names}")
 
 
-def is_glmm(fit: Any) -> bool:
-    """A generalized linear mixed model: its family fixes the level-1 variance."""
-    return hasattr(fit, "family") and hasattr(fit, "nagq")
-
-
 def refuse_glmm(fit: Any, kind: str, reason: str) -> None:
     """A plot that has no meaning for a GLMM is refused in one line saying why."""
     from multilevel.errors import DataError
 
-    if is_glmm(fit):
+    if fit.is_glmm:
         raise DataError(f"no {kind} plot for a {fit.family.name} GLMM: {reason}")
 
 

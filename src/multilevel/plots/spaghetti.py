@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from multilevel.errors import DataError
-from multilevel.plots._common import is_glmm, new_figure, pick_term, safe_text, wrapped_title
+from multilevel.plots._common import new_figure, pick_term, safe_text, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -86,9 +86,8 @@ def spaghetti_plot(
         )
     new = data.iloc[np.repeat(first[chosen], [len(g) for g in grids])].copy()
     new[x] = np.concatenate(grids)
-    scale = {"type": "response"} if is_glmm(fit) else {}
-    preds = np.split(
-        fit.predict(new, random=True, **scale), np.cumsum([len(g) for g in grids])[:-1]
+    preds = np.split(  # a GLMM on the response scale (mu): probabilities or counts
+        fit.predict(new, random=True, type="response"), np.cumsum([len(g) for g in grids])[:-1]
     )
     for j, g, p in zip(chosen, grids, preds, strict=True):
         line = ax.plot(g, p, lw=0.9, alpha=0.6, marker="o" if len(g) == 1 else None, ms=3)[0]
@@ -119,7 +118,7 @@ def spaghetti_plot(
 
 def _mean_label(fit: Any) -> str:
     """The y axis: the outcome, or for a GLMM the mean its lines show."""
-    if not is_glmm(fit):
+    if not fit.is_glmm:
         return str(fit.response)
     if fit.family.name == "binomial":
         return f"P({fit.response} = 1)"
@@ -139,4 +138,4 @@ def population_line(fit: Any, x: str, grid: np.ndarray, codes: np.ndarray) -> np
         ):
             new[col] = float(data[col].groupby(codes).mean().mean())
     new[x] = grid
-    return fit.predict(new, random=False, **({"type": "response"} if is_glmm(fit) else {}))
+    return fit.predict(new, random=False, type="response")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multilevel.plots._common import is_glmm, new_figure, safe_text, wrapped_title
+from multilevel.plots._common import new_figure, safe_text, wrapped_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -74,7 +74,7 @@ def variance_partition_plot(obj: Any, proportions: bool = False, **_: Any) -> Fi
         if not np.any(parts[:, k] > 0):
             continue
         label = LABELS[p]
-        if p == "within" and is_glmm(models[0][1]):
+        if p == "within" and models[0][1].is_glmm:
             label = "within groups (level 1, latent scale: fixed by the family)"
         bars = ax.bar(x, heights[:, k], bottom=bottom, color=COLORS[p], label=label, width=0.6)
         for patch in bars.patches:

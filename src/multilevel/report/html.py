@@ -160,7 +160,7 @@ def fit_notes(fit: Any, method: bool = True) -> list[str]:
 
     notes = []
     g = fit.random_effects[0].grouping_factor
-    glmm = tb._is_glmm(fit)
+    glmm = fit.is_glmm
     latent = " (on the latent scale)" if glmm else ""
     if glmm and method:
         from multilevel.levels.render import level1_variance_note
@@ -252,7 +252,7 @@ def _null_icc(fit: Any) -> str:
 
     if not getattr(fit, "has_rows", True):  # a fit from chunks: no rows to refit
         return ""
-    glmm = {"family": fit.family, "nagq": fit.nagq} if tb._is_glmm(fit) else {}
+    glmm = {"family": fit.family, "nagq": fit.nagq} if fit.is_glmm else {}
     if len(fit.design.terms) != 1 or fit.design.terms[0].term_names[0] != "(Intercept)":
         return " The unconditional ICC comes from the null model (random-effects ANOVA)."
     g = fit.design.terms[0].grouping_factor

@@ -280,8 +280,6 @@ def latex_escape(s: str) -> str:
 
 
 # ------------------------------------------------------------------ the tables
-def _is_glmm(fit: Any) -> bool:
-    return hasattr(fit, "family") and hasattr(fit, "nagq")
 
 
 def _glmm_method(fit: Any) -> str:
@@ -292,7 +290,7 @@ def _glmm_method(fit: Any) -> str:
 def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.95) -> ApaTable:
     """b, SE, CI, test statistic and p for each fixed effect: t with the chosen denominator
     df (linear mixed models), or Wald z with a normal CI for a GLMM, as ``summary(glmer)``."""
-    glmm = _is_glmm(fit)
+    glmm = fit.is_glmm
     fe = fit.fixed_effects() if glmm else fit.fixed_effects(ddf)
     fe = fe.reset_index()
     if glmm:
@@ -365,7 +363,7 @@ def random_effects_table(fit: Any) -> ApaTable:
     data = pd.DataFrame(rows, columns=["group", "term", "variance", "sd", "correlation"])
     groups = "; ".join(f"{g}: {k} groups" for g, k in fit.n_groups.items())
     note = f"Rows 'a with b' give the covariance and correlation. {groups}."
-    if _is_glmm(fit):
+    if fit.is_glmm:
         from multilevel.levels.render import level1_variance_note
 
         note += f" No residual row: {level1_variance_note(fit)}."

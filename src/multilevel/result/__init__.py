@@ -1,5 +1,6 @@
-"""The fitted result, its summary (text, Markdown, HTML, LaTeX) and its dict/JSON form."""
+"""The fitted result (one class for linear and generalized, in-memory and chunked fits), its
+summary (text, Markdown, HTML, LaTeX) and its dict/JSON form."""
 
-from multilevel.result.fit import LmmFit, VarianceComponent
+from multilevel.result.fit import GlmmFit, LmmFit, MixedFit, VarianceComponent
 
-__all__ = ["LmmFit", "VarianceComponent"]
+__all__ = ["GlmmFit", "LmmFit", "MixedFit", "VarianceComponent"]

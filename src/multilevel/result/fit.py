@@ -6,21 +6,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from multilevel.design.frame import load_data
 from multilevel.design.layout import ModelLayout
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import level_label
-from multilevel.errors import DataError, NoRowsError
+from multilevel.errors import DataError, MultilevelError, NoRowsError
+from multilevel.family import GAUSSIAN, Family
 from multilevel.inference.kenward_roger import KenwardRoger, kenward_roger
 from multilevel.objective.modes import TermModes
 from multilevel.optimize.optimizer import OptSummary
 from multilevel.result.serialize import fit_to_dict
+from multilevel.result.summary import Summary
 from multilevel.result.tables import FitTables
+
+if TYPE_CHECKING:
+    from multilevel.glmm.design import GlmmDesign
+    from multilevel.levels.render import LevelEquations
 
 
 @dataclass(frozen=True)
@@ -54,20 +61,29 @@ class RowReader(Protocol):
     """How a fit from chunks reads its source again (for fitted values and residuals)."""
 
     def predict_chunks(
-        self, fit: LmmFit, source: Any, chunk_rows: int
+        self, fit: MixedFit, source: Any, chunk_rows: int
     ) -> Iterator[pd.DataFrame]: ...
 
 
 @dataclass(frozen=True, eq=False)
-class LmmFit(FitTables):
-    """A linear mixed model fitted by REML or ML, from rows in memory or from chunks.
+class MixedFit(FitTables):
+    """A mixed model fitted to rows in memory or to chunks: a linear mixed model by REML or ML
+    (``family`` Gaussian), or a GLMM by maximum likelihood, Laplace (``nagq`` = 1) or adaptive
+    Gauss-Hermite quadrature (``nagq`` > 1).
 
     Attributes follow the math: ``beta`` (fixed effects), ``theta`` (relative covariance factor),
-    ``sigma`` (residual SD), ``random_effects`` (the variance components), ``modes`` (conditional
-    modes b_j of each term with their conditional covariances). ``layout`` is the model without
-    its rows (names, levels, rows used). The row-level parts are optional: ``design`` (X, Z, y of
-    an in-memory fit: fitted values, residuals, Kenward-Roger) is None for a fit from chunks,
-    whose ``reader`` gives fitted values and residuals by a second pass (:meth:`predict_chunks`).
+    ``sigma`` (residual SD; 1 for a GLMM, whose family fixes the conditional variance),
+    ``random_effects`` (the variance components), ``modes`` (conditional modes b_j of each term
+    with their conditional covariances). ``layout`` is the model without its rows (names,
+    levels, rows used). The row-level parts are optional: ``design`` (X, Z, y of an in-memory
+    fit: fitted values, residuals, Kenward-Roger) is None for a fit from chunks, whose
+    ``reader`` gives fitted values and residuals by a second pass (:meth:`predict_chunks`).
+
+    A GLMM adds ``glmm`` (its outcome as fitted, prior weights and offset), ``loglik`` is the
+    full log-likelihood (comparable across nagq and with a GLM), ``loglik_laplace`` the Laplace
+    one at the estimates, ``saturated_loglik`` what lme4 leaves out for nagq > 1 (see
+    :attr:`loglik_lme4`) and ``hessian`` the Hessian of the deviance in (theta, beta) that gave
+    the standard errors (None when computed from the PIRLS weights, as lme4 on large data).
     """
 
     formula: str
@@ -75,7 +91,7 @@ class LmmFit(FitTables):
     layout: ModelLayout = field(repr=False)
     beta: np.ndarray
     vcov_beta: np.ndarray
-    df_satterthwaite: np.ndarray
+    df_satterthwaite: np.ndarray  # inf for a GLMM: Wald z
     theta: np.ndarray
     sigma: float
     random_effects: tuple[VarianceComponent, ...]
@@ -92,37 +108,15 @@ class LmmFit(FitTables):
     residual_structure: Any = field(default=None, repr=False)
     # random slopes fitted about a shift: the centred fit (multilevel.design.random_shift)
     centred: Any = field(default=None, repr=False)
+    # ---- generalized linear mixed models (multilevel.glmm)
+    family: Family = GAUSSIAN
+    nagq: int = 1
+    glmm: GlmmDesign | None = field(default=None, repr=False)
+    loglik_laplace: float | None = None
+    saturated_loglik: float | None = None
+    hessian: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
-    @property
-    def fixed_names(self) -> tuple[str, ...]:  # type: ignore[override]  # a field in GlmmFit
-        return self.layout.fixed_names
-
-    @property
-    def theta_names(self) -> tuple[str, ...]:
-        return tuple(self.layout.theta_names())
-
-    @property
-    def n_obs(self) -> int:  # type: ignore[override]  # a field in GlmmFit
-        return self.layout.n_obs
-
-    @property
-    def n_groups(self) -> dict[str, int]:  # type: ignore[override]  # a field in GlmmFit
-        return self.layout.n_groups
-
-    @property
-    def n_dropped(self) -> int:  # type: ignore[override]  # a field in GlmmFit
-        return self.layout.n_dropped
-
-    @property
-    def dropped_by(self) -> dict[str, int]:
-        """Rows dropped for a missing value, by column."""
-        return dict(self.layout.dropped_by)
-
-    @property
-    def response(self) -> str:
-        return self.layout.response
-
     @property
     def has_rows(self) -> bool:
         """Whether the rows are at hand (an in-memory fit): fitted values, residuals, KR."""
@@ -138,28 +132,79 @@ class LmmFit(FitTables):
             )
         return self._design
 
+    @property
+    def glmm_design(self) -> GlmmDesign:
+        """The GLMM's rows: outcome as fitted, prior weights (trials) and offset."""
+        if self.glmm is None:
+            raise MultilevelError("this is a linear mixed model, not a GLMM (family=...)")
+        return self.glmm
+
     def _rows(self) -> ModelDesign:
         return self.design
 
     @property
     def y(self) -> np.ndarray:
+        """The outcome as fitted (for a GLMM: 0/1, proportion of successes, or count)."""
         return self._rows().y
 
+    @property
+    def _offset(self) -> np.ndarray | None:
+        """The offset of the rows fitted (a known part of the linear predictor), or None."""
+        return self.glmm.offset if self.glmm is not None else self._rows().offset
+
     @cached_property
-    def fitted(self) -> np.ndarray:
-        """X beta + Z b: the fixed part plus each group's conditional modes (as lme4's fitted)."""
+    def linear_predictor(self) -> np.ndarray:
+        """eta = X beta + Z b + offset at the conditional modes."""
         design = self._rows()
         out = design.fixed.columns.dot(self.beta)
         for t in design.terms:
             out += t.columns.rowdot(self.modes[t.name].b, t.codes)
-        if self.design.offset is not None:  # a known part of the linear predictor (lme4)
-            out += self.design.offset
+        offset = self._offset
+        if offset is not None:
+            out += offset
         return out
 
     @property
+    def fitted(self) -> np.ndarray:
+        """The fitted means given the modes (as lme4's fitted): X beta + Z b for a linear mixed
+        model; mu = linkinv(eta), probabilities or expected counts, for a GLMM."""
+        eta = self.linear_predictor
+        return self.family.linkinv(eta) if self.is_glmm else eta
+
+    @property
     def residuals(self) -> np.ndarray:
-        """y - fitted, with fitted = X beta + Z b (conditional on the modes, as lme4)."""
+        """y - fitted, conditional on the modes (lme4's response residuals)."""
         return self._rows().y - self.fitted
+
+    def pearson_residuals(self) -> np.ndarray:
+        """(y - mu) sqrt(w / V(mu)) with prior weights w (lme4's ``type = "pearson"``)."""
+        mu = self.fitted
+        w = self.glmm.weights if self.glmm is not None else self._rows().weights
+        V, _ = self.family.variance(mu)
+        return (self._rows().y - mu) * np.sqrt((1.0 if w is None else w) / np.maximum(V, 1e-300))
+
+    @property
+    def dispersion_ratio(self) -> float:
+        """Pearson chi-square / (n - parameters), as ``performance::check_overdispersion``."""
+        r = self.pearson_residuals()
+        return float(np.sum(r * r) / max(self.n_obs - self.n_params, 1))
+
+    @property
+    def loglik_lme4(self) -> float:
+        """lme4's logLik: the full one for linear mixed models and Laplace; for nAGQ > 1
+        without the saturated model's log-likelihood (lme4 sums deviance residuals there)."""
+        if self.nagq == 1 or self.saturated_loglik is None:
+            return self.loglik
+        return self.loglik - self.saturated_loglik
+
+    @property
+    def z_value(self) -> np.ndarray:
+        """Wald z = beta / SE (the test statistic of a GLMM's fixed effects)."""
+        return self.beta / self.std_errors
+
+    @property
+    def p_value(self) -> np.ndarray:
+        return 2 * stats.norm.sf(np.abs(self.z_value))
 
     # ------------------------------------------------------------------ tables (FitTables)
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
@@ -177,10 +222,12 @@ class LmmFit(FitTables):
 
     def scaled_residuals(self) -> np.ndarray | None:
         """(y - fitted) / (sigma g_i): nlme's standardized residuals (g_i = 1 without a variance
-        function, then lme4's scaled residuals); Pearson residuals r sqrt(w) of a weighted fit,
-        as lme4's."""
+        function, then lme4's scaled residuals); Pearson residuals r sqrt(w) of a weighted fit
+        and of a GLMM, as lme4's. None for a fit from chunks."""
         if self._design is None:
             return None
+        if self.is_glmm:
+            return self.pearson_residuals()
         r = self.residuals / self.sigma
         if self.residual_structure is not None and self.residual_structure.variance is not None:
             r = r / self.residual_structure.sd_multipliers()
@@ -190,6 +237,7 @@ class LmmFit(FitTables):
     def normalized_residuals(self) -> np.ndarray:
         """Sigma_j^{-1/2} (y - fitted) / sigma: approximately independent N(0, 1) when the
         residual structure is right (nlme's ``resid(type = "normalized")``)."""
+        self._linear_only("normalized residuals")
         r = self.residuals / self.sigma
         if self.residual_structure is None:
             return r
@@ -204,6 +252,13 @@ class LmmFit(FitTables):
         kr = self.kenward_roger
         return kr.std_errors, kr.df
 
+    def _linear_only(self, what: str) -> None:
+        """A clear refusal where a GLMM has no counterpart of a linear mixed model's result."""
+        if self.is_glmm:
+            raise MultilevelError(
+                f"{what}: available for linear mixed models, not for this {self.family} GLMM"
+            )
+
     # ------------------------------------------------------------------ prediction
     def predict(
         self,
@@ -212,34 +267,49 @@ class LmmFit(FitTables):
         interval: str | None = None,
         ddf: str = "satterthwaite",
         level: float = 0.95,
+        type: str = "link",
+        offset: Any = None,
     ) -> Any:
-        """Predictions X beta + Z b for the random terms chosen by ``random`` (True: all,
-        False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen in
-        the fit get b = 0. An offset is included: on new data the formula's ``offset(expr)``
-        and an ``offset=`` column are evaluated on the new rows (lme4 drops the latter). With
-        ``interval`` ("confidence" or "prediction") a DataFrame with
-        fit, se_fit, df, lower, upper (see :mod:`multilevel.inference.predict`)."""
+        """Predictions X beta + Z b + offset for the random terms chosen by ``random`` (True:
+        all, False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen
+        in the fit get b = 0. On new data the formula's ``offset(expr)`` (and, for a linear
+        mixed model, an ``offset=`` column of the fit) are evaluated on the new rows (lme4 drops
+        the latter); ``offset=`` here adds to them. A GLMM predicts on the ``type="link"``
+        scale (eta) or the ``"response"`` scale (mu). With ``interval`` ("confidence" or
+        "prediction", linear mixed models) a DataFrame with fit, se_fit, df, lower, upper (see
+        :mod:`multilevel.inference.predict`)."""
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
         if interval is not None:
+            self._linear_only("prediction intervals")
             from multilevel.inference.predict import predict_frame
 
             return predict_frame(self, newdata, random, interval, ddf, level)
+        eta = self._eta(newdata, random, offset)
+        return self.family.linkinv(eta) if type == "response" and self.is_glmm else eta
+
+    def _eta(self, newdata: Any, random: Any, extra_offset: Any) -> np.ndarray:
+        """The linear predictor of the fitted rows (``newdata`` None) or of new rows."""
+        from multilevel.glmm.response import _vector
+
         if random is not True and random is not False:
             from multilevel.inference.predict import chosen_terms
 
             chosen = set(chosen_terms(self, random))
         else:
             chosen = {t.name for t in self.design.terms} if random else set()
-        if newdata is None and len(chosen) in (0, len(self.design.terms)):
+        if newdata is None and extra_offset is None and len(chosen) in (0, len(self.design.terms)):
             if chosen:
-                return self.fitted
+                return self.linear_predictor
             fixed = self.design.fixed.columns.dot(self.beta)
-            return fixed if self.design.offset is None else fixed + self.design.offset
+            return fixed if self._offset is None else fixed + self._offset
         df = self.design.frame.data if newdata is None else load_data(newdata)
         pred = self.design.fixed.matrix_for(df) @ self.beta
-        from multilevel.inference.predict import offset_for  # hook: the offset of the rows
-
-        offset = offset_for(self, None if newdata is None else df)
+        offset = self._offset if newdata is None else self._new_offset(df)
         pred = pred if offset is None else pred + offset
+        extra = _vector(extra_offset, df, "offset")
+        if extra is not None:
+            pred = pred + extra
         for t in self.design.terms:
             if t.name not in chosen:
                 continue
@@ -252,7 +322,21 @@ class LmmFit(FitTables):
             contrib = np.zeros(len(df))
             contrib[seen] = np.einsum("ij,ij->i", Zt[seen], b[pos[seen]])
             pred = pred + contrib
-        return pred
+        return np.asarray(pred)
+
+    def _new_offset(self, df: pd.DataFrame) -> np.ndarray | None:
+        """The offset of new rows: the model's offset expressions evaluated on them."""
+        if self.glmm is not None:
+            from multilevel.glmm.response import _values
+
+            total = None
+            for expr in self.glmm.formula.offsets:
+                v = _values(expr, df, "offset")
+                total = v if total is None else total + v
+            return total
+        from multilevel.inference.predict import offset_for
+
+        return offset_for(self, df)
 
     def predict_chunks(self, source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
         """Per chunk of ``source``, a DataFrame with ``fitted`` (X beta + Z b) and ``residual``,
@@ -265,6 +349,7 @@ class LmmFit(FitTables):
     @cached_property
     def kenward_roger(self) -> KenwardRoger:
         """Kenward-Roger adjusted covariance and df (REML fits), computed on first use."""
+        self._linear_only("Kenward-Roger")
         if self.residual_structure is not None:
             raise ValueError(
                 "Kenward-Roger is not available with a residual correlation or variance "
@@ -278,6 +363,7 @@ class LmmFit(FitTables):
         """F tests of the fixed-effect terms as lmerTest's ``anova`` (types 1, 2, 3)."""
         from multilevel.inference.anova import anova
 
+        self._linear_only("anova (F tests); compare GLMMs with multilevel.lrt")
         return anova(self, type=type, ddf=ddf)
 
     def emmeans(
@@ -286,12 +372,14 @@ class LmmFit(FitTables):
         """Estimated marginal means (``.table()``, ``.pairs(adjust)``), as R's emmeans."""
         from multilevel.inference.emmeans import emmeans
 
+        self._linear_only("emmeans")
         return emmeans(self, specs, by=by, ddf=ddf, level=level)
 
     def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
         """Intervals for every parameter with lme4's names (wald | profile | bootstrap)."""
         from multilevel.inference.confint import confint
 
+        self._linear_only("confint")
         return confint(self, method=method, level=level, **kwargs)
 
     # ------------------------------------------------------------------ simulation (simulate/)
@@ -312,14 +400,41 @@ class LmmFit(FitTables):
         return bootstrap(self, nsim, statistic, seed, **options)
 
     # ------------------------------------------------------------------ output
+    def level_equations(self, digits: int = 4) -> LevelEquations:
+        """The model as level-1 / level-2 equations (with the link on the left for a GLMM):
+        :func:`multilevel.levels.level_equations`."""
+        from multilevel.levels.render import level_equations
+
+        return level_equations(self, digits=digits)
+
+    def summary(self, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
+        """lme4-style summary (lmer's, or glmer's for a GLMM): ``to_text``, ``to_markdown``,
+        ``to_html``, ``to_latex``; ``vcov="CR2"`` (or CR0, CR1) adds a table with
+        cluster-robust standard errors (linear mixed models)."""
+        return Summary.of(self, ddf=ddf, vcov=vcov)
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.summary().to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.summary().to_markdown()
+
     def to_dict(self, kenward_roger: bool = False) -> dict[str, Any]:
+        """JSON-ready dict with the reference files' field names (Kenward-Roger columns for a
+        REML fit with ``kenward_roger``; it does not apply to GLMMs and is ignored there)."""
         if kenward_roger and self._design is None:
             raise ValueError("Kenward-Roger needs the rows: this fit was computed from chunks")
-        return fit_to_dict(self, kenward_roger=kenward_roger)
+        return fit_to_dict(self, kenward_roger=kenward_roger and not self.is_glmm)
 
 
-#: the name of the result class before fits from memory and from chunks were one class
-LargeFit = LmmFit
+#: the names of the result class before linear and generalized fits, from memory and from
+#: chunks, were one class (``isinstance`` checks with any of them keep working)
+LmmFit = MixedFit
+GlmmFit = MixedFit
+LargeFit = MixedFit
 
 
 def _labels_for(df: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:

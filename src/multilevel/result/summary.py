@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from multilevel.result.tables import FitTables
+    from multilevel.result.fit import MixedFit
 
 
 @dataclass(frozen=True)
@@ -50,24 +50,18 @@ class Summary:
     notes: tuple[str, ...]
 
     @classmethod
-    def of(cls, fit: FitTables, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
-        method = "REML" if fit.reml else "maximum likelihood"
-        ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
-        heading = [
-            f"Linear mixed model fit by {method}; t-tests use {ddf_name}'s method",
+    def of(cls, fit: MixedFit, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
+        """The summary as ``summary(lmer)`` (lmerTest's t tests) or ``summary(glmer)``
+        (family, quadrature, Wald z tests) prints it."""
+        glmm = fit.is_glmm
+        heading = list(_title(fit, ddf))
+        heading += [
             f"Formula: {fit.formula}",
             f"Number of obs: {fit.n_obs}; groups: "
             + ", ".join(f"{g}, {k}" for g, k in fit.n_groups.items())
             + (f"; rows dropped for missing values: {fit.n_dropped}" if fit.n_dropped else ""),
+            *_likelihood_lines(fit),
         ]
-        crit = (
-            f"REML criterion at convergence: {-2 * fit.loglik:.4f}"
-            if fit.reml
-            else f"deviance: {-2 * fit.loglik:.4f}"
-        )
-        heading.append(
-            f"{crit}   logLik: {fit.loglik:.4f}   AIC: {fit.aic:.4f}   BIC: {fit.bic:.4f}"
-        )
         r = fit.scaled_residuals()
         resid = None
         if r is not None:
@@ -94,7 +88,10 @@ class Summary:
                         *cells,
                     )
                 )
-        re_rows.append(("Residual", "", _f(fit.sigma**2), _f(fit.sigma), *[""] * (max_terms - 1)))
+        if not glmm:  # a GLMM's family fixes the conditional variance: no residual row
+            re_rows.append(
+                ("Residual", "", _f(fit.sigma**2), _f(fit.sigma), *[""] * (max_terms - 1))
+            )
         corr_header = ("Corr",) + ("",) * (max_terms - 2) if max_terms > 1 else ()
         random = Table(
             "Random effects",
@@ -102,31 +99,35 @@ class Summary:
             tuple(re_rows),
             "llrr" + "r" * (max_terms - 1),
         )
-        fe = fit.fixed_effects(ddf)
-        fe_rows = _coefficient_rows(fe)
-        fixed = Table(
-            "Fixed effects",
-            ("", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)", ""),
-            fe_rows,
-            "lrrrrrl",
-        )
+        fe = fit.fixed_effects(ddf, vcov="model")
+        if glmm:
+            fixed = Table(
+                "Fixed effects",
+                ("", "Estimate", "Std. Error", "z value", "Pr(>|z|)", ""),
+                _coefficient_rows(fe, "z_value"),
+                "lrrrrl",
+            )
+        else:
+            fixed = Table(
+                "Fixed effects",
+                ("", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)", ""),
+                _coefficient_rows(fe, "t_value"),
+                "lrrrrrl",
+            )
         robust = None
         if str(vcov).lower() != "model":  # HLM's table "with robust standard errors"
             rb = fit.fixed_effects(vcov=vcov)
             robust = Table(
                 f"Fixed effects with robust standard errors ({rb.attrs['vcov']}, Satterthwaite df)",
                 fixed.header,
-                _coefficient_rows(rb),
+                _coefficient_rows(rb, "t_value"),
                 fixed.align,
             )
         notes = list(fit.warnings)
         if fit.icc is not None:
-            notes.insert(
-                0,
-                "ICC: "
-                + ", ".join(f"{g} {v:.4f}" for g, v in fit.icc.items())
-                + " (share of the total variance that lies between groups)",
-            )
+            notes.insert(0, _icc_note(fit.icc, glmm))
+        if glmm and fit.family.name == "poisson":
+            notes.append(_dispersion_note(fit.dispersion_ratio))
         notes.append(
             f"optimizer: {fit.optimization.optimizer}, {fit.optimization.n_evaluations} "
             f"evaluations, converged: {'yes' if fit.converged else 'NO'}"
@@ -234,15 +235,81 @@ class Summary:
         return "\n".join(out)
 
 
-def _coefficient_rows(fe: Any) -> tuple[tuple[str, ...], ...]:
-    """One printed row per fixed effect: estimate, SE, df, t, p and stars, as lmerTest."""
+def _title(fit: MixedFit, ddf: str) -> tuple[str, ...]:
+    """The first line(s): what was fitted, and how (lmer's or glmer's heading)."""
+    if fit.is_glmm:
+        how = (
+            "Laplace Approximation"
+            if fit.nagq == 1
+            else f"Adaptive Gauss-Hermite Quadrature (nAGQ = {fit.nagq})"
+        )
+        return (
+            f"Generalized linear mixed model fit by maximum likelihood ({how})",
+            f"Family: {fit.family.name} ( {fit.link} )",
+        )
+    method = "REML" if fit.reml else "maximum likelihood"
+    ddf_name = "Kenward-Roger" if ddf.lower().startswith("k") else "Satterthwaite"
+    return (f"Linear mixed model fit by {method}; t-tests use {ddf_name}'s method",)
+
+
+def _likelihood_lines(fit: MixedFit) -> tuple[str, ...]:
+    """The criteria: REML criterion or deviance with logLik, AIC and BIC; for a GLMM with
+    nagq > 1 also the logLik lme4 prints (without the saturated model's)."""
+    if fit.is_glmm:
+        line = (
+            f"AIC: {fit.aic:.4f}   BIC: {fit.bic:.4f}   logLik: {fit.loglik:.4f}   "
+            f"deviance: {-2 * fit.loglik:.4f}"
+        )
+        if fit.nagq == 1:
+            return (line,)
+        return (
+            line,
+            f"lme4 prints logLik {fit.loglik_lme4:.4f} for this fit (without the saturated "
+            f"model's {fit.saturated_loglik:.4f})",
+        )
+    crit = (
+        f"REML criterion at convergence: {-2 * fit.loglik:.4f}"
+        if fit.reml
+        else f"deviance: {-2 * fit.loglik:.4f}"
+    )
+    return (f"{crit}   logLik: {fit.loglik:.4f}   AIC: {fit.aic:.4f}   BIC: {fit.bic:.4f}",)
+
+
+def _icc_note(icc: dict[str, float], latent: bool) -> str:
+    values = ", ".join(f"{g} {v:.4f}" for g, v in icc.items())
+    if latent:
+        return (
+            f"ICC on the latent scale: {values} (tau00 / (tau00 + s2), s2 = pi^2/3 for logit, "
+            "1 for probit; multilevel.latent_icc gives an interval)"
+        )
+    return f"ICC: {values} (share of the total variance that lies between groups)"
+
+
+#: Pearson chi-square / residual df above this is reported as overdispersion
+OVERDISPERSION_RATIO = 1.5
+
+
+def _dispersion_note(ratio: float) -> str:
+    msg = f"Pearson dispersion ratio {ratio:.3f}"
+    if ratio > OVERDISPERSION_RATIO:
+        msg += (
+            ": overdispersion (the counts vary more than Poisson allows), so standard errors "
+            "are too small; add an observation-level random effect (1 | obs) or use a "
+            "negative binomial model"
+        )
+    return msg
+
+
+def _coefficient_rows(fe: Any, test: str) -> tuple[tuple[str, ...], ...]:
+    """One printed row per fixed effect: estimate, SE, (df,) t or z, p and stars, as lmerTest
+    and glmer print them."""
     return tuple(
         (
             str(name),
             _f(row.estimate),
             _f(row.std_error),
-            _f(row.df, 2),
-            _f(row.t_value, 3),
+            *((_f(row.df, 2),) if test == "t_value" else ()),
+            _f(getattr(row, test), 3),
             _p(row.p_value),
             _stars(row.p_value),
         )

@@ -1,6 +1,6 @@
-"""The tables and summary of a fitted model (:class:`~multilevel.result.fit.LmmFit`), whether
-it was fitted from rows in memory or from chunked cross-products: the source of the data does not
-change what a user can ask of the result.
+"""The tables of a fitted model (:class:`~multilevel.result.fit.MixedFit`), linear
+or generalized, fitted from rows in memory or from chunked cross-products: neither the family
+nor the source of the data changes what a user can ask of the result.
 """
 
 from __future__ import annotations
@@ -11,29 +11,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from multilevel.errors import MultilevelError
 from multilevel.result.criteria import LikelihoodCriteria
-from multilevel.result.summary import Summary
 
 
 class FitTables(LikelihoodCriteria):
-    """Mixin: fixed effects, variance components, conditional modes and the summary.
+    """Mixin: fixed effects, variance components and conditional modes.
 
     Subclasses give :meth:`term_levels` (the levels of each random term) and, when the rows
     are at hand, :meth:`scaled_residuals` and Kenward-Roger through :meth:`_kenward_roger`.
     """
 
     formula: str
-    n_groups: dict[str, int]
-    n_dropped: int
     df_satterthwaite: np.ndarray
     modes: dict[str, Any]
     warnings: tuple[str, ...]
     is_singular: bool
-
-    @property
-    def response(self) -> str:
-        """The outcome (a column name or an expression such as log(y))."""
-        raise NotImplementedError
 
     def term_levels(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         """(name, grouping factor, term names, level labels) of each random term."""
@@ -54,11 +47,15 @@ class FitTables(LikelihoodCriteria):
     def fixed_effects(
         self, ddf: str = "satterthwaite", vcov: str = "model", cluster: str | None = None
     ) -> pd.DataFrame:
-        """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger).
+        """Estimate, SE, t, df, p per fixed effect (``ddf``: satterthwaite | kenward-roger);
+        for a GLMM estimate, SE, Wald z and p (as ``summary(glmer)``; ``ddf`` does not apply).
 
         ``vcov="CR0" | "CR1" | "CR2"``: cluster-robust SEs with clubSandwich's Satterthwaite df
-        (by the model's grouping factor or ``cluster``; multilevel.inference.robust).
+        (by the model's grouping factor or ``cluster``; multilevel.inference.robust; linear
+        mixed models).
         """
+        if self.is_glmm:
+            return self._wald_z_table(vcov)
         if str(vcov).lower() != "model":
             from multilevel.inference.robust import robust_table
 
@@ -76,8 +73,27 @@ class FitTables(LikelihoodCriteria):
             index=pd.Index(self.fixed_names, name="term"),
         )
 
+    def _wald_z_table(self, vcov: str) -> pd.DataFrame:
+        if str(vcov).lower() != "model":
+            raise MultilevelError(
+                f"vcov={vcov!r}: cluster-robust standard errors are available for linear mixed "
+                "models only; for a GLMM compare with glm_cluster_cr1 (multilevel compare)"
+            )
+        se = self.std_errors
+        z = self.beta / se
+        return pd.DataFrame(
+            {
+                "estimate": self.beta,
+                "std_error": se,
+                "z_value": z,
+                "p_value": 2 * stats.norm.sf(np.abs(z)),
+            },
+            index=pd.Index(self.fixed_names, name="term"),
+        )
+
     def varcorr(self) -> pd.DataFrame:
-        """Variance components as lme4's ``as.data.frame(VarCorr(m))`` (variances, then covs)."""
+        """Variance components as lme4's ``as.data.frame(VarCorr(m))`` (variances, then covs;
+        no residual row for a GLMM, whose family fixes the conditional variance)."""
         rows: list[tuple[str, str | None, str | None, float, float]] = []
         for vc in self.random_effects:
             for i, ti in enumerate(vc.terms):
@@ -93,7 +109,8 @@ class FitTables(LikelihoodCriteria):
                             vc.correlation[i, j],
                         )
                     )
-        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
+        if not self.is_glmm:
+            rows.append(("Residual", None, None, self.sigma**2, self.sigma))
         return pd.DataFrame(rows, columns=["group", "var1", "var2", "vcov", "sdcor"])
 
     def ranef(self) -> dict[str, pd.DataFrame]:
@@ -124,17 +141,3 @@ class FitTables(LikelihoodCriteria):
                     )
                 )
         return pd.concat(frames, ignore_index=True)
-
-    def summary(self, ddf: str = "satterthwaite", vcov: str = "model") -> Summary:
-        """lme4-style summary: ``to_text``, ``to_markdown``, ``to_html``, ``to_latex``;
-        ``vcov="CR2"`` (or CR0, CR1) adds a table with cluster-robust standard errors."""
-        return Summary.of(self, ddf=ddf, vcov=vcov)
-
-    def __str__(self) -> str:
-        return self.summary().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.summary().to_html()
-
-    def _repr_markdown_(self) -> str:
-        return self.summary().to_markdown()
