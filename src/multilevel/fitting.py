@@ -71,8 +71,10 @@ def fit_statistics(
         raise DataError(f"REML needs more observations ({xp.n}) than fixed effects ({xp.p})")
     check_outcome(xp, layout)
     try:
-        with kernel_threads(xp.n_rest, xp.p), np.errstate(all="ignore"):
+        with kernel_threads(xp.n_rest, xp.p) as threads, np.errstate(all="ignore"):
             dev = ProfiledDeviance(xp, reml=reml)
+            if dev.schur is not None:  # BLAS threads for its Cholesky, if they pay now
+                dev.schur.threads = threads
             opt = optimize_lmm(dev, xp, layout)
             ev, info, checked = check_fit(dev, opt, xp, layout)
             fit = make_fit(dev, ev, info, checked, layout, design=design, reader=reader)

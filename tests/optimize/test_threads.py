@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from threadpoolctl import threadpool_info
 
+import multilevel
 from multilevel.optimize import threads
 
 
@@ -12,32 +15,99 @@ def _blas_threads() -> list[int]:
     return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
 
-def test_busy_machine_gets_one_thread_without_probing(monkeypatch):
-    """Issue 15 item 5: with the cores already busy, a large crossed system runs on one BLAS
-    thread (two threads fighting made a fit slower than lme4's), and no threaded probe runs."""
+class _Clock:
+    """A fake perf_counter: each kernel call lasts the next of ``durations``."""
+
+    def __init__(self, durations: list[float]):
+        self.durations = iter(durations)
+        self.now = 0.0
+        self.started = False
+
+    def __call__(self) -> float:
+        if self.started:
+            self.now += next(self.durations)
+        self.started = not self.started
+        return self.now
+
+
+def _run(chooser: threads.MeasuredThreads, calls: int) -> list[int]:
+    """The BLAS thread count each of ``calls`` kernels ran with."""
+    seen: list[int] = []
+    for _ in range(calls):
+        chooser.run(lambda: seen.append(max(_blas_threads())))
+    return seen
+
+
+def test_threads_kept_only_when_the_measured_kernel_is_clearly_faster():
+    """Issue 15 item 5: the fit's own factorizations decide (no probe of its own): two on one
+    thread, one on the default, then the faster; the threaded one must win by 20%."""
+    with threads._blas().limit(limits=1, user_api="blas"):
+        fast = threads.MeasuredThreads(2, clock=_Clock([1.0, 1.0, 0.5, 9, 9]), idle=lambda: 1.0)
+        assert _run(fast, 5) == [1, 1, 2, 2, 2]
+        assert fast.choice == 2
+        slow = threads.MeasuredThreads(2, clock=_Clock([1.0, 1.0, 0.9, 9, 9]), idle=lambda: 1.0)
+        assert _run(slow, 5) == [1, 1, 2, 1, 1]
+        assert slow.choice == 1
+
+
+def test_busy_cores_get_one_thread_without_a_threaded_trial():
+    """With the other core taken while the fit ran on one (idle < 0.75 cores), no threaded
+    factorization is tried: on a loaded 2-core machine one took 0.2-0.9 s instead of 17 ms."""
+    with threads._blas().limit(limits=1, user_api="blas"):
+        busy = threads.MeasuredThreads(2, clock=_Clock([1.0] * 6), idle=lambda: 0.3)
+        assert _run(busy, 6) == [1] * 6
+        assert busy.choice == 1 and not busy.times[2]
+
+
+def test_idle_cores_read_from_proc_stat():
+    """Ticks since the meter was made: between 0 and the number of CPUs (Linux)."""
+    meter = threads.IdleCores()
+    if meter.start is None:
+        pytest.skip("no /proc/stat here")
+    sum(i * i for i in range(2_000_000))  # let some ticks pass
+    idle = meter.since()
+    assert idle is None or 0.0 <= idle <= (threads.os.cpu_count() or 1) + 1e-9
+
+
+def test_loaded_machine_gives_the_fit_no_trial(monkeypatch):
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
-    probed = []
-    monkeypatch.setattr(threads.sla, "cholesky", lambda *a, **k: probed.append(1))
-    assert not threads.threads_pay(1144)
-    assert not probed
-    with threads.kernel_threads(1128, 16):
+    with threads.kernel_threads(1128, 16) as chooser:
         assert _blas_threads() and set(_blas_threads()) == {1}
-
-
-def test_threads_kept_only_when_the_timed_kernel_is_faster(monkeypatch):
-    """On an idle machine the choice follows the measured Cholesky times."""
-    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
-    clock = iter([0.0, 1.0, 0.0, 1.0, 0.0, 0.2])  # one thread: 1 s (twice); default: 0.2 s
-    monkeypatch.setattr(threads.time, "perf_counter", lambda: next(clock))
-    assert threads.threads_pay(1144)
-    clock = iter([0.0, 1.0, 0.0, 1.0, 0.0, 0.95])  # default not clearly faster
-    monkeypatch.setattr(threads.time, "perf_counter", lambda: next(clock))
-    assert not threads.threads_pay(1144)
+        assert chooser is None or chooser.choice == 1 or chooser.threads == 1
 
 
 @pytest.mark.parametrize(("n_rest", "p"), [(0, 60), (300, 5)])
 def test_small_systems_run_on_one_thread(n_rest, p):
-    with threads.kernel_threads(n_rest, p):
+    with threads.kernel_threads(n_rest, p) as chooser:
         assert set(_blas_threads()) == {1}
+        assert chooser is None
+
+
+def test_crossed_fit_factors_through_the_chooser(monkeypatch):
+    """A crossed fit whose Schur complement is large hands its Cholesky to the chooser, and the
+    estimates do not depend on the thread count it picks (the same optimum to rounding)."""
+    if max(_blas_threads()) < 2:
+        pytest.skip("BLAS has one thread here: there is nothing to choose")
+    rng = np.random.default_rng(3)
+    n, n_a, n_b = 6000, 420, 500
+    a, b = rng.integers(0, n_a, n), rng.integers(0, n_b, n)
+    y = 1 + rng.normal(0, 0.7, n_a)[a] + rng.normal(0, 0.5, n_b)[b] + rng.normal(0, 1, n)
+    df = pd.DataFrame({"y": y, "a": a.astype(str), "b": b.astype(str)})
+    used: list[int] = []
+    original = threads.MeasuredThreads.run
+
+    def counted(self, kernel):
+        used.append(self.choice or 0)
+        return original(self, kernel)
+
+    monkeypatch.setattr(threads, "busy", lambda: False)
+    monkeypatch.setattr(threads.IdleCores, "since", lambda self: 2.0)
+    monkeypatch.setattr(threads.MeasuredThreads, "run", counted)
+    fits = {}
+    for must_win, choice in ((100.0, 2), (0.0, 1)):  # threads always / never chosen
+        monkeypatch.setattr(threads, "MUST_WIN", must_win)
+        used.clear()
+        fits[choice] = multilevel.fit("y ~ 1 + (1 | a) + (1 | b)", df, reml=False)
+        assert len(used) > 10 and used[-1] == choice
+    assert fits[2].loglik == pytest.approx(fits[1].loglik, abs=1e-7)
+    np.testing.assert_allclose(fits[2].theta, fits[1].theta, rtol=1e-5)

@@ -300,7 +300,7 @@ def unshift_random(fit: Any, shift: RandomShift) -> Any:
     for s in shift.terms:
         m = modes[s.name]
         T = s.T
-        modes[s.name] = replace(m, b=m.b @ T.T, cond_var=np.matmul(np.matmul(T, m.cond_var), T.T))
+        modes[s.name] = m.mapped(T)
     return replace(
         fit,
         theta=np.concatenate(new_theta),

@@ -9,7 +9,8 @@ complement already factored for the deviance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import scipy.linalg as sla
@@ -21,19 +22,52 @@ from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 from multilevel.objective.schur import row_pairs
 
 
-@dataclass(frozen=True)
 class TermModes:
-    """Conditional modes ``b`` (levels x q) and conditional covariances (levels x q x q)."""
+    """Conditional modes ``b`` (levels x q) and conditional covariances ``cond_var``
+    (levels x q x q).
 
-    b: np.ndarray
-    cond_var: np.ndarray
+    The covariances are made on first use (lme4's ``ranef(condVar = TRUE)`` likewise computes
+    them when asked): on a crossed fit they need the inverse of the dense Schur complement,
+    which costs as much as several deviance evaluations.
+    """
+
+    __slots__ = ("b", "_cond_var", "_make")
+
+    def __init__(
+        self,
+        b: np.ndarray,
+        cond_var: np.ndarray | None = None,
+        make_cond_var: Callable[[], np.ndarray] | None = None,
+    ):
+        if cond_var is None and make_cond_var is None:
+            raise ValueError("TermModes needs cond_var or a function making it")
+        self.b = b
+        self._cond_var = cond_var
+        self._make = make_cond_var
+
+    @property
+    def cond_var(self) -> np.ndarray:
+        if self._cond_var is None:
+            assert self._make is not None
+            self._cond_var, self._make = self._make(), None
+        return self._cond_var
+
+    def mapped(self, T: np.ndarray) -> TermModes:
+        """The modes of T b: T b_j and T Var(b_j) T' (still made on first use)."""
+        return TermModes(
+            self.b @ T.T, make_cond_var=lambda: np.matmul(np.matmul(T, self.cond_var), T.T)
+        )
+
+    def __reduce__(self) -> tuple:  # pickled with its covariances, not the function
+        return (TermModes, (self.b, self.cond_var))
 
 
 def conditional_modes(
     layout: ModelLayout, dev: ProfiledDeviance, ev: Evaluation, sigma2: float
 ) -> dict[str, TermModes]:
     """Modes and conditional covariances per random term, keyed by the term's lme4 name
-    (from the cross-products alone: the same for in-memory and chunked fits)."""
+    (from the cross-products alone: the same for in-memory and chunked fits). The modes are
+    solved now; the covariances of all terms together when one of them is first read."""
     xp = dev.xp
     p, G, Q, nr = xp.p, xp.G, xp.Q, xp.n_rest
     beta = ev.beta
@@ -45,9 +79,7 @@ def conditional_modes(
     rhs1 = resid_cross @ L1  # (G, Q): rows are (Lambda1' r_j)'
     if nr == 0:
         u1 = np.einsum("gij,gj->gi", K, rhs1)
-        var_u1 = K
         u_r = np.zeros(0)
-        var_ur_full = np.zeros((0, 0))
     else:
         assert xp.B_rest is not None and ev.Lambda_rest is not None and xp.C_rw is not None
         Lr = ev.Lambda_rest
@@ -62,6 +94,56 @@ def conditional_modes(
         solve = _rest_solver(ev, nr)
         u_r = solve(rhs_r - P1r.T @ Krhs1)
         u1 = (Kbsr @ (rhs1.ravel() - P1r @ u_r)).reshape(G, Q)
+
+    first_k, rest_k = layout.first_block()
+    thetas = layout.split_theta(ev.theta)
+    b1 = np.einsum("ij,gj->gi", L1, u1)
+    variances: dict[str, np.ndarray] = {}
+
+    def cond_var(name: str) -> np.ndarray:
+        if not variances:
+            variances.update(_conditional_variances(layout, dev, ev, sigma2))
+        return variances[name]
+
+    out: dict[str, TermModes] = {}
+    off = 0
+    for k in first_k:
+        t = layout.terms[k]
+        out[t.name] = TermModes(b1[:, off : off + t.q], make_cond_var=partial(cond_var, t.name))
+        off += t.q
+    off = 0
+    for k in rest_k:
+        t = layout.terms[k]
+        size = len(layout.levels[t.name]) * t.q
+        ut = u_r[off : off + size].reshape(-1, t.q)
+        Lt = t.Lambda(thetas[k])
+        out[t.name] = TermModes(ut @ Lt.T, make_cond_var=partial(cond_var, t.name))
+        off += size
+    return out
+
+
+def _conditional_variances(
+    layout: ModelLayout, dev: ProfiledDeviance, ev: Evaluation, sigma2: float
+) -> dict[str, np.ndarray]:
+    """Var(b_j | y) of every level of every term: sigma^2 Lambda (Lambda'Z'Z Lambda + I)^-1
+    Lambda' read block by block, the first factor's through its Schur complement."""
+    xp = dev.xp
+    G, Q, nr = xp.G, xp.Q, xp.n_rest
+    L1 = ev.Lambda1
+    K = sm.to_stacked(ev.K)  # (G, Q, Q)
+    if nr == 0:
+        var_u1 = K
+        var_ur_full: np.ndarray = np.zeros((0, 0))
+    else:
+        assert xp.B_rest is not None and ev.Lambda_rest is not None
+        Lr = ev.Lambda_rest
+        Lbd1 = sp.bsr_matrix(
+            (np.broadcast_to(L1.T, (G, Q, Q)).copy(), np.arange(G), np.arange(G + 1)),
+            shape=(G * Q, G * Q),
+        )
+        P1r = (Lbd1 @ xp.B_rest @ Lr).tocsr()  # (G*Q, nr)
+        Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
+        solve = _rest_solver(ev, nr)
         # Var(u_1j) = K_j + (K P1r S_rr^-1 P1r' K)_jj
         KP = (Kbsr @ P1r).tocsr()
         var_ur_full = _rest_inverse(ev, solve, nr)
@@ -77,24 +159,20 @@ def conditional_modes(
             extra = _block_quadratic_forms(KP, G, Q, nr, solve)
         var_u1 = K + extra
 
-    out: dict[str, TermModes] = {}
+    out: dict[str, np.ndarray] = {}
     first_k, rest_k = layout.first_block()
-    first = [layout.terms[k] for k in first_k]
     thetas = layout.split_theta(ev.theta)
-    off = 0
-    b1 = np.einsum("ij,gj->gi", L1, u1)
     V1 = sigma2 * np.matmul(np.matmul(L1, var_u1), L1.T)
-    for t in first:
-        sl = slice(off, off + t.q)
-        out[t.name] = TermModes(b=b1[:, sl], cond_var=V1[:, sl, sl])
+    off = 0
+    for k in first_k:
+        t = layout.terms[k]
+        out[t.name] = V1[:, off : off + t.q, off : off + t.q]
         off += t.q
     off = 0
     for k in rest_k:
         t = layout.terms[k]
         G_t = len(layout.levels[t.name])
-        size = G_t * t.q
         Lt = t.Lambda(thetas[k])
-        ut = u_r[off : off + size].reshape(G_t, t.q)
         Vu = np.stack(
             [
                 var_ur_full[
@@ -103,8 +181,8 @@ def conditional_modes(
                 for j in range(G_t)
             ]
         )
-        out[t.name] = TermModes(b=ut @ Lt.T, cond_var=sigma2 * np.matmul(np.matmul(Lt, Vu), Lt.T))
-        off += size
+        out[t.name] = sigma2 * np.matmul(np.matmul(Lt, Vu), Lt.T)
+        off += G_t * t.q
     return out
 
 

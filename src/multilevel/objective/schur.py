@@ -21,6 +21,8 @@ such a block needs).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -29,6 +31,8 @@ from multilevel.objective.crossprod import CrossProducts
 
 #: pairs (first-factor level, pattern entry) beyond which the pattern is not precomputed
 MAX_PAIRS = 40_000_000
+#: groups of equal size are summed first when there are this many times fewer sizes than groups
+AGGREGATE_BELOW = 4
 
 
 def pair_map(
@@ -109,6 +113,19 @@ class PatternUpdate:
         index = np.zeros((nr, nr), np.int32)
         index.ravel()[key] = np.arange(key.size)
         self.W = sp.csc_matrix((value, index[l, i], indptr), shape=(key.size, B.shape[0]))
+        # m_j = theta^2 / (theta^2 A_j + 1) depends on the group only through A_j = Z_j'Z_j (its
+        # size, unweighted): W m sums the groups of equal A_j first (InstEval: 86 sizes for
+        # 2972 students, a product of 1.1M entries instead of 1.8M)
+        _, pick, same = np.unique(xp.A[0, 0], return_index=True, return_inverse=True)
+        self.pick: np.ndarray | None = pick
+        if pick.size <= B.shape[0] // AGGREGATE_BELOW:
+            sizes = sp.csr_matrix(
+                (np.ones(same.size), (np.arange(same.size), same.ravel())),
+                shape=(same.size, pick.size),
+            )
+            self.W_update = (self.W @ sizes).tocsc()
+        else:
+            self.W_update, self.pick = self.W, None
         C_dense = xp.C_rr if isinstance(xp.C_rr, np.ndarray) else C_rr
         self.c = np.asarray(C_dense[self.rows, self.cols]).ravel()
         self.on_diagonal = np.flatnonzero(self.rows == self.cols)
@@ -125,7 +142,7 @@ class PatternUpdate:
         return self.W.T @ (A[self.rows, self.cols] * self._twice_off_diagonal)
 
     def update(self, theta: np.ndarray, m: np.ndarray) -> np.ndarray:
-        values = self.c - self.W @ m
+        values = self.c - self.W_update @ (m if self.pick is None else m[self.pick])
         t = theta[: self.n_theta]
         values *= np.multiply.outer(t, t).ravel()[self.scale_index]
         values[self.on_diagonal] += 1.0
@@ -143,6 +160,7 @@ class DenseSchur:
     def __init__(self, xp: CrossProducts, rest_diagonal: bool):
         assert xp.B_rest is not None and xp.C_rr is not None and xp.C_rw is not None
         self.generation = 0
+        self.threads: Any = None  # optimize.threads.MeasuredThreads: BLAS threads for factor()
         self.nr = xp.n_rest
         self.size = self.nr + xp.B.shape[1]
         self._flat = np.zeros(self.size * self.size)
@@ -220,7 +238,11 @@ class DenseSchur:
     def factor(self) -> np.ndarray:
         """The lower Cholesky factor of S, in place (LAPACK dpotrf on the Fortran buffer);
         numpy.linalg.LinAlgError if S is not positive definite."""
-        R, info = sla.lapack.dpotrf(self.S, lower=1, clean=0, overwrite_a=1)
+
+        def potrf() -> tuple[np.ndarray, int]:
+            return sla.lapack.dpotrf(self.S, lower=1, clean=0, overwrite_a=1)
+
+        R, info = potrf() if self.threads is None else self.threads.run(potrf)
         self.generation += 1
         if info != 0:
             raise np.linalg.LinAlgError(f"Schur complement not positive definite (potrf {info})")

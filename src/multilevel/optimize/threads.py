@@ -2,14 +2,16 @@
 
 Small dense kernels gain nothing from BLAS threads but pay their synchronisation, badly so on a
 busy machine (a 1145 x 1145 Cholesky took 3.3 s with two threads instead of 0.06 s with one, on a
-loaded 2-core machine). One thread is set for them. Finding the BLAS libraries costs about 10 ms,
-so it is done once per process, and not at all when every kernel is tiny (one grouping factor
-and few fixed effects: p x p and Q x Q matrices, which BLAS never threads).
+loaded 2-core machine). A fit runs on one BLAS thread. Finding the BLAS libraries costs about
+10 ms, so it is done once per process, and not at all when every kernel is tiny (one grouping
+factor and few fixed effects: p x p and Q x Q matrices, which BLAS never threads).
 
-Large systems (a crossed fit's dense Schur complement) get more threads only if they pay *now*:
-the Cholesky of a matrix of that size is timed with one thread and with the default, and the
-faster wins. On a machine busy with other CPU-bound processes the default loses (threads wait
-for each other), so a fit never runs slower than single-threaded, as lme4 does.
+The one large kernel, the Cholesky of a crossed fit's dense Schur complement, gets the default
+threads only if they pay *now*, judged on the fit's own factorizations (:class:`MeasuredThreads`:
+no probe of its own). Threads are tried only if the other cores were measurably idle while the
+fit ran on one (/proc/stat; the load average elsewhere): on a loaded 2-core machine one threaded
+1145 x 1145 Cholesky took 0.2-0.9 s instead of 17 ms, so a fit on busy cores stays on one
+thread and never runs slower than single-threaded, as lme4 does.
 """
 
 from __future__ import annotations
@@ -17,17 +19,23 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-import numpy as np
-import scipy.linalg as sla
 from threadpoolctl import ThreadpoolController
 
-#: dense systems up to this size run on one BLAS thread; larger ones get the default
+#: dense systems up to this size run on one BLAS thread; larger ones may get more
 SMALL_SYSTEM = 400
 #: below this many fixed effects a one-factor fit has no kernel BLAS would thread
 TINY_P = 50
+#: factorizations timed on one thread, then once on the default, before the choice
+TRIALS = 2
+#: threads are tried only if this fraction of the extra cores was idle meanwhile
+IDLE_NEEDED = 0.75
+#: the default threads are kept only if faster than this fraction of one thread's time
+MUST_WIN = 0.8
 
+T = TypeVar("T")
 _controller: ThreadpoolController | None = None
 
 
@@ -38,44 +46,90 @@ def _blas() -> ThreadpoolController:
     return _controller
 
 
-def kernel_threads(n_rest: int, p: int) -> Any:
-    """Context manager for the fit: one BLAS thread for small dense systems; for large ones,
-    whichever of one thread and the default factors a system of their size faster now."""
-    if n_rest == 0 and p < TINY_P:
-        return contextlib.nullcontext()
-    if n_rest + p > SMALL_SYSTEM and (os.cpu_count() or 1) > 1 and threads_pay(n_rest + p):
-        return contextlib.nullcontext()
-    return _blas().limit(limits=1, user_api="blas")
+def _default_threads() -> int:
+    """The BLAS libraries' own thread count (before any limit of ours)."""
+    counts = [lib.num_threads for lib in _blas().lib_controllers if lib.user_api == "blas"]
+    return max(counts, default=1)
 
 
-#: the timed Cholesky is at most this size (its cost grows as size^3; the decision does not)
-PROBE_LIMIT = 1200
-
-
-def threads_pay(size: int, repeats: int = 2) -> bool:
-    """True if the default BLAS threads factor a size x size SPD matrix faster than one thread
-    does (best of ``repeats`` wall times each, a few tens of ms in all).
-
-    A machine whose load average already fills its cores is not probed (on a loaded 2-core
-    machine one threaded 1144^2 Cholesky took seconds): one thread.
-    """
+def busy() -> bool:
+    """Whether the load average already fills the cores (threads would wait for each other)."""
     cpus = os.cpu_count() or 1
-    if os.getloadavg()[0] > cpus - 0.5:
-        return False
-    m = min(size, PROBE_LIMIT)
-    rng = np.random.default_rng(0)
-    B = rng.standard_normal((m, 8))
-    S = B @ B.T + m * np.eye(m)
+    return cpus < 2 or os.getloadavg()[0] > cpus - 0.5
 
-    def best() -> float:
-        out = float("inf")
-        for _ in range(repeats):
-            t = time.perf_counter()
-            sla.cholesky(S, lower=True, check_finite=False)
-            out = min(out, time.perf_counter() - t)
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(idle, total) clock ticks of all CPUs since boot (Linux), else None."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields)
+
+
+class IdleCores:
+    """How many cores stood idle since this was made (None where it cannot be read)."""
+
+    def __init__(self) -> None:
+        self.start = _cpu_ticks()
+
+    def since(self) -> float | None:
+        now = _cpu_ticks()
+        if self.start is None or now is None or now[1] <= self.start[1]:
+            return None
+        idle, total = now[0] - self.start[0], now[1] - self.start[1]
+        return (os.cpu_count() or 1) * idle / total
+
+
+class MeasuredThreads:
+    """Runs a kernel on one BLAS thread or on ``threads``, whichever the kernel's own timings
+    favour: the first TRIALS calls on one thread; then, if the other cores were idle meanwhile,
+    one call on ``threads``; the faster (the threaded one must win by 20%, not by noise) runs
+    every later call."""
+
+    def __init__(
+        self,
+        threads: int,
+        clock: Callable[[], float] = time.perf_counter,
+        idle: Callable[[], float | None] | None = None,
+    ):
+        self.threads = threads
+        self.clock = clock
+        self.idle = idle if idle is not None else IdleCores().since
+        self.times: dict[int, list[float]] = {1: [], threads: []}
+        self.choice: int | None = None if threads > 1 else 1
+
+    def run(self, kernel: Callable[[], T]) -> T:
+        if self.choice is not None:
+            return self._with(self.choice, kernel) if self.choice != 1 else kernel()
+        n = 1 if len(self.times[1]) < TRIALS else self.threads
+        start = self.clock()
+        out = self._with(n, kernel) if n != 1 else kernel()
+        self.times[n].append(self.clock() - start)
+        if n == 1 and len(self.times[1]) == TRIALS:
+            idle = self.idle()
+            if busy() if idle is None else idle < IDLE_NEEDED * (self.threads - 1):
+                self.choice = 1  # the other cores are taken: threads would wait
+        elif n != 1:
+            one, many = min(self.times[1]), self.times[self.threads][0]
+            self.choice = self.threads if many < MUST_WIN * one else 1
         return out
 
+    @staticmethod
+    def _with(n: int, kernel: Callable[[], T]) -> T:
+        with _blas().limit(limits=n, user_api="blas"):
+            return kernel()
+
+
+@contextlib.contextmanager
+def kernel_threads(n_rest: int, p: int) -> Iterator[MeasuredThreads | None]:
+    """Context of a fit: one BLAS thread. For a large dense system on a machine with idle
+    cores it yields a :class:`MeasuredThreads` for its Cholesky, else None."""
+    if n_rest == 0 and p < TINY_P:
+        yield None
+        return
+    large = n_rest + p > SMALL_SYSTEM
+    threads = _default_threads() if large else 1
     with _blas().limit(limits=1, user_api="blas"):
-        one = best()
-    repeats = 1  # the threaded run once: if threads are slow now, they are very slow
-    return best() < 0.8 * one  # threads must win clearly, not by noise
+        yield MeasuredThreads(threads) if large and threads > 1 and not busy() else None
