@@ -30,8 +30,10 @@ from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 from multilevel.objective.modes import conditional_modes
 from multilevel.optimize.optimizer import (
     BOUNDARY_TOL,
+    LOOSE_TR_RADIUS,
     OptSummary,
     check_convergence,
+    final_radius,
     optimize_theta,
     singular,
 )
@@ -123,7 +125,8 @@ def optimize_lmm(dev: ProfiledDeviance, xp: CrossProducts, layout: ModelLayout) 
     is kept, a guard against a local optimum near the moment start)."""
     lower = layout.theta_lower()
     default = layout.theta_start()
-    start, informed = choose_start(dev, xp, default)
+    expensive = final_radius(dev) == LOOSE_TR_RADIUS  # each evaluation a large factorization
+    start, informed = choose_start(dev, xp, default, compare=not expensive)
     cheap = xp.G * xp.Q**2 <= CHEAP_FIRST_BLOCK and xp.n_rest + xp.p <= CHEAP_SCHUR
     return optimize_theta(
         dev, start, lower, informed_start=informed, also_from=default if cheap else None

@@ -37,14 +37,20 @@ WIDE_X = 100
 
 
 def choose_start(
-    deviance: Callable[[np.ndarray], float], xp: CrossProducts, default: np.ndarray
+    deviance: Callable[[np.ndarray], float],
+    xp: CrossProducts,
+    default: np.ndarray,
+    compare: bool = True,
 ) -> tuple[np.ndarray, bool]:
     """The moment start if its deviance is below that of ``default`` (lme4's start), else
-    ``default``; and whether the start is the moments' (two deviance evaluations)."""
+    ``default``; and whether the start is the moments' (two deviance evaluations). Without
+    ``compare`` (an evaluation costs a large factorization) the moment start is kept whenever
+    its deviance is finite (one evaluation, which the optimizer's first one reuses)."""
     start, informed = moment_start(xp, default)
     if np.array_equal(start, default):
         return default, False
-    if not deviance(start) < deviance(default):
+    f_start = deviance(start)
+    if not np.isfinite(f_start) or (compare and not f_start < deviance(default)):
         return default, False
     return start, informed
 
