@@ -87,6 +87,13 @@ def test_poisson_offset_in_formula_or_argument() -> None:
     b_g = a.ranef()["g"].loc[new.g].to_numpy()[:, 0]
     np.testing.assert_allclose(np.log(mu), eta + b_g, rtol=1e-10)
     assert 0.5 < a.dispersion_ratio < 1.5
+    # an offset= expression is evaluated on new rows as the formula's is (R's predict.lm);
+    # an offset given as an array has no values there: a clear error, not a dropped offset
+    d = _fit("k ~ x + (1 | g)", df, family="poisson", offset="log(exposure)")
+    np.testing.assert_allclose(d.predict(new, type="response"), mu, rtol=1e-8)
+    np.testing.assert_allclose(d.predict(), a.predict(), rtol=1e-8)
+    with pytest.raises(DataError, match="offset was given as an array"):
+        b.predict(new)
 
 
 def test_formula_split() -> None:

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             "--ddf kenward-roger needs all rows in memory; drop --chunk-rows (Satterthwaite df "
             "are given for fits in chunks)"
         )
-    fit: Any  # LmmFit, GlmmFit or LargeFit: the same tables
+    fit: Any  # the one result class (multilevel.MixedFit) of every fit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", multilevel.FitWarning)
         na = getattr(args, "na", None)

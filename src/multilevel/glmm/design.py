@@ -75,12 +75,18 @@ def build_glmm_design(
         )
     base = build_design(spec, work, contrasts, na_values=codes, residual=False)
     rows = np.asarray(base.frame.row_index, dtype=np.int64)
+    off = resp.offset[rows]
+    # the offset as a linear mixed model's design holds it: its values, and its expressions
+    # (None for an array) that predictions evaluate on new rows
+    given = [] if offset is None else [offset if isinstance(offset, str) else None]
+    has_offset = bool(f.offsets) or offset is not None
+    base = replace(base, offset=off if has_offset else None, offset_terms=(*f.offsets, *given))
     return GlmmDesign(
         base=base,
         family=family,
         formula=f,
         y=base.y,
         weights=resp.weights[rows],
-        offset=resp.offset[rows],
+        offset=off,
         kind=resp.kind,
     )

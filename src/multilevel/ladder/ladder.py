@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,7 @@ class LadderStep:
     """One rung: the fit and the summaries the lecture reads off it."""
 
     step: str
-    fit: LmmFit  # or a GlmmFit (family=...): the same tables
+    fit: LmmFit  # the one result class, also of a GLMM (family=...)
     icc: float | None  # tau00 / (tau00 + sigma^2) of the null model (GLMM: latent scale)
     icc_conditional: float  # random-part variance / (random + residual) given the predictors
     r2: R2
@@ -403,7 +403,7 @@ def ladder(
     null = fits["null"]
     family_text = None
     if glmm:
-        fam = cast(Any, null).family  # a GlmmFit
+        fam = null.family
         family_text = f"{fam.name}({fam.link})"
         notes.extend(_glmm_notes(fam, nagq, list(formulas)))
     steps = []

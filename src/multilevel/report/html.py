@@ -231,7 +231,7 @@ def fit_notes(fit: Any, method: bool = True) -> list[str]:
                 "imprecisely from so few groups."
             )
     sizes = fit.group_sizes()
-    for t in fit.design.terms if glmm else fit.layout.terms:
+    for t in fit.layout.terms:
         singles = int(np.sum(sizes[t.grouping_factor] == 1))
         if singles and t.q > 1:
             notes.append(

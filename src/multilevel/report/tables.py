@@ -291,7 +291,7 @@ def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.9
     """b, SE, CI, test statistic and p for each fixed effect: t with the chosen denominator
     df (linear mixed models), or Wald z with a normal CI for a GLMM, as ``summary(glmer)``."""
     glmm = fit.is_glmm
-    fe = fit.fixed_effects() if glmm else fit.fixed_effects(ddf)
+    fe = fit.fixed_effects(ddf)  # Wald z for a GLMM, t with ddf for a linear mixed model
     fe = fe.reset_index()
     if glmm:
         q = stats.norm.ppf(0.5 + level / 2)

@@ -147,11 +147,6 @@ class MixedFit(FitTables):
         """The outcome as fitted (for a GLMM: 0/1, proportion of successes, or count)."""
         return self._rows().y
 
-    @property
-    def _offset(self) -> np.ndarray | None:
-        """The offset of the rows fitted (a known part of the linear predictor), or None."""
-        return self.glmm.offset if self.glmm is not None else self._rows().offset
-
     @cached_property
     def linear_predictor(self) -> np.ndarray:
         """eta = X beta + Z b + offset at the conditional modes."""
@@ -159,9 +154,8 @@ class MixedFit(FitTables):
         out = design.fixed.columns.dot(self.beta)
         for t in design.terms:
             out += t.columns.rowdot(self.modes[t.name].b, t.codes)
-        offset = self._offset
-        if offset is not None:
-            out += offset
+        if design.offset is not None:  # a known part of the linear predictor (lme4)
+            out += design.offset
         return out
 
     @property
@@ -268,13 +262,12 @@ class MixedFit(FitTables):
         ddf: str = "satterthwaite",
         level: float = 0.95,
         type: str = "link",
-        offset: Any = None,
     ) -> Any:
         """Predictions X beta + Z b + offset for the random terms chosen by ``random`` (True:
         all, False: none, or a list / ``'~ (1 | g)'`` as lme4's ``re.form``); levels not seen
-        in the fit get b = 0. On new data the formula's ``offset(expr)`` (and, for a linear
-        mixed model, an ``offset=`` column of the fit) are evaluated on the new rows (lme4 drops
-        the latter); ``offset=`` here adds to them. A GLMM predicts on the ``type="link"``
+        in the fit get b = 0. On new data the formula's ``offset(expr)`` and an ``offset=``
+        column or expression of the fit are evaluated on the new rows (lme4 drops the latter:
+        :mod:`multilevel.inference.predict`). A GLMM predicts on the ``type="link"``
         scale (eta) or the ``"response"`` scale (mu). With ``interval`` ("confidence" or
         "prediction", linear mixed models) a DataFrame with fit, se_fit, df, lower, upper (see
         :mod:`multilevel.inference.predict`)."""
@@ -285,31 +278,26 @@ class MixedFit(FitTables):
             from multilevel.inference.predict import predict_frame
 
             return predict_frame(self, newdata, random, interval, ddf, level)
-        eta = self._eta(newdata, random, offset)
+        eta = self._eta(newdata, random)
         return self.family.linkinv(eta) if type == "response" and self.is_glmm else eta
 
-    def _eta(self, newdata: Any, random: Any, extra_offset: Any) -> np.ndarray:
+    def _eta(self, newdata: Any, random: Any) -> np.ndarray:
         """The linear predictor of the fitted rows (``newdata`` None) or of new rows."""
-        from multilevel.glmm.response import _vector
+        from multilevel.inference.predict import chosen_terms, offset_for
 
         if random is not True and random is not False:
-            from multilevel.inference.predict import chosen_terms
-
             chosen = set(chosen_terms(self, random))
         else:
             chosen = {t.name for t in self.design.terms} if random else set()
-        if newdata is None and extra_offset is None and len(chosen) in (0, len(self.design.terms)):
+        if newdata is None and len(chosen) in (0, len(self.design.terms)):
             if chosen:
                 return self.linear_predictor
             fixed = self.design.fixed.columns.dot(self.beta)
-            return fixed if self._offset is None else fixed + self._offset
+            return fixed if self.design.offset is None else fixed + self.design.offset
         df = self.design.frame.data if newdata is None else load_data(newdata)
         pred = self.design.fixed.matrix_for(df) @ self.beta
-        offset = self._offset if newdata is None else self._new_offset(df)
+        offset = offset_for(self, None if newdata is None else df)
         pred = pred if offset is None else pred + offset
-        extra = _vector(extra_offset, df, "offset")
-        if extra is not None:
-            pred = pred + extra
         for t in self.design.terms:
             if t.name not in chosen:
                 continue
@@ -323,20 +311,6 @@ class MixedFit(FitTables):
             contrib[seen] = np.einsum("ij,ij->i", Zt[seen], b[pos[seen]])
             pred = pred + contrib
         return np.asarray(pred)
-
-    def _new_offset(self, df: pd.DataFrame) -> np.ndarray | None:
-        """The offset of new rows: the model's offset expressions evaluated on them."""
-        if self.glmm is not None:
-            from multilevel.glmm.response import _values
-
-            total = None
-            for expr in self.glmm.formula.offsets:
-                v = _values(expr, df, "offset")
-                total = v if total is None else total + v
-            return total
-        from multilevel.inference.predict import offset_for
-
-        return offset_for(self, df)
 
     def predict_chunks(self, source: Any, chunk_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
         """Per chunk of ``source``, a DataFrame with ``fitted`` (X beta + Z b) and ``residual``,
