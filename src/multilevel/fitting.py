@@ -39,7 +39,7 @@ from multilevel.optimize.optimizer import (
 )
 from multilevel.optimize.polish import newton_polish
 from multilevel.optimize.start import choose_start
-from multilevel.optimize.threads import kernel_threads
+from multilevel.optimize.threads import IdleCores, kernel_threads, stencil_workers
 from multilevel.result.fit import LmmFit, RowReader, VarianceComponent
 
 #: sizes up to which a fit also optimizes from lme4's start: G * Q^2 of the first block and the
@@ -77,7 +77,9 @@ def fit_statistics(
             dev = ProfiledDeviance(xp, reml=reml)
             if dev.schur is not None:  # BLAS threads for its Cholesky, if they pay now
                 dev.schur.threads = threads
+            idle = IdleCores()
             opt = optimize_lmm(dev, xp, layout)
+            dev.workers = stencil_workers(threads, idle)  # the Hessian's evaluations, 2 at once?
             ev, info, checked = check_fit(dev, opt, xp, layout)
             fit = make_fit(dev, ev, info, checked, layout, design=design, reader=reader)
             if loglik_shift:  # e.g. 1/2 sum log w of precision weights (lme4's loglik)

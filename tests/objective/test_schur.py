@@ -107,3 +107,39 @@ def test_row_pairs_and_row_forms_against_dense_products():
     A = A + A.T
     Br = xp.B_rest.toarray()
     np.testing.assert_allclose(pattern.row_forms(A), np.einsum("ja,ab,jb->j", Br, A, Br))
+
+
+def test_stencil_evaluated_two_at_a_time_equals_one_at_a_time():
+    """A twin with its own buffer evaluates every other point of a stencil in a second thread:
+    each evaluation equals the serial one exactly, and each keeps its own factor."""
+    data = multilevel.datasets.load("penicillin")
+    design = build_design("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    xp = cross_products(design)
+    rng = np.random.default_rng(5)
+    points = [np.array([0.7, 1.9]) + 0.05 * rng.normal(size=2) for _ in range(7)]
+    serial = ProfiledDeviance(xp, reml=True)
+    paired = ProfiledDeviance(xp, reml=True)
+    paired.workers = 2
+    one, two = serial.evaluate_many(points), paired.evaluate_many(points)
+    assert paired.evaluations == len(points)
+    for a, b, theta in zip(one, two, points, strict=True):
+        np.testing.assert_array_equal(b.theta, theta)
+        assert (a.ldL2, a.ldRX2, a.r2) == (b.ldL2, b.ldRX2, b.r2)
+        np.testing.assert_array_equal(a.beta, b.beta)
+        np.testing.assert_array_equal(a.R, b.R)  # the twin's factor, rebuilt if overwritten
+
+
+def test_hessian_with_two_workers_equals_the_serial_one():
+    """The convergence check's Hessian and the Satterthwaite df do not depend on the workers."""
+    from multilevel.inference.satterthwaite import varpar_info
+
+    data = multilevel.datasets.load("penicillin")
+    design = build_design("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    fit = multilevel.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    infos = []
+    for workers in (1, 2):
+        dev = ProfiledDeviance(cross_products(design), reml=True)
+        dev.workers = workers
+        infos.append(varpar_info(dev, fit.theta, fit.sigma))
+    np.testing.assert_array_equal(infos[0].hessian, infos[1].hessian)
+    np.testing.assert_array_equal(infos[0].jacobian, infos[1].jacobian)

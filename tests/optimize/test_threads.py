@@ -111,3 +111,23 @@ def test_crossed_fit_factors_through_the_chooser(monkeypatch):
         assert len(used) > 10 and used[-1] == choice
     assert fits[2].loglik == pytest.approx(fits[1].loglik, abs=1e-7)
     np.testing.assert_allclose(fits[2].theta, fits[1].theta, rtol=1e-5)
+
+
+def test_stencil_runs_two_at_a_time_only_on_idle_cores(monkeypatch):
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    single = threads.MeasuredThreads(2, idle=lambda: 1.0)
+    single.choice = 1
+    threaded = threads.MeasuredThreads(2, idle=lambda: 1.0)
+    threaded.choice = 2  # the Cholesky already uses both cores
+
+    class Meter:
+        def __init__(self, cores):
+            self.cores = cores
+
+        def since(self):
+            return self.cores
+
+    assert threads.stencil_workers(single, Meter(1.0)) == 2
+    assert threads.stencil_workers(single, Meter(0.3)) == 1  # the other core was taken
+    assert threads.stencil_workers(threaded, Meter(1.0)) == 1
+    assert threads.stencil_workers(None, Meter(1.0)) == 1  # small system or busy at the start

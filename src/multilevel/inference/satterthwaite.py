@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from multilevel.objective.deviance import LOG_2PI, ProfiledDeviance
+from multilevel.objective.deviance import LOG_2PI, Evaluation, ProfiledDeviance
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,24 @@ def _steps(x: np.ndarray, rel: float) -> np.ndarray:
     return rel * np.maximum(np.abs(x), 0.1)
 
 
-def _pieces(dev: ProfiledDeviance, theta: np.ndarray) -> tuple[float, float, np.ndarray]:
+def _pieces(ev: Evaluation, reml: bool) -> tuple[float, float, np.ndarray]:
     """D(theta, sigma) = a(theta) + b(theta) / sigma^2 + c log(2 pi sigma^2): returns a, b and
-    U(theta) = Var(beta) / sigma^2."""
-    ev = dev.evaluate(theta)
-    a = ev.ldL2 + (ev.ldRX2 if dev.reml else 0.0)
+    U(theta) = Var(beta) / sigma^2 of one evaluation."""
+    a = ev.ldL2 + (ev.ldRX2 if reml else 0.0)
     return a, ev.r2, ev.XtVinvX_inv
+
+
+def stencil(theta: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The steps h and the points of the central stencil: theta, theta +/- h_i e_i, and
+    theta +/- (h_i e_i + h_j e_j) for j < i (1 + 2k + k(k - 1) points)."""
+    k = theta.size
+    h = _steps(theta, 1e-3)
+    E = np.diag(h)
+    points = [theta] + [theta + E[i] for i in range(k)] + [theta - E[i] for i in range(k)]
+    for i in range(k):
+        for j in range(i):
+            points += [theta + E[i] + E[j], theta - E[i] - E[j]]
+    return h, points
 
 
 def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarParInfo:
@@ -63,17 +75,18 @@ def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarPa
     sigma enters D(theta, sigma) = a(theta) + b(theta)/sigma^2 + c log(2 pi sigma^2) in closed
     form, so only a and b are differenced, on a central stencil in theta (step 1e-3 relative:
     smaller steps drown second differences in rounding noise): 1 + 2k + k(k - 1) evaluations
-    of the deviance, each a factorization of the Schur complement on a crossed model.
+    of the deviance, each a factorization of the Schur complement on a crossed model (made two
+    at a time where the deviance has ``workers`` = 2: they are independent).
     """
     theta = np.asarray(theta, float)
     k = theta.size
     c = dev.xp.n - (dev.xp.p if dev.reml else 0)
     s2 = sigma**2
-    h = _steps(theta, 1e-3)
-    E = np.diag(h)
-    a0, b0, U0 = _pieces(dev, theta)
-    plus = [_pieces(dev, theta + E[i]) for i in range(k)]
-    minus = [_pieces(dev, theta - E[i]) for i in range(k)]
+    h, points = stencil(theta)
+    pieces = [_pieces(ev, dev.reml) for ev in dev.evaluate_many(points)]
+    a0, b0, U0 = pieces[0]
+    plus, minus = pieces[1 : 1 + k], pieces[1 + k : 1 + 2 * k]
+    pairs = iter(pieces[1 + 2 * k :])
     a_i = np.array([(plus[i][0] - minus[i][0]) / (2 * h[i]) for i in range(k)])
     b_i = np.array([(plus[i][1] - minus[i][1]) / (2 * h[i]) for i in range(k)])
     A2 = np.empty((k, k))
@@ -84,8 +97,7 @@ def varpar_info(dev: ProfiledDeviance, theta: np.ndarray, sigma: float) -> VarPa
         for j in range(i):
             # f(+i+j) + f(-i-j) - f(+i) - f(-i) - f(+j) - f(-j) + 2 f = 2 h_i h_j f_ij + O(h^4):
             # two evaluations per pair (the four-corner stencil takes four), the same O(h^2)
-            up = _pieces(dev, theta + E[i] + E[j])
-            down = _pieces(dev, theta - E[i] - E[j])
+            up, down = next(pairs), next(pairs)
             denom = 2 * h[i] * h[j]
             for out, m, centre in ((A2, 0, a0), (B2, 1, b0)):
                 axes = plus[i][m] + minus[i][m] + plus[j][m] + minus[j][m]

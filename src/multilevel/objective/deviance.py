@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -103,6 +105,9 @@ class ProfiledDeviance:
             DenseSchur(xp, self._rest_diagonal) if xp.n_rest and not xp.rest_is_sparse else None
         )
         self._recent: dict[bytes, tuple[CrossProducts, Evaluation]] = {}
+        #: evaluations of a stencil run this many at a time (fitting sets 2 on idle cores)
+        self.workers = 1
+        self._twin_dev: ProfiledDeviance | None = None
 
     # ---------------------------------------------------------------- evaluation
     def lambda_first(self, theta: np.ndarray) -> np.ndarray:
@@ -130,6 +135,36 @@ class ProfiledDeviance:
             self._recent.pop(next(iter(self._recent)))
         self._recent[key] = (self.xp, ev)
         return ev
+
+    def evaluate_many(self, thetas: list[np.ndarray]) -> list[Evaluation]:
+        """:meth:`evaluate` at each theta (a finite-difference stencil). With ``workers`` = 2
+        and a dense Schur complement, a twin with its own buffer evaluates every other theta
+        in a second thread (LAPACK releases the GIL), so two cores factor at once."""
+        if self.workers < 2 or self.schur is None or len(thetas) < 3:
+            return [self.evaluate(t) for t in thetas]
+        twin = self._twin()
+        with ThreadPoolExecutor(1) as pool:
+            theirs = pool.submit(lambda: [twin.evaluate(t) for t in thetas[1::2]])
+            mine = [self.evaluate(t) for t in thetas[0::2]]
+            other = theirs.result()
+        self.evaluations += twin.evaluations
+        twin.evaluations = 0
+        return [ev for pair in zip_longest(mine, other) for ev in pair if ev is not None]
+
+    def _twin(self) -> ProfiledDeviance:
+        """The same deviance with its own Schur buffer (made once)."""
+        if self._twin_dev is None:
+            assert self.schur is not None
+            twin = copy.copy(self)
+            twin.schur, twin._recent, twin.workers, twin.evaluations = (
+                self.schur.twin(),
+                {},
+                1,
+                0,
+            )
+            twin._twin_dev = None
+            self._twin_dev = twin
+        return self._twin_dev
 
     def _evaluate(self, theta: np.ndarray) -> Evaluation:
         xp = self.xp

@@ -21,6 +21,7 @@ such a block needs).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -178,6 +179,14 @@ class DenseSchur:
                     self.pattern = None
             else:
                 self.full_pairs = pair_map(xp.B_rest)
+
+    def twin(self) -> DenseSchur:
+        """The same pattern with its own buffer, for a second thread."""
+        twin = copy.copy(self)
+        twin._flat = np.zeros_like(self._flat)
+        twin.S = twin._flat.reshape((self.size, self.size), order="F")
+        twin.generation, twin.threads = 0, None
+        return twin
 
     def assemble(
         self,

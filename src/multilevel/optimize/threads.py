@@ -133,3 +133,15 @@ def kernel_threads(n_rest: int, p: int) -> Iterator[MeasuredThreads | None]:
     threads = _default_threads() if large else 1
     with _blas().limit(limits=1, user_api="blas"):
         yield MeasuredThreads(threads) if large and threads > 1 and not busy() else None
+
+
+def stencil_workers(chooser: MeasuredThreads | None, idle: IdleCores) -> int:
+    """How many deviance evaluations of the convergence check's stencil run at once: two when
+    the fit's Cholesky runs on one BLAS thread and another core stood idle while the optimizer
+    ran (measured since ``idle`` was made), else one."""
+    if chooser is None or chooser.choice != 1 or (os.cpu_count() or 1) < 2:
+        return 1
+    cores = idle.since()
+    if cores is None:
+        return 1 if busy() else 2
+    return 2 if cores >= IDLE_NEEDED else 1
