@@ -14,6 +14,7 @@ to ``benchmarks/out/results.json``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -281,6 +282,14 @@ def main(argv: list[str] | None = None) -> int:
         help="set OPENBLAS/OMP/MKL_NUM_THREADS=N for every tool's process",
     )
     ap.add_argument(
+        "--compete",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N CPU-bound processes (busy loops) beside the tools for the whole run: the "
+        "machine as users share it",
+    )
+    ap.add_argument(
         "--report", metavar="JSON", help="only print the report of an earlier run's raw records"
     )
     args = ap.parse_args(argv)
@@ -310,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         info["multilevel source"] = f"git commit {sha} (exported to {src})"
     else:
         info["multilevel source"] = "work tree " + str(HERE.parent / "src")
+    competitors = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.compete)
+    ]
+    if competitors:
+        info["competing CPU-bound processes"] = str(len(competitors))
+        atexit.register(lambda: [c.kill() for c in competitors])
+        time.sleep(2.0)  # let them take their cores before the first fit
     print("## Machine\n")
     for k, v in info.items():
         print(f"- {k}: {v}")
