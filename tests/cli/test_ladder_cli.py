@@ -161,6 +161,6 @@ def test_glmm_ladder_with_family_and_nagq(capsys, tmp_path):
         assert got["chisq"] == pytest.approx(want["chisq"], abs=5e-3)
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "adaptive Gauss-Hermite, nagq = 10" in text and "logit(P(high = 1))" in text
+    assert "adaptive Gauss-Hermite, 10 points" in text and "logit(P(high = 1))" in text
     assert main(["ladder", str(path), "--outcome", "high", "--group", "school", "--nagq", "5"]) == 2
     assert "--nagq is for GLMMs" in capsys.readouterr().err

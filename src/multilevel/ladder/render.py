@@ -10,10 +10,8 @@ if TYPE_CHECKING:
 
 
 def _heading(ld: Ladder) -> str:
-    method = ld.steps[0].fit.method
-    if ld.family:
-        how = "Laplace" if ld.nagq == 1 else f"adaptive Gauss-Hermite, nagq = {ld.nagq}"
-        method = f"{ld.family} GLMM ML ({how})"
+    fit = ld.steps[0].fit
+    method = f"{ld.family} GLMM ML ({fit.integration})" if fit.is_glmm else fit.method
     return (
         f"Model ladder for {ld.outcome} in {ld.group} ({method} fits"
         + (f", {ld.center}-mean centred level-1 predictors" if ld.center else "")

@@ -167,9 +167,8 @@ def fit_notes(fit: Any, method: bool = True) -> list[str]:
 
         notes.append(
             f"A {fit.family.name} GLMM ({fit.link} link) fitted by maximum likelihood "
-            + ("(Laplace)" if fit.nagq == 1 else f"(adaptive Gauss-Hermite, {fit.nagq} points)")
-            + f"; GLMMs have no REML. Coefficients are on the {fit.link} scale, tested by Wald "
-            f"z as in glmer's summary; {level1_variance_note(fit)}."
+            f"({fit.integration}); GLMMs have no REML. Coefficients are on the {fit.link} "
+            f"scale, tested by Wald z as in glmer's summary; {level1_variance_note(fit)}."
         )
     if fit.icc is not None:
         for grp, v in fit.icc.items():

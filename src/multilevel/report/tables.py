@@ -283,8 +283,7 @@ def latex_escape(s: str) -> str:
 
 
 def _glmm_method(fit: Any) -> str:
-    how = "Laplace" if fit.nagq == 1 else f"adaptive Gauss-Hermite, {fit.nagq} points"
-    return f"ML ({how}) estimates of a {fit.family.name} GLMM ({fit.link} link)"
+    return f"ML ({fit.integration}) estimates of a {fit.family.name} GLMM ({fit.link} link)"
 
 
 def fixed_effects_table(fit: Any, ddf: str = "satterthwaite", level: float = 0.95) -> ApaTable:

@@ -77,6 +77,14 @@ class LikelihoodCriteria:
         return "REML" if self.reml else "ML"
 
     @property
+    def integration(self) -> str | None:
+        """How a GLMM's likelihood integrates over the random effects: "Laplace" or "adaptive
+        Gauss-Hermite, K points"; None for a linear mixed model (exact)."""
+        if not self.is_glmm:
+            return None
+        return "Laplace" if self.nagq == 1 else f"adaptive Gauss-Hermite, {self.nagq} points"
+
+    @property
     def converged(self) -> bool:
         return bool(self.optimization.converged)
 
