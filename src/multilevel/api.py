@@ -149,11 +149,9 @@ def fit(
 def fit_design(
     design: ModelDesign, reml: bool = True, warn: bool = True, *, _stacklevel: int = 2
 ) -> LmmFit:
-    """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests)."""
-    if reml and design.n <= design.p:
-        raise DataError(
-            f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
-        )
+    """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests);
+    :func:`~multilevel.fitting.fit_statistics` checks what needs only the cross-products (REML
+    needs n > p)."""
     # weights and offset: a row transform first; random slopes of far predictors centred
     work, random_shift = centre_random_slopes(working_design(design))
     return fit_statistics(
