@@ -8,19 +8,25 @@ only this, so both paths share one optimizer, one set of checks and one result b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import TypeVar
 
 import numpy as np
 
-from multilevel.formula.parse import FormulaSpec
+from multilevel.errors import DataError
+from multilevel.formula.parse import FormulaSpec, RandomSpec
+from multilevel.formula.rnames import lme4_name
 
 
 @dataclass(frozen=True)
 class TermLayout:
-    """What a term is, apart from the data: its lme4 names and the layout of theta in Lambda.
+    """What a ``(expr | group)`` term is, apart from the data: its lme4 names, the formula of its
+    columns, and the layout of theta in Lambda (lme4's order: the lower triangle of Lambda
+    column by column).
 
-    Shared by the in-memory :class:`RandomTerm` and the chunked encoding (one copy of the theta
-    layout, lme4's order: the lower triangle of Lambda column by column).
+    The one description of a random term: the in-memory :class:`RandomTerm` adds its rows to it,
+    the chunked encoding encodes every chunk's Z from it. Made by :meth:`of`.
     """
 
     name: str  # lme4's group name: 'school', 'school.1', 'cask:batch'
@@ -28,6 +34,25 @@ class TermLayout:
     factors: tuple[str, ...]
     term_names: tuple[str, ...]  # '(Intercept)', 'cses'
     source: str
+    expr: str  # the formula of Z's columns, as formulaic reads it: '1 + cses'
+    raw_names: tuple[str, ...]  # formulaic's names of Z's columns: 'Intercept', 'cses'
+
+    @classmethod
+    def of(cls, spec: RandomSpec, raw_names: Sequence[str]) -> TermLayout:
+        """The term of ``spec`` whose Z has the columns ``raw_names`` (formulaic's names)."""
+        if not raw_names:
+            raise DataError(
+                f"random term '{spec.source}' has no random effects (did you write 0?)"
+            )
+        return TermLayout(
+            name=spec.group_name,
+            grouping_factor=spec.group_name,
+            factors=spec.factors,
+            term_names=tuple(lme4_name(n) for n in raw_names),
+            source=spec.source,
+            expr=spec.expr,
+            raw_names=tuple(raw_names),
+        )
 
     @property
     def q(self) -> int:
@@ -71,9 +96,28 @@ class TermLayout:
 
     def layout(self) -> TermLayout:
         """This term without its data."""
-        return TermLayout(
-            self.name, self.grouping_factor, self.factors, self.term_names, self.source
-        )
+        return TermLayout(**{f.name: getattr(self, f.name) for f in fields(TermLayout)})
+
+
+T = TypeVar("T", bound=TermLayout)
+
+
+def lme4_order(n_levels: Sequence[int]) -> list[int]:
+    """lme4's order of terms (positions into ``n_levels``, each term's number of levels): by
+    decreasing number of levels, stable (terms on one factor keep the order written)."""
+    return sorted(range(len(n_levels)), key=lambda k: -n_levels[k])
+
+
+def numbered(terms: Sequence[T]) -> list[T]:
+    """The terms named as lme4 names them: the grouping factor, then g.1, g.2 for the second
+    and third term on it."""
+    seen: dict[str, int] = {}
+    out = []
+    for t in terms:
+        k = seen.get(t.grouping_factor, 0)
+        seen[t.grouping_factor] = k + 1
+        out.append(replace(t, name=t.grouping_factor if k == 0 else f"{t.grouping_factor}.{k}"))
+    return out
 
 
 @dataclass(frozen=True)

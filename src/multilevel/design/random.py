@@ -8,7 +8,7 @@ are bounded below by 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -18,10 +18,9 @@ from formulaic import ModelSpec
 from multilevel.design.columns import ModelColumns
 from multilevel.design.fixed import _as_float_frame, encode_columns, model_matrix
 from multilevel.design.groupsums import group_sums
-from multilevel.design.layout import TermLayout
+from multilevel.design.layout import TermLayout, lme4_order, numbered
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
-from multilevel.formula.rnames import lme4_name
 
 
 def level_label(value: object) -> str:
@@ -113,30 +112,11 @@ class RandomTerm(TermLayout):
 def random_term(spec: RandomSpec, data: pd.DataFrame) -> RandomTerm:
     """Build one random term from its spec and the model frame."""
     Z, raw, mspec = encode_columns(spec.expr, data, f"random-effects matrix of '{spec.source}'")
-    if Z.k == 0:
-        raise DataError(f"random term '{spec.source}' has no random effects (did you write 0?)")
+    term = TermLayout.of(spec, raw)
     codes, levels = group_codes(data, spec.factors)
-    return RandomTerm(
-        name=spec.group_name,
-        grouping_factor=spec.group_name,
-        factors=spec.factors,
-        term_names=tuple(lme4_name(n) for n in raw),
-        index=codes,
-        levels=levels,
-        columns=Z,
-        spec=mspec,
-        source=spec.source,
-    )
+    return RandomTerm(**vars(term), index=codes, levels=levels, columns=Z, spec=mspec)
 
 
 def order_terms(terms: list[RandomTerm]) -> list[RandomTerm]:
     """lme4's order: by decreasing number of levels (stable), then unique names (g, g.1, ...)."""
-    ordered = sorted(terms, key=lambda t: -t.n_levels)
-    seen: dict[str, int] = {}
-    out = []
-    for t in ordered:
-        k = seen.get(t.grouping_factor, 0)
-        seen[t.grouping_factor] = k + 1
-        name = t.grouping_factor if k == 0 else f"{t.grouping_factor}.{k}"
-        out.append(replace(t, name=name))
-    return out
+    return numbered([terms[k] for k in lme4_order([t.n_levels for t in terms])])

@@ -32,7 +32,7 @@ from multilevel.design.frame import (
     formula_variables,
     needed_columns,
 )
-from multilevel.design.layout import TermLayout
+from multilevel.design.layout import TermLayout, numbered
 from multilevel.design.model import response_values
 from multilevel.design.random_shift import RandomShift, learn_shifts
 from multilevel.design.shift import shifts_from_gram
@@ -49,14 +49,6 @@ from multilevel.sources.chunks import (
 
 STATEFUL = re.compile(r"\b(center|scale|standardize|poly|bs|cr|cs)\s*\(")
 SAMPLE_ROWS = 2000
-
-
-@dataclass(frozen=True)
-class TermInfo(TermLayout):
-    """A random term of a chunked fit: its layout, formula part and formulaic column names."""
-
-    expr: str
-    raw_names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class Encoding:
     categories: dict[str, list[Any]]  # factor columns and their levels
     kinds: dict[str, str]  # factor columns and their kinds (multilevel.design.values.kind_of)
     fixed_raw: tuple[str, ...] = ()  # formulaic names of X's columns (before aliasing)
-    terms: tuple[TermInfo, ...] = ()
+    terms: tuple[TermLayout, ...] = ()  # in the order written, named as lme4 names them
     #: shift of each column of [X y] whose values lie far from zero (learned on the first rows;
     #: the statistics are those of [X y] - shift, see multilevel.design.shift), or None
     shift: np.ndarray | None = None
@@ -337,25 +329,15 @@ def learn_encoding(
     coded = apply_coding(spec.fixed, rows, coding) if coding else None
     fixed_text = spec.fixed if coded is None else coded.text
     _, fixed_raw, _ = encode(fixed_text, rows, "fixed-effects model matrix")
-    terms: list[TermInfo] = []
+    terms = numbered(
+        [
+            TermLayout.of(r, encode(r.expr, rows, f"random-effects matrix of '{r.source}'")[1])
+            for r in spec.random
+        ]
+    )
     on_factor: dict[str, list[int]] = {}
-    for r in spec.random:
-        _, raw, _ = encode(r.expr, rows, f"random-effects matrix of '{r.source}'")
-        if not raw:
-            raise DataError(f"random term '{r.source}' has no random effects (did you write 0?)")
-        seen = on_factor.setdefault(r.group_name, [])
-        seen.append(len(terms))
-        terms.append(
-            TermInfo(
-                name=r.group_name if len(seen) == 1 else f"{r.group_name}.{len(seen) - 1}",
-                grouping_factor=r.group_name,
-                factors=r.factors,
-                term_names=tuple(lme4_name(n) for n in raw),
-                source=r.source,
-                expr=r.expr,
-                raw_names=tuple(raw),
-            )
-        )
+    for k, t in enumerate(terms):
+        on_factor.setdefault(t.grouping_factor, []).append(k)
     if group_levels is not None and len(on_factor) > 1:
         raise DataError(
             "group_levels= declares the levels of one grouping factor; this model has "

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from multilevel.design.fixed import aliased_columns
 from multilevel.design.frame import drop_incomplete
-from multilevel.design.layout import ModelLayout
+from multilevel.design.layout import ModelLayout, lme4_order
 from multilevel.design.model import check_levels, data_warnings
 from multilevel.design.random import level_label
 from multilevel.design.random_shift import centre_zterms
@@ -364,8 +364,7 @@ def cross_products_of(
     names = list(enc.fixed_names)
     n = stats.n
     factor_of = {k: f for f, gf in enumerate(enc.groups) for k in gf.terms}
-    # lme4's order of terms: by decreasing number of levels, stable
-    sorted_terms = sorted(range(len(enc.terms)), key=lambda k: -G[factor_of[k]])
+    sorted_terms = lme4_order([G[factor_of[k]] for k in range(len(enc.terms))])
     terms = [enc.terms[k] for k in sorted_terms]
     check_levels(terms, [G[factor_of[k]] for k in sorted_terms], n)
     if stats.y_range[0] == stats.y_range[1]:
