@@ -43,3 +43,18 @@ def test_punctuation_before_digits_before_letters_and_accents_as_their_letter():
     labels = ["zeta", "\u00e9t\u00e9", "ete", "f", "-1", "1", "a b", "ab"]
     got = [labels[i] for i in r_level_order(labels)]
     assert got == ["-1", "1", "a b", "ab", "ete", "\u00e9t\u00e9", "f", "zeta"]
+
+
+def test_ascii_punctuation_and_symbols_in_icus_order_not_code_points():
+    # R 4.2.2 (ICU): sort(strsplit(rawToChar(as.raw(33:126)), "")[[1]])
+    r_sorted = (
+        "_ - , ; : ! ? . ' \" ( ) [ ] { } @ * / \\ & # % ` ^ + < = > | ~ $ 0 1 2 3 4 5 6 7 8 9 "
+        "a A b B c C d D e E f F g G h H i I j J k K l L m M n N o O p P q Q r R s S t T u U "
+        "v V w W x X y Y z Z"
+    ).split()
+    chars = [chr(i) for i in range(33, 127)]
+    assert [chars[i] for i in r_level_order(chars)] == r_sorted
+    # R: sort(c("x-1", "x_1", "x1", "x.1", "x 1", "x+1", "x1a", "x$1"))
+    labels = ["x-1", "x_1", "x1", "x.1", "x 1", "x+1", "x1a", "x$1"]
+    got = [labels[i] for i in r_level_order(labels)]
+    assert got == ["x 1", "x_1", "x-1", "x.1", "x+1", "x$1", "x1", "x1a"]

@@ -41,9 +41,7 @@ class TermLayout:
     def of(cls, spec: RandomSpec, raw_names: Sequence[str]) -> TermLayout:
         """The term of ``spec`` whose Z has the columns ``raw_names`` (formulaic's names)."""
         if not raw_names:
-            raise DataError(
-                f"random term '{spec.source}' has no random effects (did you write 0?)"
-            )
+            raise DataError(f"random term '{spec.source}' has no random effects (did you write 0?)")
         return TermLayout(
             name=spec.group_name,
             grouping_factor=spec.group_name,

@@ -17,61 +17,10 @@ from formulaic import ModelSpec
 
 from multilevel.design.columns import ModelColumns
 from multilevel.design.fixed import _as_float_frame, encode_columns, model_matrix
-from multilevel.design.groupsums import group_sums
+from multilevel.design.groups import group_codes, level_label  # noqa: F401 - re-exported
 from multilevel.design.layout import TermLayout, lme4_order, numbered
 from multilevel.errors import DataError
 from multilevel.formula.parse import RandomSpec
-
-
-def level_label(value: object) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _labels(values: pd.Index) -> list[str]:
-    """Level labels as R prints them (whole-number floats without '.0'), vectorised for strings."""
-    kind = values.inferred_type
-    if kind == "string":
-        return values.tolist()
-    if kind == "integer":
-        return values.astype(str).tolist()
-    return [level_label(v) for v in values]
-
-
-def factor_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes and sorted level labels of one grouping column (as R's ``factor``).
-
-    The codes keep the smallest integer type that holds them (a categorical's own codes are
-    used as they are: no n-long copy on large data)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        cats = _labels(column.cat.categories)
-        if codes.size and codes.min() < 0:
-            raise DataError(f"grouping factor {column.name!r} has missing values")
-        count = group_sums(codes, len(cats), [()], lambda _: codes)[()]  # rows per category
-        used = np.flatnonzero(count)
-        if len(used) == len(cats):
-            return codes, cats
-        remap = np.full(len(cats), -1)
-        remap[used] = np.arange(len(used))
-        return remap[codes], [cats[i] for i in used]
-    codes, uniques = pd.factorize(column, sort=True)
-    values = np.asarray(uniques)
-    if values.dtype.kind in "iu":  # integer ids: one vectorised conversion
-        return codes.astype(np.int64), values.astype(str).tolist()
-    return codes.astype(np.int64), [level_label(u) for u in uniques]
-
-
-def group_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Codes and labels of the interaction of ``factors`` (``a:b`` labels, unused combos gone)."""
-    codes, labels = factor_codes(data[factors[0]])
-    for name in factors[1:]:
-        c2, l2 = factor_codes(data[name])
-        combined = codes.astype(np.int64) * len(l2) + c2
-        uniq, codes = np.unique(combined, return_inverse=True)
-        labels = [f"{labels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq]
-    return codes, tuple(labels)
 
 
 @dataclass(frozen=True)

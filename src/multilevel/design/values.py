@@ -66,13 +66,20 @@ def missing_and_infinite(frame: pd.DataFrame) -> tuple[dict[str, int], np.ndarra
     return dropped_by, ~missing, infinite
 
 
-def _char_class(c: str) -> int:
-    """ICU's primary groups: spaces and punctuation, then symbols, then digits, then letters."""
+#: ICU's root order of ASCII spaces, punctuation and symbols (R: ``sort`` of them), which is
+#: not the order of their code points
+ASCII_PUNCTUATION = {c: i for i, c in enumerate(" _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$")}
+
+
+def _char_class(c: str) -> tuple[int, int]:
+    """ICU's primary groups: spaces and punctuation, then symbols, then digits, then letters;
+    within the first two, ICU's order of the ASCII ones, then the others by code point."""
     if c.isdigit():
-        return 2
+        return 2, 0
     if c.isalpha():
-        return 3
-    return 1 if unicodedata.category(c)[0] == "S" else 0
+        return 3, 0
+    rank = ASCII_PUNCTUATION.get(c, len(ASCII_PUNCTUATION) + ord(c))
+    return (1 if unicodedata.category(c)[0] == "S" else 0), rank
 
 
 def r_collation_key(label: str) -> tuple:
@@ -81,7 +88,7 @@ def r_collation_key(label: str) -> tuple:
     then accents, then lower case before upper case ("control" < "Drug A"; "a" < "A")."""
     nfd = unicodedata.normalize("NFD", label.casefold())
     base = "".join(c for c in nfd if not unicodedata.combining(c))
-    return tuple((_char_class(c), c) for c in base), nfd, label.swapcase()
+    return tuple((*_char_class(c), c) for c in base), nfd, label.swapcase()
 
 
 def r_level_order(labels: Sequence[str], ids: bool = False) -> list[int]:

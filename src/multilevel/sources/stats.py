@@ -22,12 +22,11 @@ import scipy.sparse as sp
 
 from multilevel.design.fixed import aliased_columns
 from multilevel.design.frame import drop_incomplete
+from multilevel.design.groups import group_values, level_labels, level_order
 from multilevel.design.layout import ModelLayout, lme4_order
 from multilevel.design.model import check_levels, data_warnings
-from multilevel.design.random import level_label
 from multilevel.design.random_shift import centre_zterms
 from multilevel.design.shift import Shift
-from multilevel.design.values import r_level_order
 from multilevel.errors import DataError
 from multilevel.objective.crossprod import (
     DENSE_REST_LIMIT,
@@ -142,7 +141,7 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         )
     factors, sparse = [], []
     for gf in enc.groups:
-        codes, labels = factor_codes(rows, gf)
+        codes, labels = group_values(rows, gf.columns, ordered=False)  # ordered once, at the end
         G = labels.shape[0]
         zcols = [kc for k in gf.terms for kc in zterms[k]]
         A, B = _group_cross(codes, G, zcols, Xy, xkeys)
@@ -166,42 +165,6 @@ def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
         y_sum=float(Xy[:, -1].sum()),
         log_w=0.0 if w is None else float(np.log(w).sum()),
     )
-
-
-def factor_codes(rows: pd.DataFrame, gf: GroupFactor) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..G-1 of the levels of a grouping factor present in ``rows`` and the value of
-    each level: (G,) for one column, (G, k) rows of values for an interaction of k columns."""
-    if len(gf.columns) == 1:
-        return group_codes(rows[gf.columns[0]])
-    parts = [group_codes(rows[c]) for c in gf.columns]
-    combined = np.zeros(len(rows), np.int64)
-    for codes, labels in parts:
-        combined = combined * labels.shape[0] + codes
-    uniq, codes = np.unique(combined, return_inverse=True)
-    values = np.empty((uniq.shape[0], len(parts)), object)
-    rest = uniq
-    for j in range(len(parts) - 1, -1, -1):
-        size = parts[j][1].shape[0]
-        values[:, j] = parts[j][1][rest % size]
-        rest = rest // size
-    return codes.ravel(), values
-
-
-def group_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..G-1 and the group value of each code, for the groups present in ``col``.
-    Integer ids in a compact range are coded by offset (no hashing), others by factorize."""
-    if pd.api.types.is_integer_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
-        v = col.to_numpy(dtype=np.int64)
-        lo, hi = int(v.min()), int(v.max())
-        if hi - lo < 4 * len(v) + 1024:
-            v = v - lo
-            present = np.bincount(v, minlength=hi - lo + 1) > 0
-            if present.all():
-                return v, np.arange(lo, hi + 1)
-            remap = np.cumsum(present) - 1
-            return remap[v], np.flatnonzero(present) + lo
-    codes, uniques = pd.factorize(col, sort=False)
-    return codes, np.asarray(uniques)
 
 
 def _match(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,18 +258,9 @@ class Totals:
     group_values: tuple[np.ndarray, ...]  # per Encoding.groups
 
 
-def _factor_order(labels: np.ndarray) -> np.ndarray:
-    """The order of R's factor levels: numbers numerically, text in R's collation (as the
-    in-memory model frame orders a text grouping column)."""
-    if labels.dtype.kind in "iuf":
-        return np.argsort(labels, kind="stable")
-    # text ids that are plain integers (read from a CSV as text): numeric order, as in memory
-    return np.array(r_level_order([str(v) for v in labels], ids=True), dtype=np.int64)
-
-
 def _level_order(fs: FactorSums, gf: GroupFactor) -> np.ndarray:
     """The levels in R's order: declared (or a categorical's), else R's factor order of the
-    values; an interaction a:b by a's order, then b's (as the in-memory design codes it)."""
+    values (:func:`multilevel.design.groups.level_order`, as an in-memory fit orders them)."""
     labels = fs.labels
     if gf.order is not None:
         pos = {v: i for i, v in enumerate(gf.order)}
@@ -315,23 +269,7 @@ def _level_order(fs: FactorSums, gf: GroupFactor) -> np.ndarray:
             bad = labels[where < 0][:5].tolist()
             raise DataError(f"group value(s) {bad} of {gf.name!r} are not in group_levels")
         return np.argsort(where, kind="stable")
-    if labels.ndim == 1:
-        return _factor_order(labels)
-    ranks = []
-    for j in range(labels.shape[1]):
-        values = pd.unique(labels[:, j])
-        try:
-            values = np.asarray(values.tolist())
-        except (TypeError, ValueError):
-            values = np.asarray(values, dtype=object)
-        rank = np.empty(len(values), np.int64)
-        rank[_factor_order(values)] = np.arange(len(values))
-        ranks.append(rank[pd.Index(values).get_indexer(labels[:, j])])
-    return np.lexsort(ranks[::-1])
-
-
-def _label(values: np.ndarray) -> str:
-    return level_label(values) if np.ndim(values) == 0 else ":".join(map(level_label, values))
+    return level_order(labels)
 
 
 def _kept_shift(enc: Encoding, keep: list[int]) -> Shift | None:
@@ -370,8 +308,7 @@ def cross_products_of(
     if stats.y_range[0] == stats.y_range[1]:
         raise DataError(f"the outcome {enc.formula.response!r} is constant in every row used")
     labels = [
-        tuple(_label(fs.labels[i]) for i in order)
-        for fs, order in zip(stats.factors, orders, strict=True)
+        level_labels(fs.labels[order]) for fs, order in zip(stats.factors, orders, strict=True)
     ]
     layout = ModelLayout(
         formula=enc.formula,
