@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from multilevel.design.columns import ModelColumns, SparseColumns
-from multilevel.design.shift import shift_matrix
+from multilevel.design.shift import shift_matrix, shifts_from_gram
 
 INTERCEPT = "(Intercept)"
 #: a random slope's column is centred when its variance is below this fraction of its mean
@@ -107,16 +107,7 @@ def intercept_index(term_names: Sequence[str]) -> int | None:
 def shifts_of_gram(gram: np.ndarray, intercept: int) -> np.ndarray | None:
     """c: the (weighted) mean of each column whose mean exceeds 5 SDs, else 0 (None if no
     column needs one). ``gram`` is Z'Z of the term's columns; Z[:, intercept] may be sqrt(w)."""
-    total = gram[intercept, intercept]
-    if not total > 0:
-        return None
-    mean = gram[intercept] / total
-    mean_square = np.diag(gram) / total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        needs = (mean_square - mean**2) < ZSHIFT_RATIO * mean_square
-    needs[intercept] = False
-    needs &= np.isfinite(mean)
-    return np.where(needs, mean, 0.0) if needs.any() else None
+    return shifts_from_gram(gram, 1, intercept, ZSHIFT_RATIO)  # no rows: gram[i0, i0] is 0
 
 
 def varying(c: np.ndarray | None, column: Callable[[int], np.ndarray]) -> np.ndarray | None:

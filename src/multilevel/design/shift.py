@@ -55,10 +55,13 @@ class Shift:
         return Shift(keep.index(self.intercept), self.x[keep], self.y)
 
 
-def shifts_from_gram(gram: np.ndarray, n: int, intercept: int | None) -> np.ndarray | None:
-    """The shift of each column of a (raw) Gram matrix over n rows that needs one, else 0; None
-    when no column needs one or there is no intercept (then a shift would change the model).
-    The intercept column may be sqrt(w) (precision weights): the means are then weighted."""
+def shifts_from_gram(
+    gram: np.ndarray, n: int, intercept: int | None, ratio: float = SHIFT_RATIO
+) -> np.ndarray | None:
+    """The shift of each column of a (raw) Gram matrix over n rows that needs one (its mean,
+    when its variance is below ``ratio`` times its mean square), else 0; None when no column
+    needs one or there is no intercept (then a shift would change the model). The intercept
+    column may be sqrt(w) (precision weights): the means are then weighted."""
     if intercept is None or n == 0:
         return None
     mass = gram[intercept, intercept]  # n for a column of ones, sum w for sqrt(w)
@@ -67,8 +70,9 @@ def shifts_from_gram(gram: np.ndarray, n: int, intercept: int | None) -> np.ndar
     mean = gram[intercept] / mass
     mean_square = np.diag(gram) / mass
     with np.errstate(invalid="ignore", divide="ignore"):
-        needs = (mean_square - mean**2) < SHIFT_RATIO * mean_square
+        needs = (mean_square - mean**2) < ratio * mean_square
     needs[intercept] = False
+    needs &= np.isfinite(mean)
     if not needs.any():
         return None
     return np.where(needs, mean, 0.0)
