@@ -171,6 +171,19 @@ def as_r_factors(
     return frame.assign(**out) if out else frame
 
 
+def check_rows_left(n_obs: int, n_input: int, dropped_by: Mapping[str, int]) -> None:
+    """A DataError when no row is left to fit: none in the data, or all with a missing value
+    (naming the columns that had them)."""
+    if n_obs > 0:
+        return
+    if n_input == 0:
+        raise DataError("the data has no rows")
+    raise DataError(
+        f"no rows left after dropping rows with missing values in {', '.join(dropped_by)} "
+        f"({n_input} rows, all with a missing value)"
+    )
+
+
 def drop_incomplete(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """The rows without a missing value (no copy when none is dropped) and the count of missing
     values per column; an infinite value in a complete row is a DataError naming the column."""
@@ -314,11 +327,7 @@ def build_frame(spec: FormulaSpec, data: Any, na_values: Sequence[Any] | None = 
                     "dropped"
                 )
     n_dropped = int(len(frame) - len(kept))
-    if len(kept) == 0:
-        raise DataError(
-            f"no rows left after dropping rows with missing values in {', '.join(dropped_by)} "
-            f"({len(frame)} rows, all with a missing value)"
-        )
+    check_rows_left(len(kept), len(frame), dropped_by)
     return ModelFrame(
         data=kept.reset_index(drop=True),
         n_input=int(len(frame)),

@@ -132,6 +132,13 @@ def check_levels(
             )
 
 
+def check_outcome_varies(response: str, lo: float, hi: float) -> None:
+    """A DataError when the outcome (its smallest and largest value ``lo``, ``hi`` in the rows
+    used) is constant: there is no variance to split into parts."""
+    if lo == hi:
+        raise DataError(f"the outcome {response!r} is constant ({lo:g}) in every row used")
+
+
 def data_warnings(
     n_input: int, n_obs: int, dropped_by: dict[str, int], aliased: Sequence[str]
 ) -> list[str]:
@@ -210,8 +217,7 @@ def build_design(
     terms = order_terms([random_term(r, frame.data) for r in spec.random])
     check_levels(terms, [t.n_levels for t in terms], len(y), residual)
     warnings = data_warnings(frame.n_input, frame.n_obs, frame.dropped_by, fixed.dropped)
-    if np.ptp(y) == 0:
-        raise DataError(f"the outcome {spec.response!r} is constant ({y[0]!r}) in every row used")
+    check_outcome_varies(spec.response, float(y.min()), float(y.max()))
     given = [] if offset is None else [offset if isinstance(offset, str) else None]
     return ModelDesign(
         formula=spec,

@@ -301,7 +301,12 @@ def learn_encoding(
     if rows_of is None or len(rows_of) == 0:
         raise DataError("the data has no rows")
     first: pd.DataFrame = rows_of[columns]
-    first, _ = drop_incomplete(first)
+    first, dropped_by = drop_incomplete(first)
+    if len(first) == 0 and sample is None:  # sample_rows read on to the end: no complete row
+        raise DataError(
+            f"no rows left after dropping rows with missing values in {', '.join(dropped_by)}: "
+            f"every row has a missing value in one of {', '.join(columns)}"
+        )
     if len(first) == 0:
         raise DataError(
             "the first rows of the data all have missing values; cannot learn the "

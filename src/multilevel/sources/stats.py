@@ -21,10 +21,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from multilevel.design.fixed import aliased_columns
-from multilevel.design.frame import drop_incomplete
+from multilevel.design.frame import check_rows_left, drop_incomplete
 from multilevel.design.groups import group_values, level_labels, level_order
 from multilevel.design.layout import ModelLayout, lme4_order
-from multilevel.design.model import check_levels, data_warnings
+from multilevel.design.model import check_levels, check_outcome_varies, data_warnings
 from multilevel.design.random_shift import centre_zterms
 from multilevel.design.shift import Shift
 from multilevel.errors import DataError
@@ -286,13 +286,7 @@ def cross_products_of(
     """The core's CrossProducts and the model's layout from the total statistics: levels in R's
     order, the factor with most levels first (lme4's order of terms), aliased fixed-effect
     columns dropped (as lme4), and lme4's checks on the number of levels."""
-    if stats.n == 0:
-        raise DataError(
-            f"no rows left after dropping rows with missing values in {', '.join(stats.dropped_by)}"
-            f" ({stats.n_input} rows)"
-            if stats.n_input
-            else "the data has no rows"
-        )
+    check_rows_left(stats.n, stats.n_input, stats.dropped_by)
     orders = [_level_order(fs, gf) for fs, gf in zip(stats.factors, enc.groups, strict=True)]
     G = [len(o) for o in orders]
     P = stats.C.shape[0] - 1
@@ -305,8 +299,7 @@ def cross_products_of(
     sorted_terms = lme4_order([G[factor_of[k]] for k in range(len(enc.terms))])
     terms = [enc.terms[k] for k in sorted_terms]
     check_levels(terms, [G[factor_of[k]] for k in sorted_terms], n)
-    if stats.y_range[0] == stats.y_range[1]:
-        raise DataError(f"the outcome {enc.formula.response!r} is constant in every row used")
+    check_outcome_varies(enc.formula.response, *stats.y_range)
     labels = [
         level_labels(fs.labels[order]) for fs, order in zip(stats.factors, orders, strict=True)
     ]
