@@ -3,7 +3,7 @@ sample of them, the levels of factor columns from a first pass, and read-ahead i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -43,24 +43,44 @@ def sample_rows(source: Source, columns: list[str], n: int, chunk_rows: int) -> 
     return pd.concat(found) if len(found) > 1 else found[0]
 
 
+def levels_in(chunk: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
+    """The distinct level labels of the factor columns ``kinds`` ({column: kind}) among the
+    chunk's complete rows, in order of appearance (none for logicals: always FALSE, TRUE)."""
+    keep = complete_rows(chunk)
+    return {
+        c: [] if kind == LOGICAL else list(pd.unique(factor_labels(chunk[c][keep])))
+        for c, kind in kinds.items()
+    }
+
+
+def merge_levels(
+    parts: Iterable[dict[str, list[Any]]],
+    kinds: dict[str, str],
+    categories: dict[str, list[Any] | None],
+) -> dict[str, list[Any]]:
+    """The levels of every factor column from those of the chunks (:func:`levels_in`), in
+    R's order (a categorical's own ``categories`` first)."""
+    found: dict[str, dict[Any, None]] = {c: {} for c in kinds}
+    for part in parts:
+        for c in kinds:
+            found[c].update(dict.fromkeys(part[c]))
+    return {c: r_levels(list(found[c]), k, categories.get(c)) for c, k in kinds.items()}
+
+
 def scan_levels(
     source: Source, columns: list[str], kinds: dict[str, str], chunk_rows: int
 ) -> dict[str, list[Any]]:
     """First pass: the levels of the factor columns ``kinds`` ({column: kind}, see
     :mod:`multilevel.sources.encoding`) among complete rows (no missing value in any of
     ``columns``), ordered as R's ``factor`` orders them after incomplete rows are dropped."""
-    found: dict[str, dict[Any, None]] = {c: {} for c in kinds}
+    parts = []
     cats: dict[str, list[Any] | None] = {c: None for c in kinds}
     for chunk in iter_chunks(source, columns, chunk_rows):
-        keep = complete_rows(chunk)
-        for c, kind in kinds.items():
-            col = chunk[c]
-            if isinstance(col.dtype, pd.CategoricalDtype) and cats[c] is None:
-                cats[c] = list(col.cat.categories)
-            if kind != LOGICAL:
-                for v in pd.unique(factor_labels(col[keep])):
-                    found[c].setdefault(v, None)
-    return {c: r_levels(list(found[c]), k, cats[c]) for c, k in kinds.items()}
+        for c in kinds:
+            if isinstance(chunk[c].dtype, pd.CategoricalDtype) and cats[c] is None:
+                cats[c] = list(chunk[c].cat.categories)
+        parts.append(levels_in(chunk, kinds))
+    return merge_levels(parts, kinds, cats)
 
 
 def prefetch(chunks: Iterator[pd.DataFrame], depth: int = 1) -> Iterator[pd.DataFrame]:

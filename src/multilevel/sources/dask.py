@@ -16,12 +16,11 @@ from typing import Any
 import pandas as pd
 
 from multilevel.design.frame import group_columns
-from multilevel.design.values import factor_labels, r_levels
 from multilevel.errors import DataError
 from multilevel.formula.parse import parse_formula
 from multilevel.read.schema import settle_frame
 from multilevel.result.fit import LmmFit
-from multilevel.sources.chunks import complete_rows
+from multilevel.sources.chunks import levels_in, merge_levels
 from multilevel.sources.encoding import SAMPLE_ROWS, Encoding, learn_encoding, refuse_arrays
 from multilevel.sources.fit_large import fit_statistics
 from multilevel.sources.stats import PartialStats, merge, partial_stats
@@ -57,9 +56,7 @@ def settled(df: pd.DataFrame, ids: tuple[str, ...], na_values: tuple[Any, ...]) 
 def _partition_levels(
     df: pd.DataFrame, kinds: dict[str, str], ids: tuple[str, ...], na_values: tuple[Any, ...]
 ) -> dict[str, list[Any]]:
-    df = settled(df, ids, na_values)
-    complete = df.loc[complete_rows(df)]
-    return {c: list(pd.unique(factor_labels(complete[c]))) for c in kinds}
+    return levels_in(settled(df, ids, na_values), kinds)
 
 
 def _levels(
@@ -80,13 +77,12 @@ def _levels(
             for p in ddf[columns].to_delayed()
         ]
     )
-    out = {}
-    for c, kind in kinds.items():
-        values = list(dict.fromkeys(v for part in per_part for v in part[c]))
+    categories = {}
+    for c in kinds:
         dtype = ddf[c].dtype
         known = isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None
-        out[c] = r_levels(values, kind, list(dtype.categories) if known else None)
-    return out
+        categories[c] = list(dtype.categories) if known else None
+    return merge_levels(per_part, kinds, categories)
 
 
 def _partition_stats(df: pd.DataFrame, enc: Encoding, ids: tuple[str, ...]) -> PartialStats:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from multilevel.design.frame import group_columns
 from multilevel.result.fit import LmmFit
-from multilevel.sources.chunks import as_source, iter_chunks
+from multilevel.sources.chunks import as_source, complete_rows, iter_chunks
 from multilevel.sources.encoding import Encoding
 from multilevel.sources.stats import Totals
 
@@ -35,7 +35,7 @@ class ChunkReader:
         source = as_source(source, ids=group_columns(enc.formula), na_values=enc.na_values)
         for chunk in iter_chunks(source, list(enc.columns), chunk_rows):
             fitted = np.full(len(chunk), np.nan)
-            keep = ~chunk.isna().to_numpy().any(axis=1)
+            keep = complete_rows(chunk)
             if keep.any():
                 rows = enc.prepare(chunk.loc[keep])
                 Xy, zterms = enc.matrices(rows, np.zeros(len(rows)))
