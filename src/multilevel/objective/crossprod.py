@@ -152,14 +152,20 @@ def first_block(design: ModelDesign) -> tuple[list[RandomTerm], list[RandomTerm]
     return [design.terms[k] for k in first], [design.terms[k] for k in rest]
 
 
+def sparse_z(codes: np.ndarray, G: int, Z: np.ndarray, fmt: str = "csr") -> sp.spmatrix:
+    """The n x (G q) sparse Z of a grouping factor from its (n, q) dense columns: row i holds
+    Z[i] in the columns l q, ..., l q + q - 1 of its level l = codes[i]."""
+    n, q = Z.shape
+    rows = np.repeat(np.arange(n), q)
+    cols = (codes.astype(np.int64)[:, None] * q + np.arange(q)[None, :]).ravel()
+    return sp.coo_matrix((Z.ravel(), (rows, cols)), shape=(n, G * q)).asformat(fmt)
+
+
 def rest_matrix(terms: list[RandomTerm], n: int) -> tuple[sp.csc_matrix, list[int]]:
     """Sparse Z for the terms outside the first block; column offsets per term."""
     blocks, offsets, off = [], [], 0
     for t in terms:
-        rows = np.repeat(np.arange(n), t.q)
-        cols = (t.codes[:, None] * t.q + np.arange(t.q)[None, :]).ravel()
-        Zt = sp.csc_matrix((t.Z.ravel(), (rows, cols)), shape=(n, t.n_levels * t.q))
-        blocks.append(Zt)
+        blocks.append(sparse_z(t.codes, t.n_levels, t.Z, "csc"))
         offsets.append(off)
         off += t.n_levels * t.q
     return sp.hstack(blocks, format="csc"), offsets
@@ -234,10 +240,8 @@ def cross_products(design: ModelDesign) -> CrossProducts:
     Zr, offsets = rest_matrix(rest, design.n)
     nr = Zr.shape[1]
     # Z_1 as a sparse (n x G*Q) matrix, for Z_1'Z_rest
-    rows = np.repeat(np.arange(design.n), Q)
-    cols = (first[0].codes[:, None] * Q + np.arange(Q)[None, :]).ravel()
     Z1 = np.hstack([t.Z for t in first]) if len(first) > 1 else first[0].Z
-    Z1s = sp.csr_matrix((Z1.ravel(), (rows, cols)), shape=(design.n, G * Q))
+    Z1s = sparse_z(first[0].codes, G, Z1)
     B_rest = (Z1s.T @ Zr).tocsr()
     ZrX = X.left(Zr.T) if isinstance(X, SparseColumns) else np.asarray(Zr.T @ X.array)
     C_rw = np.column_stack([ZrX, np.asarray(Zr.T @ y)])

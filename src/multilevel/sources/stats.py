@@ -32,6 +32,7 @@ from multilevel.objective.crossprod import (
     DENSE_REST_LIMIT,
     CrossProducts,
     group_cross,
+    sparse_z,
     theta_maps,
 )
 from multilevel.sources.encoding import Encoding, GroupFactor, column_key
@@ -106,13 +107,11 @@ def _group_cross(
     return group_cross(codes, G, z_keys, w_keys, values.__getitem__)
 
 
-def _sparse_z(codes: np.ndarray, G: int, zcols: list) -> sp.csr_matrix:
-    """Z of one factor as an n x (G Q) sparse matrix, columns l Q + i."""
-    n, Q = codes.shape[0], len(zcols)
-    Z = np.column_stack([np.ones(n) if k is None else v for k, v in zcols])
-    rows = np.repeat(np.arange(n), Q)
-    cols = (codes.astype(np.int64)[:, None] * Q + np.arange(Q)[None, :]).ravel()
-    return sp.csr_matrix((Z.ravel(), (rows, cols)), shape=(n, G * Q))
+def _sparse_z(codes: np.ndarray, G: int, zcols: list) -> sp.spmatrix:
+    """Z of one factor as an n x (G Q) sparse matrix, columns l Q + i (a key of None is the
+    intercept)."""
+    n = codes.shape[0]
+    return sparse_z(codes, G, np.column_stack([np.ones(n) if k is None else v for k, v in zcols]))
 
 
 def partial_stats(chunk: pd.DataFrame, enc: Encoding) -> PartialStats:
