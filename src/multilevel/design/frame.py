@@ -17,6 +17,7 @@ import pandas as pd
 from formulaic import Formula
 from formulaic.errors import FormulaicError
 
+from multilevel.design.groups import used_categories
 from multilevel.design.values import (  # noqa: F401 - re-exported
     frozen_factor,
     is_number,
@@ -129,10 +130,9 @@ def _check_magnitudes(frame: pd.DataFrame, needed: dict[str, str]) -> None:
 def _all_categories_used(col: pd.Series) -> bool:
     """Whether every category occurs (a counting pass, much cheaper than a sort on many rows)."""
     codes = col.cat.codes.to_numpy()
-    n_cat = len(col.cat.categories)
     if codes.size and codes.min() < 0:  # missing values: let pandas handle the general case
         return False
-    return bool(np.all(np.bincount(codes, minlength=n_cat)[:n_cat] > 0))
+    return bool(used_categories(codes, len(col.cat.categories)).all())
 
 
 def as_r_factors(
