@@ -107,7 +107,6 @@ class ProfiledDeviance:
         self._recent: dict[bytes, tuple[CrossProducts, Evaluation]] = {}
         #: evaluations of a stencil run this many at a time (fitting sets 2 on idle cores)
         self.workers = 1
-        self._twin_dev: ProfiledDeviance | None = None
 
     # ---------------------------------------------------------------- evaluation
     def lambda_first(self, theta: np.ndarray) -> np.ndarray:
@@ -152,19 +151,11 @@ class ProfiledDeviance:
         return [ev for pair in zip_longest(mine, other) for ev in pair if ev is not None]
 
     def _twin(self) -> ProfiledDeviance:
-        """The same deviance with its own Schur buffer (made once)."""
-        if self._twin_dev is None:
-            assert self.schur is not None
-            twin = copy.copy(self)
-            twin.schur, twin._recent, twin.workers, twin.evaluations = (
-                self.schur.twin(),
-                {},
-                1,
-                0,
-            )
-            twin._twin_dev = None
-            self._twin_dev = twin
-        return self._twin_dev
+        """The same deviance with its own Schur buffer (for one stencil: not kept)."""
+        assert self.schur is not None
+        twin = copy.copy(self)
+        twin.schur, twin._recent, twin.workers, twin.evaluations = self.schur.twin(), {}, 1, 0
+        return twin
 
     def _evaluate(self, theta: np.ndarray) -> Evaluation:
         xp = self.xp
