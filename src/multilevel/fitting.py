@@ -36,11 +36,12 @@ from multilevel.optimize.optimizer import (
     final_radius,
     optimize_theta,
     singular,
+    singular_note,
 )
 from multilevel.optimize.polish import newton_polish
 from multilevel.optimize.start import choose_start
 from multilevel.optimize.threads import IdleCores, kernel_threads, stencil_workers
-from multilevel.result.fit import LmmFit, RowReader, VarianceComponent
+from multilevel.result.fit import LmmFit, RowReader, variance_components
 
 #: sizes up to which a fit also optimizes from lme4's start: G * Q^2 of the first block and the
 #: order of the dense Schur complement (a few milliseconds per run at most)
@@ -209,18 +210,9 @@ def check_fit(
     opt = check_convergence(opt, gradient, hessian, lower)
     is_sing = singular(theta, lower)
     messages = list(layout.warnings)
-    if is_sing:
-        zero = [
-            n
-            for n, th, lo in zip(layout.theta_names(), theta, lower, strict=True)
-            if lo == 0 and th < 1e-4
-        ]
-        messages.append(
-            "boundary (singular) fit: the variance of "
-            + ", ".join(zero)
-            + " is estimated as (nearly) zero; a simpler random-effects structure without it "
-            "fits the data equally well"
-        )
+    note = singular_note(layout.theta_names(), theta, lower) if is_sing else None
+    if note:
+        messages.append(note)
     if sigma <= ZERO_SIGMA * max(float(np.sqrt(max(xp.y_var, 0.0))), 1e-300):
         messages.append(
             f"the residual variance is (nearly) zero (sigma = {sigma:.3g}): the outcome is an "
@@ -245,12 +237,7 @@ def make_fit(
     """lme4's ``mkMerMod``: variance components, conditional modes, Satterthwaite df, result."""
     theta = ev.theta
     sigma2 = dev.sigma2(ev)
-    components = []
-    for t, th in zip(layout.terms, layout.split_theta(theta), strict=True):
-        Lt = t.Lambda(th)
-        components.append(
-            VarianceComponent(t.name, t.grouping_factor, t.term_names, sigma2 * (Lt @ Lt.T))
-        )
+    components = variance_components(layout.terms, layout.split_theta(theta), sigma2)
     p = dev.xp.p
     beta, vcov = ev.beta, sigma2 * ev.XtVinvX_inv
     if dev.xp.shift is not None:  # back from the shifted columns to the data's own
@@ -264,7 +251,7 @@ def make_fit(
         df_satterthwaite=satterthwaite(info, np.eye(p)) if p else np.zeros(0),
         theta=np.asarray(theta),
         sigma=float(np.sqrt(sigma2)),
-        random_effects=tuple(components),
+        random_effects=components,
         loglik=float(-0.5 * dev.criterion(ev)),
         optimization=checked.optimization,
         is_singular=checked.is_singular,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from multilevel.optimize import optimize_theta
+from multilevel.optimize import optimize_theta, optimizer
 
 
 class _DoubleWell:
@@ -31,3 +31,27 @@ def test_the_second_start_wins_when_it_finds_a_lower_optimum():
     assert both.fmin < alone.fmin - 0.3
     assert "lme4's start (Lambda = I) reached a deviance 0.3999 lower" in both.notes[0]
     assert both.n_evaluations > alone.n_evaluations
+
+
+def test_scaled_gradient_is_lme4s_measure():
+    """lme4 1.1-31 checkConv: max(pmin(abs(solve(chol(H), g)), abs(g))); chol(H) is upper."""
+    H = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+    g = np.array([0.004, -0.01, 0.0005])
+    R = np.linalg.cholesky(H).T  # R'R = H, as R's chol()
+    expected = np.max(np.minimum(np.abs(np.linalg.solve(R, g)), np.abs(g)))
+    free = np.ones(3, bool)
+    assert optimizer.scaled_gradient(g, H, free) == pytest.approx(expected, rel=1e-14)
+    # a parameter held at its bound with the gradient pointing outward is not checked
+    lower = np.array([0.0, -np.inf, -np.inf])
+    held = optimizer.free_parameters(np.array([0.0, 1.0, 2.0]), np.array([0.3, 0.0, 0.0]), lower)
+    assert held.tolist() == [False, True, True]
+    assert optimizer.scaled_gradient(g, None, free) == pytest.approx(0.01)  # raw, no Hessian
+    assert optimizer.scaled_gradient(g, -H, free) == np.inf  # not positive definite
+
+
+def test_singular_note_names_the_zero_variances():
+    names = ["school.(Intercept)", "school.x.(Intercept)", "school.x"]
+    lower = np.array([0.0, -np.inf, 0.0])
+    note = optimizer.singular_note(names, np.array([0.8, 0.3, 1e-6]), lower)
+    assert note is not None and "of school.x is" in note and "Intercept" not in note
+    assert optimizer.singular_note(names, np.array([0.8, 0.0, 0.4]), lower) is None

@@ -11,6 +11,7 @@ gradient polish it (the same Hessian gives lme4's Hessian-based standard errors)
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,14 +26,13 @@ from multilevel.glmm.general import GeneralLaplace
 from multilevel.glmm.grouped import GroupedLaplace
 from multilevel.glmm.newton import approximate_hessian, newton
 from multilevel.objective.modes import TermModes
-from multilevel.optimize.optimizer import OptSummary, singular
-from multilevel.result.fit import MixedFit, VarianceComponent
+from multilevel.optimize.optimizer import OptSummary, check_convergence, singular, singular_note
+from multilevel.result.fit import MixedFit, variance_components
 
 #: lme4 computes the Hessian-based covariance of the fixed effects below this many rows
 #: (``calc.derivs``); above it, the PIRLS-based one (``unsc``)
 HESSIAN_ROWS = 10_000
 #: lme4's check.conv.grad tolerance on the scaled gradient
-GRAD_TOL = 2e-3
 #: step of the finite differences for the Hessian (lme4's deriv12 uses 1e-4)
 FD_STEP = 1e-4
 
@@ -361,24 +361,6 @@ def _vcov(
     return engine.unscaled_vcov(theta), None
 
 
-def scaled_gradient(
-    grad: np.ndarray, H: np.ndarray | None, theta: np.ndarray, lower: np.ndarray
-) -> float:
-    """max |R^-T g| with R'R = H over the free parameters (lme4's scaled gradient); the raw
-    gradient where H is not positive definite."""
-    nth = len(theta)
-    free = np.ones(len(grad), bool)
-    free[:nth] = ~((theta <= lower + 1e-10) & (grad[:nth] > 0))
-    g = grad[free]
-    if H is not None:
-        try:
-            R = np.linalg.cholesky(H[np.ix_(free, free)])
-            return float(np.max(np.abs(np.linalg.solve(R, g)), initial=0.0))
-        except np.linalg.LinAlgError:
-            pass
-    return float(np.max(np.abs(g), initial=0.0))
-
-
 def _build(
     gd: GlmmDesign,
     engine: Engine,
@@ -398,12 +380,12 @@ def _build(
     notes: list[str],
 ) -> MixedFit:
     d = gd.base
-    components, modes = [], {}
+    components = variance_components(d.terms, d.split_theta(theta))
+    modes = {}
     off = 0
     grouped = isinstance(engine, GroupedLaplace)
     for t, th in zip(d.terms, d.split_theta(theta), strict=True):
         Lt = t.Lambda(th)
-        components.append(VarianceComponent(t.name, t.grouping_factor, t.term_names, Lt @ Lt.T))
         if grouped:
             bt = b[:, off : off + t.q]
             cv = cond_var[:, off : off + t.q, off : off + t.q]
@@ -415,13 +397,6 @@ def _build(
             cv = np.einsum("ik,gkl,jl->gij", Lt, cond_var[idx[:, :, None], idx[:, None, :]], Lt)
             off += t.n_levels * t.q
         modes[t.name] = TermModes(b=np.asarray(bt), cond_var=np.asarray(cv))
-    gmax = scaled_gradient(grad, H, theta, lower)
-    converged = gmax < GRAD_TOL and not notes
-    if gmax >= GRAD_TOL:
-        notes.append(
-            f"Model failed to converge with max|grad| = {gmax:.3g} (tol = {GRAD_TOL}; the "
-            "gradient scaled by the Hessian, as lme4's check)"
-        )
     opt = OptSummary(
         optimizer="Newton (exact gradient)" + (" + AGQ L-BFGS-B" if nagq > 1 else ""),
         theta_initial=[float(v) for v in start],
@@ -431,27 +406,24 @@ def _build(
         n_evaluations=int(evals),
         n_iterations=int(engine.pirls_iterations),
         tolerances={"pirls_decrement": 1e-11, "lbfgsb_ftol": 1e-15},
-        message="converged" if converged else "see notes",
-        gradient=[float(v) for v in grad],
-        scaled_gradient_max=gmax,
-        converged=converged,
+        message="; ".join(notes) if notes else "converged",
+        gradient=[],
+        scaled_gradient_max=float("nan"),
+        converged=False,
         notes=list(notes),
     )
+    # lme4's check over (theta, beta), as the linear model's: the fixed effects are unbounded
+    opt = check_convergence(opt, grad, H, np.concatenate([lower, np.full(beta.size, -np.inf)]))
+    if notes:  # the optimizer reported a problem of its own
+        opt = replace(opt, converged=False)
     is_sing = singular(theta, lower)
     messages = list(d.warnings) + data_notes(gd)
-    if is_sing:
-        zero = [
-            n
-            for n, th, lo in zip(d.theta_names(), theta, lower, strict=True)
-            if lo == 0 and th < 1e-4
-        ]
-        messages.append(
-            "boundary (singular) fit: the variance of " + ", ".join(zero) + " is estimated as "
-            "(nearly) zero; a simpler random-effects structure without it fits equally well"
-        )
+    note = singular_note(d.theta_names(), theta, lower) if is_sing else None
+    if note:
+        messages.append(note)
     messages += fit_notes(gd, beta, vcov)
-    if not converged:
-        messages.extend(notes)
+    if not opt.converged:
+        messages.extend(opt.notes)
     sat = gd.family.saturated_loglik(gd.y, gd.weights)
     return MixedFit(
         formula=gd.formula.text,
@@ -462,7 +434,7 @@ def _build(
         df_satterthwaite=np.full(len(beta), np.inf),  # Wald z
         theta=theta,
         sigma=1.0,  # no residual variance: the family fixes the conditional variance
-        random_effects=tuple(components),
+        random_effects=components,
         loglik=-0.5 * float(dev),
         optimization=opt,
         is_singular=is_sing,

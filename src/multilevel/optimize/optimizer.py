@@ -253,20 +253,38 @@ def optimize_theta(
     )
 
 
+def free_parameters(params: np.ndarray, gradient: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """The parameters not held at a lower bound with the gradient pointing outward (those
+    satisfy the optimality conditions already)."""
+    return ~((params - lower <= BOUNDARY_TOL) & (gradient >= 0))
+
+
+def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray | None, free: np.ndarray) -> float:
+    """lme4's convergence measure (``checkConv``, lme4 1.1-31): max over the free parameters of
+    min(|R^-1 g|, |g|), R'R = H the Cholesky factor of the Hessian; the raw gradient where there
+    is no Hessian, inf where it is not positive definite."""
+    g = np.asarray(gradient, dtype=float)[free]
+    if not g.size:
+        return 0.0
+    if hessian is None:
+        return float(np.max(np.abs(g)))
+    try:
+        R = np.linalg.cholesky(np.asarray(hessian, float)[np.ix_(free, free)]).T  # upper
+        scaled = np.linalg.solve(R, g)
+    except np.linalg.LinAlgError:
+        return float("inf")
+    return float(np.max(np.minimum(np.abs(scaled), np.abs(g))))
+
+
 def check_convergence(
-    opt: OptSummary, gradient: np.ndarray, hessian: np.ndarray, lower: np.ndarray
+    opt: OptSummary, gradient: np.ndarray, hessian: np.ndarray | None, lower: np.ndarray
 ) -> OptSummary:
-    """lme4's check: max |H^-1 g| < 0.002 over the parameters not held at a bound with the
-    gradient pointing outward (those satisfy the optimality conditions already)."""
-    theta = np.asarray(opt.theta_final)
+    """lme4's check: the scaled gradient (:func:`scaled_gradient`) below 0.002 over the
+    parameters not held at a bound with the gradient pointing outward. ``lower`` has one bound
+    per parameter of ``opt.theta_final`` (-inf for fixed effects in a GLMM's record)."""
+    params = np.asarray(opt.theta_final, dtype=float)
     g = np.asarray(gradient, dtype=float)
-    free = ~((theta - lower <= BOUNDARY_TOL) & (g >= 0))
-    scaled = 0.0
-    if free.any():
-        try:
-            scaled = float(np.max(np.abs(np.linalg.solve(hessian[np.ix_(free, free)], g[free]))))
-        except np.linalg.LinAlgError:
-            scaled = float("inf")
+    scaled = scaled_gradient(g, hessian, free_parameters(params, g, lower))
     ok = bool(np.isfinite(opt.fmin) and scaled < CONV_TOL)
     notes = list(opt.notes)
     if not ok:
@@ -277,6 +295,21 @@ def check_convergence(
             "predictors, or fit a simpler random part"
         )
     return replace(opt, gradient=g.tolist(), scaled_gradient_max=scaled, converged=ok, notes=notes)
+
+
+def singular_note(names: list[str], theta: np.ndarray, lower: np.ndarray) -> str | None:
+    """The message of a boundary (singular) fit, naming the variances estimated as zero."""
+    zero = [
+        n for n, th, lo in zip(names, theta, lower, strict=True) if lo == 0 and th < SINGULAR_TOL
+    ]
+    if not zero:
+        return None
+    return (
+        "boundary (singular) fit: the variance of "
+        + ", ".join(zero)
+        + " is estimated as (nearly) zero; a simpler random-effects structure without it "
+        "fits the data equally well"
+    )
 
 
 def singular(theta: np.ndarray, lower: np.ndarray) -> bool:

@@ -19,7 +19,7 @@ from scipy import stats
 
 from multilevel.design.model import ModelDesign
 from multilevel.errors import MultilevelError
-from multilevel.result.fit import VarianceComponent
+from multilevel.result.fit import VarianceComponent, variance_components
 from multilevel.simulate.draw import draw_responses
 from multilevel.simulate.engine import BatchRefits, refit_batch
 from multilevel.simulate.problem import RefitProblem
@@ -165,15 +165,8 @@ def _kenward_roger_p(design: ModelDesign, fits: BatchRefits, s: int, j: int) -> 
     from multilevel.inference.kenward_roger import kenward_roger
 
     sigma = float(fits.sigma[s])
-    components = []
-    for t, th in zip(design.terms, design.split_theta(fits.theta[s]), strict=True):
-        L = t.Lambda(th)
-        components.append(
-            VarianceComponent(t.name, t.grouping_factor, t.term_names, sigma**2 * (L @ L.T))
-        )
-    view = _RefitView(
-        design, True, tuple(design.fixed.names), fits.beta[s], sigma, tuple(components)
-    )
+    components = variance_components(design.terms, design.split_theta(fits.theta[s]), sigma**2)
+    view = _RefitView(design, True, tuple(design.fixed.names), fits.beta[s], sigma, components)
     try:
         kr = kenward_roger(view)  # type: ignore[arg-type]
         return kr.test(np.eye(design.p)[j][None]).p_value

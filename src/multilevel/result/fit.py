@@ -3,7 +3,7 @@ the rows were in memory or read in chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +55,18 @@ class VarianceComponent:
         corr[~np.isfinite(corr)] = 0.0
         np.fill_diagonal(corr, 1.0)
         return corr
+
+
+def variance_components(
+    terms: Sequence[Any], thetas: Sequence[np.ndarray], scale: float = 1.0
+) -> tuple[VarianceComponent, ...]:
+    """Var(b_j) = scale * Lambda Lambda' of each random term (scale: sigma^2 of a linear mixed
+    model, 1 for a GLMM, whose family fixes the conditional variance)."""
+    out = []
+    for t, th in zip(terms, thetas, strict=True):
+        L = t.Lambda(th)
+        out.append(VarianceComponent(t.name, t.grouping_factor, t.term_names, scale * (L @ L.T)))
+    return tuple(out)
 
 
 class RowReader(Protocol):
