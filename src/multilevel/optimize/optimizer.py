@@ -262,7 +262,8 @@ def free_parameters(params: np.ndarray, gradient: np.ndarray, lower: np.ndarray)
 def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray | None, free: np.ndarray) -> float:
     """lme4's convergence measure (``checkConv``, lme4 1.1-31): max over the free parameters of
     min(|R^-1 g|, |g|), R'R = H the Cholesky factor of the Hessian; the raw gradient where there
-    is no Hessian, inf where it is not positive definite."""
+    is no Hessian or it is not positive definite (lme4 cannot scale it either, and skips the
+    check on singular fits, where this happens)."""
     g = np.asarray(gradient, dtype=float)[free]
     if not g.size:
         return 0.0
@@ -272,7 +273,7 @@ def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray | None, free: np.n
         R = np.linalg.cholesky(np.asarray(hessian, float)[np.ix_(free, free)]).T  # upper
         scaled = np.linalg.solve(R, g)
     except np.linalg.LinAlgError:
-        return float("inf")
+        return float(np.max(np.abs(g)))
     return float(np.max(np.minimum(np.abs(scaled), np.abs(g))))
 
 
