@@ -120,3 +120,13 @@ def test_interaction_ordered_by_first_factor_then_second(far):
     raw_codes, raw = group_values(df, ["a", "b"], ordered=False)
     _check_codes(raw_codes, raw, [a, b])
     assert [tuple(v) for v in raw[level_order(raw)]] == expect
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 50])
+@pytest.mark.parametrize("ref", REFERENCE, ids=[r["formula"] for r in REFERENCE])
+def test_ids_read_from_a_csv_as_text_keep_lme4s_order(ref, chunk_rows):
+    """Group ids read from the file as text (``007`` and ``7`` stay apart) are ordered as R
+    orders the column read.csv makes of them: numbers (written as R writes them) numerically."""
+    fit = _fit(ref["formula"], str(HERE / "groups.csv"), chunk_rows)
+    assert {name: list(levels) for name, levels in fit.layout.levels.items()} == ref["levels"]
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-8)

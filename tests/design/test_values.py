@@ -58,3 +58,14 @@ def test_ascii_punctuation_and_symbols_in_icus_order_not_code_points():
     labels = ["x-1", "x_1", "x1", "x.1", "x 1", "x+1", "x1a", "x$1"]
     got = [labels[i] for i in r_level_order(labels)]
     assert got == ["x 1", "x_1", "x-1", "x.1", "x+1", "x$1", "x1", "x1a"]
+
+
+def test_decimal_ids_written_as_r_writes_them_keep_numeric_order():
+    # read.csv makes a numeric column of them: levels(factor(c(10.25, 2, -0.5, 1.5)))
+    # [1] "-0.5"  "1.5"   "2"     "10.25"
+    labels = ["10.25", "2", "-0.5", "1.5"]
+    assert [labels[i] for i in r_level_order(labels, ids=True)] == ["-0.5", "1.5", "2", "10.25"]
+    # not as R writes a number ("1.50", "02.5"): text, in R's collation
+    for odd in (["1.50", "10", "2"], ["02.5", "10", "2"]):
+        assert [odd[i] for i in r_level_order(odd, ids=True)] == sorted(odd)
+    assert [labels[i] for i in r_level_order(labels)] == ["-0.5", "1.5", "10.25", "2"]

@@ -17,6 +17,8 @@ import pandas as pd
 from multilevel.errors import DataError
 
 CANONICAL_INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
+#: a decimal number as R writes it (no leading zeros, no trailing zeros after the point)
+CANONICAL_DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,14})\.[0-9]{0,14}[1-9]$")
 #: the kinds of column: one per column for the whole source (see multilevel.read.schema)
 NUMBER, TEXT, LOGICAL, CATEGORY = "number", "text", "logical", "category"
 
@@ -93,11 +95,15 @@ def r_collation_key(label: str) -> tuple:
 
 def r_level_order(labels: Sequence[str], ids: bool = False) -> list[int]:
     """Positions of ``labels`` in R's level order: R's collation; for group ids (``ids``) that are
-    all integers written plainly (no leading zeros), numeric order, as R orders the integer column
-    ``read.csv`` makes of them."""
+    all numbers written plainly, as R writes them (``-3``, ``0.25``; no leading zeros, no
+    trailing ones after a point), numeric order, as R orders the numeric column ``read.csv``
+    makes of them."""
     if ids and labels and all(CANONICAL_INT.match(s) for s in labels):
         values = [int(s) for s in labels]
         return sorted(range(len(labels)), key=values.__getitem__)
+    if ids and labels and all(CANONICAL_INT.match(s) or CANONICAL_DECIMAL.match(s) for s in labels):
+        numbers = [float(s) for s in labels]
+        return sorted(range(len(labels)), key=numbers.__getitem__)
     if all(s.isascii() and s.isalnum() for s in labels):  # common: ASCII order is ICU's there
         fast = [(s.casefold(), s.swapcase()) for s in labels]
         return sorted(range(len(labels)), key=fast.__getitem__)
