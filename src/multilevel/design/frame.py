@@ -19,6 +19,7 @@ from formulaic.errors import FormulaicError
 
 from multilevel.design.groups import used_categories
 from multilevel.design.values import (  # noqa: F401 - re-exported
+    LOGICAL_LEVELS,
     frozen_factor,
     is_number,
     missing_and_infinite,
@@ -160,9 +161,7 @@ def as_r_factors(
             if not _all_categories_used(col):
                 out[name] = col.cat.remove_unused_categories()
         elif pd.api.types.is_bool_dtype(col):
-            out[name] = pd.Categorical(
-                np.where(col.to_numpy(dtype=bool), "TRUE", "FALSE"), categories=["FALSE", "TRUE"]
-            )
+            out[name] = frozen_factor(col, LOGICAL_LEVELS, str(name))
         elif pd.api.types.is_string_dtype(col) or col.dtype == object:
             codes, uniques = hash_codes(col)  # one hash pass; then sort the few uniques
             out[name] = pd.Categorical(

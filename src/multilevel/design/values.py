@@ -21,6 +21,8 @@ CANONICAL_INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 CANONICAL_DECIMAL = re.compile(r"^-?(0|[1-9][0-9]{0,14})\.[0-9]{0,14}[1-9]$")
 #: the kinds of column: one per column for the whole source (see multilevel.read.schema)
 NUMBER, TEXT, LOGICAL, CATEGORY = "number", "text", "logical", "category"
+#: R's levels of a logical column made a factor
+LOGICAL_LEVELS = ("FALSE", "TRUE")
 
 
 def kind_of(col: pd.Series) -> str:
@@ -149,7 +151,7 @@ def r_levels(
     own order (labels outside it after, as text), numeric order for numbers."""
     labels = list(dict.fromkeys(labels))
     if kind == LOGICAL:
-        return ["FALSE", "TRUE"]
+        return list(LOGICAL_LEVELS)
     if kind == TEXT:
         text = list(dict.fromkeys(str(v) for v in labels))
         return [text[i] for i in r_level_order(text)]
@@ -165,8 +167,13 @@ def r_levels(
 def frozen_factor(col: pd.Series, levels: Sequence[object], name: str) -> pd.Categorical:
     """The column as a factor with the given levels (learned once, e.g. for every chunk of a
     source); a value outside them is a DataError naming it."""
-    labels = factor_labels(col)
-    codes = pd.Index(levels).get_indexer(labels)
+    if kind_of(col) == LOGICAL:  # two labels: place them, then index (no hashing of n rows)
+        is_true = col.to_numpy(dtype=bool).astype(np.intp)
+        codes = pd.Index(levels).get_indexer(list(LOGICAL_LEVELS))[is_true]
+        labels = np.array(LOGICAL_LEVELS, dtype=object)[is_true]
+    else:
+        labels = factor_labels(col)
+        codes = pd.Index(levels).get_indexer(labels)
     if (codes < 0).any():
         bad = labels[codes < 0][0]
         shown = list(levels[:10])
