@@ -236,6 +236,9 @@ def report(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+_BUSY_LOOP = "import os\nwhile os.getppid() == {}:\n    sum(range(10000))"
+
+
 def _terminate(signum, frame):  # noqa: ANN001 - signal handler
     raise SystemExit(128 + signum)
 
@@ -320,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         info["multilevel source"] = "work tree " + str(HERE.parent / "src")
     competitors = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.compete)
+        # each loop ends when run.py does (its parent changes), even if run.py is killed
+        subprocess.Popen([sys.executable, "-c", _BUSY_LOOP.format(os.getpid())])
+        for _ in range(args.compete)
     ]
     if competitors:
         info["competing CPU-bound processes"] = str(len(competitors))

@@ -97,3 +97,12 @@ def test_bad_chunk_rows_and_nagq(frame):
         multilevel.fit(FORMULA, frame, nagq=5)
     with pytest.raises(DataError, match="GLMM from chunks"):
         multilevel.fit(FORMULA, frame, family="poisson", chunk_rows=100)
+
+
+def test_a_fits_own_gaussian_family_refits_the_linear_model():
+    """Every fit has a family; passing an LMM's back (family=fit.family) is the same LMM."""
+    d = multilevel.datasets.load("sleepstudy")
+    fit = multilevel.fit("Reaction ~ Days + (Days | Subject)", d)
+    again = multilevel.fit("Reaction ~ Days + (Days | Subject)", d, family=fit.family)
+    assert not again.is_glmm and again.loglik == fit.loglik
+    assert multilevel.fit("Reaction ~ Days + (1 | Subject)", d, family="gaussian").reml

@@ -16,6 +16,7 @@ from multilevel.design.model import ModelDesign, build_design
 from multilevel.design.random_shift import centre_random_slopes
 from multilevel.design.weights import log_weight_sum, working_design
 from multilevel.errors import DataError, FitWarning  # noqa: F401 - FitWarning re-exported
+from multilevel.family import Family
 from multilevel.fitting import fit_statistics
 from multilevel.formula.parse import parse_formula
 from multilevel.objective import cross_products
@@ -78,7 +79,7 @@ def fit(
     >>> round(m.icc["school"], 4)
     0.1804
     """
-    if family is not None and str(family).strip().lower() != "gaussian":  # hook: GLMMs (#12)
+    if not _gaussian(family):  # hook: GLMMs (#12)
         from multilevel.glmm.fit import fit_glmm
 
         if correlation is not None or variance is not None:
@@ -164,6 +165,21 @@ def fit_design(
         loglik_shift=0.5 * log_weight_sum(design),  # lme4's log-likelihood, with weights
         random_shift=random_shift,
     )
+
+
+def _gaussian(family: Any) -> bool:
+    """Whether ``family`` asks for a linear mixed model: None, "gaussian", or a fit's own
+    Gaussian family (``fit.family``, so a fit's family refits the same model)."""
+    if family is None:
+        return True
+    if isinstance(family, Family):
+        if family.is_gaussian and family.link != "identity":
+            raise DataError(
+                f"the gaussian family with a {family.link} link is not supported: transform "
+                "the outcome in the formula (e.g. log(y)) for a linear mixed model"
+            )
+        return family.is_gaussian
+    return str(family).strip().lower().replace(" ", "") in ("gaussian", "gaussian(identity)")
 
 
 def _is_dask(data: Any) -> bool:

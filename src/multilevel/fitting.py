@@ -78,6 +78,8 @@ def fit_statistics(
             dev = ProfiledDeviance(xp, reml=reml)
             if dev.schur is not None:  # BLAS threads for its Cholesky, if they pay now
                 dev.schur.threads = threads
+            elif xp.n_rest == 0:  # one factor: the p x p Cholesky of a wide X
+                dev.threads = threads
             idle = IdleCores()
             opt = optimize_lmm(dev, xp, layout)
             dev.workers = stencil_workers(threads, idle)  # the Hessian's evaluations, 2 at once?

@@ -121,3 +121,19 @@ def test_random_slopes_rejected():
         icc(fit)
     with pytest.raises(ValueError, match="method"):
         icc(fitted("hsb", "mathach ~ 1 + (1 | school)", True), method="jackknife")
+
+
+def test_icc_of_a_glmm_points_to_the_latent_icc():
+    """A GLMM has no residual variance to partition: a clear error naming latent_icc, not a
+    root search on the linear model's deviance over 0/1 data."""
+    from multilevel.errors import FormulaError
+
+    rng = np.random.default_rng(2)
+    g = rng.integers(0, 30, 600)
+    y = (rng.normal(size=30)[g] + rng.logistic(size=600) > 0).astype(int)
+    fit = multilevel.fit("y ~ 1 + (1 | g)", pd.DataFrame({"y": y, "g": g}), family="binomial")
+    with pytest.raises(FormulaError, match="latent_icc"):
+        multilevel.icc(fit)
+    latent = multilevel.latent_icc(fit)
+    tau = fit.random_effects[0].variances[0]
+    assert latent.icc == pytest.approx(tau / (tau + np.pi**2 / 3))

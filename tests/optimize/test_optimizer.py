@@ -1,5 +1,7 @@
 """optimize_theta on a function with two minima: the second start's better optimum is kept."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -46,7 +48,7 @@ def test_scaled_gradient_is_lme4s_measure():
     held = optimizer.free_parameters(np.array([0.0, 1.0, 2.0]), np.array([0.3, 0.0, 0.0]), lower)
     assert held.tolist() == [False, True, True]
     assert optimizer.scaled_gradient(g, None, free) == pytest.approx(0.01)  # raw, no Hessian
-    assert optimizer.scaled_gradient(g, -H, free) == pytest.approx(0.01)  # not PD: raw
+    assert optimizer.scaled_gradient(g, -H, free) is None  # not positive definite
 
 
 def test_singular_note_names_the_zero_variances():
@@ -55,3 +57,21 @@ def test_singular_note_names_the_zero_variances():
     note = optimizer.singular_note(names, np.array([0.8, 0.3, 1e-6]), lower)
     assert note is not None and "of school.x is" in note and "Intercept" not in note
     assert optimizer.singular_note(names, np.array([0.8, 0.0, 0.4]), lower) is None
+
+
+def test_an_indefinite_hessian_is_not_converged_unless_the_fit_is_singular():
+    """lme4 warns when the Hessian is not positive definite; on a singular fit it skips the
+    gradient check, and we judge the raw gradient there."""
+    H = np.array([[2.0, 0.0], [0.0, -1.0]])
+    g = np.array([1e-4, 2e-4])
+    record = optimizer.OptSummary(
+        "x", [1.0, 1.0], [0.5, 0.3], [0.0, 0.0], 10.0, 5, 5, {}, "ok", [], 0.0, True
+    )
+    lower = np.array([0.0, 0.0])
+    out = optimizer.check_convergence(record, g, H, lower)
+    assert not out.converged and "not positive definite" in out.notes[-1]
+    assert out.to_dict()["scaled_gradient_max"] is None  # JSON has no infinity
+    boundary = replace(record, theta_final=[0.5, 0.0])  # a zero variance: singular
+    inward = np.array([1e-4, -2e-4])  # the zero variance stays free: it would grow
+    out = optimizer.check_convergence(boundary, inward, H, lower)
+    assert out.converged and out.scaled_gradient_max == pytest.approx(2e-4)

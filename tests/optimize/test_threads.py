@@ -71,9 +71,10 @@ def test_idle_cores_read_from_proc_stat():
 
 def test_loaded_machine_gives_the_fit_no_trial(monkeypatch):
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
+    monkeypatch.setattr(threads, "cores", lambda: 2)
     with threads.kernel_threads(1128, 16) as chooser:
         assert _blas_threads() and set(_blas_threads()) == {1}
-        assert chooser is None or chooser.choice == 1 or chooser.threads == 1
+        assert chooser is None
 
 
 @pytest.mark.parametrize(("n_rest", "p"), [(0, 60), (300, 5)])
@@ -114,7 +115,7 @@ def test_crossed_fit_factors_through_the_chooser(monkeypatch):
 
 
 def test_stencil_runs_two_at_a_time_only_on_idle_cores(monkeypatch):
-    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
     single = threads.MeasuredThreads(2, idle=lambda: 1.0)
     single.choice = 1
     threaded = threads.MeasuredThreads(2, idle=lambda: 1.0)

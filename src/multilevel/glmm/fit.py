@@ -32,7 +32,6 @@ from multilevel.result.fit import MixedFit, variance_components
 #: lme4 computes the Hessian-based covariance of the fixed effects below this many rows
 #: (``calc.derivs``); above it, the PIRLS-based one (``unsc``)
 HESSIAN_ROWS = 10_000
-#: lme4's check.conv.grad tolerance on the scaled gradient
 #: step of the finite differences for the Hessian (lme4's deriv12 uses 1e-4)
 FD_STEP = 1e-4
 

@@ -70,6 +70,12 @@ class IccResult:
 
 
 def _single_intercept(fit: LmmFit) -> None:
+    if fit.is_glmm:
+        raise FormulaError(
+            f"icc() partitions a linear model's variance; '{fit.formula}' is a {fit.family} "
+            "GLMM: use multilevel.latent_icc(fit) (tau00 / (tau00 + pi^2/3) for logit, with an "
+            "interval) or fit.icc"
+        )
     terms = fit.design.terms
     if len(terms) != 1 or terms[0].term_names != ("(Intercept)",):
         raise FormulaError(

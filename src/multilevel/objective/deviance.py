@@ -107,6 +107,8 @@ class ProfiledDeviance:
         self._recent: dict[bytes, tuple[CrossProducts, Evaluation]] = {}
         #: evaluations of a stencil run this many at a time (fitting sets 2 on idle cores)
         self.workers = 1
+        #: BLAS threads for a one-factor fit's dense Cholesky (optimize.threads.MeasuredThreads)
+        self.threads: Any = None
 
     # ---------------------------------------------------------------- evaluation
     def lambda_first(self, theta: np.ndarray) -> np.ndarray:
@@ -142,8 +144,14 @@ class ProfiledDeviance:
         if self.workers < 2 or self.schur is None or len(thetas) < 3:
             return [self.evaluate(t) for t in thetas]
         twin = self._twin()
+        err = np.geterr()  # np.errstate is per thread: the twin runs under the caller's
+
+        def every_other() -> list[Evaluation]:
+            with np.errstate(**err):
+                return [twin.evaluate(t) for t in thetas[1::2]]
+
         with ThreadPoolExecutor(1) as pool:
-            theirs = pool.submit(lambda: [twin.evaluate(t) for t in thetas[1::2]])
+            theirs = pool.submit(every_other)
             mine = [self.evaluate(t) for t in thetas[0::2]]
             other = theirs.result()
         self.evaluations += twin.evaluations
@@ -155,6 +163,7 @@ class ProfiledDeviance:
         assert self.schur is not None
         twin = copy.copy(self)
         twin.schur, twin._recent, twin.workers, twin.evaluations = self.schur.twin(), {}, 1, 0
+        twin.threads = None
         return twin
 
     def _evaluate(self, theta: np.ndarray) -> Evaluation:
@@ -172,7 +181,12 @@ class ProfiledDeviance:
         nr = xp.n_rest
         Lr = None
         if nr == 0:
-            R = np.linalg.cholesky(xp.C - BMB)
+            S = xp.C - BMB
+            R = (
+                np.linalg.cholesky(S)
+                if self.threads is None
+                else self.threads.run(lambda: np.linalg.cholesky(S))
+            )
         else:
             assert xp.B_rest is not None and xp.C_rr is not None and xp.C_rw is not None
             Lr = self.lambda_rest(theta)

@@ -11,15 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from threading import Lock
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from multilevel.design.layout import ModelLayout
+from multilevel.errors import DataError
 from multilevel.objective import smallmat as sm
+from multilevel.objective.crossprod import CrossProducts
 from multilevel.objective.deviance import Evaluation, ProfiledDeviance
-from multilevel.objective.schur import row_pairs
+from multilevel.objective.schur import PatternUpdate, row_pairs
+
+#: held while a fit's conditional variances are made on first use
+_MAKING = Lock()
 
 
 class TermModes:
@@ -48,8 +55,10 @@ class TermModes:
     @property
     def cond_var(self) -> np.ndarray:
         if self._cond_var is None:
-            assert self._make is not None
-            self._cond_var, self._make = self._make(), None
+            with _MAKING:  # one thread makes them; another waiting reads the result
+                if self._cond_var is None:
+                    assert self._make is not None
+                    self._cond_var, self._make = self._make(), None
         return self._cond_var
 
     def mapped(self, T: np.ndarray) -> TermModes:
@@ -100,9 +109,11 @@ def conditional_modes(
     b1 = np.einsum("ij,gj->gi", L1, u1)
     variances: dict[str, np.ndarray] = {}
 
+    pattern = dev.schur.pattern if dev.schur is not None else None
+
     def cond_var(name: str) -> np.ndarray:
         if not variances:
-            variances.update(_conditional_variances(layout, dev, ev, sigma2))
+            variances.update(_made_as_the_fit(layout, xp, pattern, ev, sigma2))
         return variances[name]
 
     out: dict[str, TermModes] = {}
@@ -122,12 +133,34 @@ def conditional_modes(
     return out
 
 
+def _made_as_the_fit(
+    layout: ModelLayout,
+    xp: CrossProducts,
+    pattern: PatternUpdate | None,
+    ev: Evaluation,
+    sigma2: float,
+) -> dict[str, np.ndarray]:
+    """:func:`_conditional_variances` as the fit ran: one BLAS thread, floating-point warnings
+    off, and a clear error where the inverse cannot be formed."""
+    try:
+        with threadpool_limits(1, user_api="blas"), np.errstate(all="ignore"):
+            return _conditional_variances(layout, xp, pattern, ev, sigma2)
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        raise DataError(
+            f"the conditional variances of the random effects could not be computed ({exc}): "
+            "the random-effects system is numerically singular at the estimates"
+        ) from None
+
+
 def _conditional_variances(
-    layout: ModelLayout, dev: ProfiledDeviance, ev: Evaluation, sigma2: float
+    layout: ModelLayout,
+    xp: CrossProducts,
+    pattern: PatternUpdate | None,
+    ev: Evaluation,
+    sigma2: float,
 ) -> dict[str, np.ndarray]:
     """Var(b_j | y) of every level of every term: sigma^2 Lambda (Lambda'Z'Z Lambda + I)^-1
     Lambda' read block by block, the first factor's through its Schur complement."""
-    xp = dev.xp
     G, Q, nr = xp.G, xp.Q, xp.n_rest
     L1 = ev.Lambda1
     K = sm.to_stacked(ev.K)  # (G, Q, Q)
@@ -147,7 +180,6 @@ def _conditional_variances(
         # Var(u_1j) = K_j + (K P1r S_rr^-1 P1r' K)_jj
         KP = (Kbsr @ P1r).tocsr()
         var_ur_full = _rest_inverse(ev, solve, nr)
-        pattern = dev.schur.pattern if dev.schur is not None else None
         if pattern is not None and isinstance(var_ur_full, np.ndarray):
             # Q = 1, Lambda_rest diagonal: KP_ja = K_j theta_1 B_ja lambda_a
             lam = ev.theta[xp.rest_map[2]]

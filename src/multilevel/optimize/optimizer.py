@@ -70,7 +70,9 @@ class OptSummary:
             "tolerances": self.tolerances,
             "message": self.message,
             "gradient": self.gradient,
-            "scaled_gradient_max": self.scaled_gradient_max,
+            "scaled_gradient_max": (
+                self.scaled_gradient_max if np.isfinite(self.scaled_gradient_max) else None
+            ),
             "converged": self.converged,
             "restarted_from_boundary": self.restarted_from_boundary,
             "notes": self.notes,
@@ -259,11 +261,12 @@ def free_parameters(params: np.ndarray, gradient: np.ndarray, lower: np.ndarray)
     return ~((params - lower <= BOUNDARY_TOL) & (gradient >= 0))
 
 
-def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray | None, free: np.ndarray) -> float:
+def scaled_gradient(
+    gradient: np.ndarray, hessian: np.ndarray | None, free: np.ndarray
+) -> float | None:
     """lme4's convergence measure (``checkConv``, lme4 1.1-31): max over the free parameters of
     min(|R^-1 g|, |g|), R'R = H the Cholesky factor of the Hessian; the raw gradient where there
-    is no Hessian or it is not positive definite (lme4 cannot scale it either, and skips the
-    check on singular fits, where this happens)."""
+    is no Hessian; None where the Hessian is not positive definite."""
     g = np.asarray(gradient, dtype=float)[free]
     if not g.size:
         return 0.0
@@ -273,7 +276,7 @@ def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray | None, free: np.n
         R = np.linalg.cholesky(np.asarray(hessian, float)[np.ix_(free, free)]).T  # upper
         scaled = np.linalg.solve(R, g)
     except np.linalg.LinAlgError:
-        return float(np.max(np.abs(g)))
+        return None
     return float(np.max(np.minimum(np.abs(scaled), np.abs(g))))
 
 
@@ -282,19 +285,32 @@ def check_convergence(
 ) -> OptSummary:
     """lme4's check: the scaled gradient (:func:`scaled_gradient`) below 0.002 over the
     parameters not held at a bound with the gradient pointing outward. ``lower`` has one bound
-    per parameter of ``opt.theta_final`` (-inf for fixed effects in a GLMM's record)."""
+    per parameter of ``opt.theta_final`` (-inf for fixed effects in a GLMM's record).
+
+    Where the Hessian is not positive definite, a singular fit is judged on the raw gradient
+    (lme4 skips the check on singular fits); any other fit is not converged, as lme4 warns."""
     params = np.asarray(opt.theta_final, dtype=float)
     g = np.asarray(gradient, dtype=float)
-    scaled = scaled_gradient(g, hessian, free_parameters(params, g, lower))
-    ok = bool(np.isfinite(opt.fmin) and scaled < CONV_TOL)
+    free = free_parameters(params, g, lower)
+    scaled = scaled_gradient(g, hessian, free)
     notes = list(opt.notes)
-    if not ok:
+    if scaled is None and singular(params, lower):
+        scaled = scaled_gradient(g, None, free)
+    if scaled is None:
+        scaled = float("inf")
+        notes.append(
+            "the optimizer did not converge: the Hessian of the deviance is not positive "
+            "definite at the estimates, so they may be a saddle point rather than the maximum "
+            "of the likelihood; rescale or centre the predictors, or fit a simpler random part"
+        )
+    elif not scaled < CONV_TOL:
         notes.append(
             f"the optimizer did not converge: the gradient scaled by the Hessian is {scaled:.3g} "
             f"at the estimates (tolerance {CONV_TOL}; optimizer message: {opt.message}). The "
             "estimates may not be the maximum of the likelihood; rescale or centre the "
             "predictors, or fit a simpler random part"
         )
+    ok = bool(np.isfinite(opt.fmin) and scaled < CONV_TOL)
     return replace(opt, gradient=g.tolist(), scaled_gradient_max=scaled, converged=ok, notes=notes)
 
 

@@ -1,17 +1,18 @@
 """How many BLAS threads the fit's dense kernels get.
 
 Small dense kernels gain nothing from BLAS threads but pay their synchronisation, badly so on a
-busy machine (a 1145 x 1145 Cholesky took 3.3 s with two threads instead of 0.06 s with one, on a
-loaded 2-core machine). A fit runs on one BLAS thread. Finding the BLAS libraries costs about
-10 ms, so it is done once per process, and not at all when every kernel is tiny (one grouping
-factor and few fixed effects: p x p and Q x Q matrices, which BLAS never threads).
+busy machine (a 1145 x 1145 Cholesky took 3.3 s with two threads instead of 0.06 s with one on
+a loaded 2-core machine; 17-20 ms with one on the same machine when quiet). A fit runs on one
+BLAS thread. Finding the BLAS libraries costs about 10 ms, so it is done once per process, and
+not at all when every kernel is tiny (one grouping factor and few fixed effects: p x p and
+Q x Q matrices, which BLAS never threads).
 
-The one large kernel, the Cholesky of a crossed fit's dense Schur complement, gets the default
-threads only if they pay *now*, judged on the fit's own factorizations (:class:`MeasuredThreads`:
-no probe of its own). Threads are tried only if the other cores were measurably idle while the
-fit ran on one (/proc/stat; the load average elsewhere): on a loaded 2-core machine one threaded
-1145 x 1145 Cholesky took 0.2-0.9 s instead of 17 ms, so a fit on busy cores stays on one
-thread and never runs slower than single-threaded, as lme4 does.
+The one large kernel, the Cholesky of a crossed fit's dense Schur complement (or of a wide X),
+gets the default threads only if they pay *now*, judged on the fit's own factorizations
+(:class:`MeasuredThreads`: no probe of its own). Threads are tried only if the other cores were
+measurably idle while the fit ran on one (/proc/stat; the load average elsewhere): on a loaded
+2-core machine one threaded 1145 x 1145 Cholesky took 0.2-0.9 s, so a fit on busy cores stays
+on one thread and never runs slower than single-threaded, as lme4 does.
 """
 
 from __future__ import annotations
@@ -52,9 +53,18 @@ def _default_threads() -> int:
     return max(counts, default=1)
 
 
+def cores() -> int:
+    """The CPUs this process may run on (its affinity: fewer than the machine's in a
+    container or under taskset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def busy() -> bool:
     """Whether the load average already fills the cores (threads would wait for each other)."""
-    cpus = os.cpu_count() or 1
+    cpus = cores()
     return cpus < 2 or os.getloadavg()[0] > cpus - 0.5
 
 
@@ -79,7 +89,7 @@ class IdleCores:
         if self.start is None or now is None or now[1] <= self.start[1]:
             return None
         idle, total = now[0] - self.start[0], now[1] - self.start[1]
-        return (os.cpu_count() or 1) * idle / total
+        return (os.cpu_count() or 1) * idle / total  # /proc/stat counts every CPU
 
 
 class MeasuredThreads:
@@ -139,9 +149,9 @@ def stencil_workers(chooser: MeasuredThreads | None, idle: IdleCores) -> int:
     """How many deviance evaluations of the convergence check's stencil run at once: two when
     the fit's Cholesky runs on one BLAS thread and another core stood idle while the optimizer
     ran (measured since ``idle`` was made), else one."""
-    if chooser is None or chooser.choice != 1 or (os.cpu_count() or 1) < 2:
+    if chooser is None or chooser.choice != 1 or cores() < 2:
         return 1
-    cores = idle.since()
-    if cores is None:
+    free = idle.since()
+    if free is None:
         return 1 if busy() else 2
-    return 2 if cores >= IDLE_NEEDED else 1
+    return 2 if free >= IDLE_NEEDED else 1

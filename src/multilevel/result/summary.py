@@ -125,7 +125,7 @@ class Summary:
             )
         notes = list(fit.warnings)
         if fit.icc is not None:
-            notes.insert(0, _icc_note(fit.icc, glmm))
+            notes.insert(0, _icc_note(fit.icc, glmm, fit.family.name))
         if glmm and fit.family.name == "poisson":
             notes.append(_dispersion_note(fit.dispersion_ratio))
         notes.append(
@@ -275,12 +275,17 @@ def _likelihood_lines(fit: MixedFit) -> tuple[str, ...]:
     return (f"{crit}   logLik: {fit.loglik:.4f}   AIC: {fit.aic:.4f}   BIC: {fit.bic:.4f}",)
 
 
-def _icc_note(icc: dict[str, float], latent: bool) -> str:
+def _icc_note(icc: dict[str, float], latent: bool, family: str = "gaussian") -> str:
     values = ", ".join(f"{g} {v:.4f}" for g, v in icc.items())
+    if latent and family == "poisson":
+        return (
+            f"ICC: {values} (tau00 / (tau00 + s2), s2 = log(1 + 1/mu) of the null model, as "
+            "performance::icc)"
+        )
     if latent:
         return (
             f"ICC on the latent scale: {values} (tau00 / (tau00 + s2), s2 = pi^2/3 for logit, "
-            "1 for probit; multilevel.latent_icc gives an interval)"
+            "1 for probit, pi^2/6 for cloglog; multilevel.latent_icc gives an interval)"
         )
     return f"ICC: {values} (share of the total variance that lies between groups)"
 
