@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from threading import Lock
+from threading import RLock
 
 import numpy as np
 import scipy.linalg as sla
@@ -26,7 +26,7 @@ from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 from multilevel.objective.schur import PatternUpdate, row_pairs
 
 #: held while a fit's conditional variances are made on first use
-_MAKING = Lock()
+_MAKING = RLock()  # re-entrant: a mapped TermModes reads its source inside
 
 
 class TermModes:
