@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from threading import RLock
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -90,15 +91,9 @@ def conditional_modes(
         u1 = np.einsum("gij,gj->gi", K, rhs1)
         u_r = np.zeros(0)
     else:
-        assert xp.B_rest is not None and ev.Lambda_rest is not None and xp.C_rw is not None
-        Lr = ev.Lambda_rest
-        Lbd1 = sp.bsr_matrix(
-            (np.broadcast_to(L1.T, (G, Q, Q)).copy(), np.arange(G), np.arange(G + 1)),
-            shape=(G * Q, G * Q),
-        )
-        P1r = (Lbd1 @ xp.B_rest @ Lr).tocsr()  # (G*Q, nr)
-        rhs_r = Lr.T @ (xp.C_rw[:, -1] - xp.C_rw[:, :p] @ beta)
-        Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
+        assert ev.Lambda_rest is not None and xp.C_rw is not None
+        P1r, Kbsr = _coupling(xp, ev, K)
+        rhs_r = ev.Lambda_rest.T @ (xp.C_rw[:, -1] - xp.C_rw[:, :p] @ beta)
         Krhs1 = Kbsr @ rhs1.ravel()
         solve = _rest_solver(ev, nr)
         u_r = solve(rhs_r - P1r.T @ Krhs1)
@@ -168,14 +163,7 @@ def _conditional_variances(
         var_u1 = K
         var_ur_full: np.ndarray = np.zeros((0, 0))
     else:
-        assert xp.B_rest is not None and ev.Lambda_rest is not None
-        Lr = ev.Lambda_rest
-        Lbd1 = sp.bsr_matrix(
-            (np.broadcast_to(L1.T, (G, Q, Q)).copy(), np.arange(G), np.arange(G + 1)),
-            shape=(G * Q, G * Q),
-        )
-        P1r = (Lbd1 @ xp.B_rest @ Lr).tocsr()  # (G*Q, nr)
-        Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
+        P1r, Kbsr = _coupling(xp, ev, K)
         solve = _rest_solver(ev, nr)
         # Var(u_1j) = K_j + (K P1r S_rr^-1 P1r' K)_jj
         KP = (Kbsr @ P1r).tocsr()
@@ -216,6 +204,20 @@ def _conditional_variances(
         out[t.name] = sigma2 * np.matmul(np.matmul(Lt, Vu), Lt.T)
         off += G_t * t.q
     return out
+
+
+def _coupling(xp: CrossProducts, ev: Evaluation, K: np.ndarray) -> tuple[sp.csr_matrix, Any]:
+    """P1r = Lambda_1' Z_1'Z_rest Lambda_rest (G*Q x nr) and K = blockdiag(K_j) as sparse
+    matrices: how the first factor's effects couple to the others'."""
+    assert xp.B_rest is not None and ev.Lambda_rest is not None
+    G, Q = xp.G, xp.Q
+    Lbd1 = sp.bsr_matrix(
+        (np.broadcast_to(ev.Lambda1.T, (G, Q, Q)).copy(), np.arange(G), np.arange(G + 1)),
+        shape=(G * Q, G * Q),
+    )
+    P1r = (Lbd1 @ xp.B_rest @ ev.Lambda_rest).tocsr()
+    Kbsr = sp.bsr_matrix((K, np.arange(G), np.arange(G + 1)), shape=(G * Q, G * Q))
+    return P1r, Kbsr
 
 
 def _rest_solver(ev: Evaluation, nr: int):
