@@ -70,8 +70,7 @@ def fit_statistics(
     random slopes fitted about a shift, mapped back here (design/random_shift.py). Warnings point
     ``stacklevel`` frames up (2: the caller's line).
     """
-    if reml and xp.n <= xp.p:
-        raise DataError(f"REML needs more observations ({xp.n}) than fixed effects ({xp.p})")
+    check_reml_rows(reml, xp.n, xp.p)
     check_outcome(xp, layout)
     try:
         with kernel_threads(xp.n_rest, xp.p) as threads, np.errstate(all="ignore"):
@@ -106,6 +105,12 @@ def fit_statistics(
         for msg in fit.warnings:
             warnings.warn(msg, FitWarning, stacklevel=stacklevel)
     return fit
+
+
+def check_reml_rows(reml: bool, n: int, p: int) -> None:
+    """REML needs more observations than fixed effects (its df n - p must be positive)."""
+    if reml and n <= p:
+        raise DataError(f"REML needs more observations ({n}) than fixed effects ({p})")
 
 
 def check_outcome(xp: CrossProducts, layout: ModelLayout) -> None:

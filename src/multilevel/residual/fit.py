@@ -22,7 +22,8 @@ from scipy.optimize import minimize, minimize_scalar
 from multilevel.design.frame import load_data
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import group_codes
-from multilevel.errors import DataError
+from multilevel.errors import DataError, FitWarning
+from multilevel.fitting import check_reml_rows
 from multilevel.objective import ProfiledDeviance, cross_products
 from multilevel.optimize import optimize_theta
 from multilevel.optimize.start import choose_start
@@ -204,12 +205,9 @@ def fit_residual(
     _stacklevel: int = 3,
 ) -> LmmFit:
     """Fit ``design`` with residual covariance sigma^2 diag(g) R diag(g) per group."""
-    from multilevel.api import FitWarning, fit_design
+    from multilevel.api import fit_design
 
-    if reml and design.n <= design.p:
-        raise DataError(
-            f"REML needs more observations ({design.n}) than fixed effects ({design.p})"
-        )
+    check_reml_rows(reml, design.n, design.p)
     model = _model if _model is not None else bind(design, data, correlation, variance)
     fitted_power = (
         model.variance is not None
