@@ -16,7 +16,7 @@ linear map of the cross-products, so no pass over the rows is needed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -223,24 +223,8 @@ class MLProfile:
         def at(b: float) -> float:
             dev = ProfiledDeviance(_fix_beta(self.xp, j, b), reml=False)
             if dev.has_gradient:
-                res = optimize.minimize(
-                    dev.value_and_gradient,
-                    state["theta"],
-                    jac=True,
-                    method="L-BFGS-B",
-                    bounds=bounds,
-                    options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
-                )
-            else:
-                res = optimize.minimize(
-                    dev,
-                    state["theta"],
-                    method="L-BFGS-B",
-                    bounds=bounds,
-                    options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
-                )
-            state["theta"] = res.x
-            return float(res.fun)
+                return _min_over_theta(dev.value_and_gradient, state, bounds, jac=True)
+            return _min_over_theta(dev, state, bounds)
 
         return at
 
@@ -265,18 +249,24 @@ class MLProfile:
             return float(ev.ldL2 + n * (1.0 + LOG_2PI + np.log(r2 / n)))
 
         def at(b: float) -> float:
-            res = optimize.minimize(
-                deviance,
-                state["theta"],
-                args=(b,),
-                method="L-BFGS-B",
-                bounds=bounds,
-                options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
-            )
-            state["theta"] = res.x
-            return float(res.fun)
+            return _min_over_theta(deviance, state, bounds, args=(b,))
 
         return at
+
+
+def _min_over_theta(fun: Any, state: dict, bounds: list, **kwargs: Any) -> float:
+    """min over theta of ``fun`` by L-BFGS-B from ``state["theta"]`` (the previous point of the
+    profile, a warm start), which it updates to the minimizer."""
+    res = optimize.minimize(
+        fun,
+        state["theta"],
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 1000},
+        **kwargs,
+    )
+    state["theta"] = res.x
+    return float(res.fun)
 
 
 def _fix_beta(xp: CrossProducts, j: int, b: float) -> CrossProducts:
