@@ -12,15 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from multilevel.design.model import ModelDesign, build_design
-from multilevel.design.random_shift import centre_random_slopes
-from multilevel.design.weights import log_weight_sum, working_design
+from multilevel.design.model import build_design
 from multilevel.errors import DataError, FitWarning  # noqa: F401 - FitWarning re-exported
 from multilevel.family import Family
-from multilevel.fitting import fit_statistics
+from multilevel.fitting import fit_design  # noqa: F401 - re-exported
 from multilevel.formula.parse import parse_formula
-from multilevel.objective import cross_products
-from multilevel.result.fit import LmmFit
 from multilevel.sources.dask import fit_dask
 from multilevel.sources.encoding import check_supported
 from multilevel.sources.fit_large import fit_large
@@ -145,26 +141,6 @@ def fit(
 
         return fit_residual(design, data, reml, correlation, variance, warn=warn)
     return fit_design(design, reml=reml, warn=warn, _stacklevel=3)
-
-
-def fit_design(
-    design: ModelDesign, reml: bool = True, warn: bool = True, *, _stacklevel: int = 2
-) -> LmmFit:
-    """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests);
-    :func:`~multilevel.fitting.fit_statistics` checks what needs only the cross-products (REML
-    needs n > p)."""
-    # weights and offset: a row transform first; random slopes of far predictors centred
-    work, random_shift = centre_random_slopes(working_design(design))
-    return fit_statistics(
-        cross_products(work),
-        design.layout,
-        reml,
-        design=design,
-        warn=warn,
-        stacklevel=_stacklevel + 1,
-        loglik_shift=0.5 * log_weight_sum(design),  # lme4's log-likelihood, with weights
-        random_shift=random_shift,
-    )
 
 
 def _gaussian(family: Any) -> bool:

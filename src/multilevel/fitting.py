@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from multilevel.design.layout import ModelLayout
-from multilevel.design.random_shift import RandomShift, unshift_random
+from multilevel.design.model import ModelDesign
+from multilevel.design.random_shift import RandomShift, centre_random_slopes, unshift_random
 from multilevel.design.shift import Shift
+from multilevel.design.weights import log_weight_sum, working_design
 from multilevel.errors import DataError, FitWarning
 from multilevel.inference.satterthwaite import (
     VarParInfo,
@@ -25,7 +27,7 @@ from multilevel.inference.satterthwaite import (
     satterthwaite,
     varpar_info,
 )
-from multilevel.objective.crossprod import CrossProducts
+from multilevel.objective.crossprod import CrossProducts, cross_products
 from multilevel.objective.deviance import Evaluation, ProfiledDeviance
 from multilevel.objective.modes import conditional_modes
 from multilevel.optimize.optimizer import (
@@ -105,6 +107,26 @@ def fit_statistics(
         for msg in fit.warnings:
             warnings.warn(msg, FitWarning, stacklevel=stacklevel)
     return fit
+
+
+def fit_design(
+    design: ModelDesign, reml: bool = True, warn: bool = True, *, _stacklevel: int = 2
+) -> LmmFit:
+    """Fit an already-built design (used by ``fit`` and by refits in likelihood-ratio tests);
+    :func:`~multilevel.fitting.fit_statistics` checks what needs only the cross-products (REML
+    needs n > p)."""
+    # weights and offset: a row transform first; random slopes of far predictors centred
+    work, random_shift = centre_random_slopes(working_design(design))
+    return fit_statistics(
+        cross_products(work),
+        design.layout,
+        reml,
+        design=design,
+        warn=warn,
+        stacklevel=_stacklevel + 1,
+        loglik_shift=0.5 * log_weight_sum(design),  # lme4's log-likelihood, with weights
+        random_shift=random_shift,
+    )
 
 
 def check_reml_rows(reml: bool, n: int, p: int) -> None:

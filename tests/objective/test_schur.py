@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 import multilevel
 from multilevel.design import build_design
-from multilevel.objective import ProfiledDeviance, cross_products
+from multilevel.objective import ProfiledDeviance, cross_products, schur
 from multilevel.objective.schur import PatternUpdate, row_pairs
 
 
@@ -104,6 +104,45 @@ def test_row_pairs_and_row_forms_against_dense_products():
     xp = cross_products(design)
     pattern = PatternUpdate(xp, xp.n_rest + xp.p + 1, np.zeros(xp.n_rest, int))
     A = rng.normal(size=(xp.n_rest, xp.n_rest))
+    A = A + A.T
+    Br = xp.B_rest.toarray()
+    np.testing.assert_allclose(pattern.row_forms(A), np.einsum("ja,ab,jb->j", Br, A, Br))
+
+
+@pytest.mark.parametrize("block_pairs", [250_000, 40])  # all classes in one product; many
+@pytest.mark.parametrize("aggregate", [True, False])  # rows of equal A_j summed first, or not
+def test_pattern_update_equals_the_dense_product(monkeypatch, block_pairs, aggregate):
+    """On its pattern, update(theta, m) is Lambda (C_rr - B' diag(m) B) Lambda + I, however the
+    rows are grouped (by equal A_j or one by one) and however many classes each product takes;
+    every other entry of that lower triangle is zero."""
+    monkeypatch.setattr(schur, "CLASS_BLOCK_PAIRS", block_pairs)
+    monkeypatch.setattr(schur, "AGGREGATE_BELOW", 4 if aggregate else 10**9)
+    design = build_design("y ~ x + (1 | g) + (1 | f)", _crossed(n=900))
+    xp = cross_products(design)
+    nr = xp.n_rest
+    lam_index = np.r_[np.zeros(nr - 4, int), np.ones(4, int)]  # two scales on the columns
+    pattern = PatternUpdate(xp, nr + xp.p + 1, lam_index)
+    assert (pattern.pick is not None) == aggregate
+    rng = np.random.default_rng(8)
+    m = rng.uniform(0.1, 1.0, xp.G)
+    m = m[np.unique(xp.A[0, 0], return_inverse=True)[1].ravel()]  # m_j depends on A_j alone
+    theta = np.array([0.7, 1.3])
+    B = xp.B_rest.toarray()
+    C = xp.C_rr.toarray() if sp.issparse(xp.C_rr) else np.asarray(xp.C_rr)
+    lam = theta[lam_index]
+    want = np.tril(lam[:, None] * (C - B.T @ (m[:, None] * B)) * lam[None, :] + np.eye(nr))
+    got = np.zeros((nr, nr))
+    got[pattern.rows, pattern.cols] = pattern.update(theta, m)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.all(pattern.rows >= pattern.cols)
+
+
+def test_row_forms_a_few_rows_at_a_time(monkeypatch):
+    monkeypatch.setattr(schur, "FORM_ENTRIES", 50)  # blocks of a few rows
+    design = build_design("y ~ x + (1 | g) + (1 | f)", _crossed())
+    xp = cross_products(design)
+    pattern = PatternUpdate(xp, xp.n_rest + xp.p + 1, np.zeros(xp.n_rest, int))
+    A = np.random.default_rng(1).normal(size=(xp.n_rest, xp.n_rest))
     A = A + A.T
     Br = xp.B_rest.toarray()
     np.testing.assert_allclose(pattern.row_forms(A), np.einsum("ja,ab,jb->j", Br, A, Br))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multilevel.api import fit_design
 from multilevel.compare.data import ClusteredData
 from multilevel.compare.protocol import EstimatorResult
 from multilevel.errors import DataError
+from multilevel.fitting import fit_design
 from multilevel.result.fit import LmmFit
 
 

@@ -24,6 +24,7 @@ from scipy import optimize, stats
 from threadpoolctl import ThreadpoolController
 
 from multilevel.errors import MultilevelError
+from multilevel.fitting import fit_design
 from multilevel.objective.deviance import LOG_2PI, ProfiledDeviance
 
 if TYPE_CHECKING:
@@ -334,7 +335,6 @@ def profile_confint(
 ) -> pd.DataFrame:
     """Columns parameter, lower, upper, note: lme4's profile intervals (ML profile), for all
     parameters or those named in ``parm``."""
-    from multilevel.api import fit_design
     from multilevel.design.weights import working_design
     from multilevel.objective import cross_products
 

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from multilevel.api import fit_design
 from multilevel.errors import FitWarning, FormulaError
+from multilevel.fitting import fit_design
 from multilevel.objective import ProfiledDeviance, cross_products
 from multilevel.result.fit import LmmFit
 

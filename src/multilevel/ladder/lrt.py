@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from multilevel.api import fit_design
 from multilevel.errors import FitWarning, ModelComparisonError
+from multilevel.fitting import fit_design
 from multilevel.result.fit import LmmFit
 
 ML_USED = "ML (REML=FALSE)"

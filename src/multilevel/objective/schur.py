@@ -34,6 +34,10 @@ from multilevel.objective.crossprod import CrossProducts
 MAX_PAIRS = 40_000_000
 #: groups of equal size are summed first when there are this many times fewer sizes than groups
 AGGREGATE_BELOW = 4
+#: row pairs (and rows (class, column)) per block of classes in the pattern's set-up
+CLASS_BLOCK_PAIRS = 250_000
+#: entries of the dense block B_rest A that row_forms holds at a time
+FORM_ENTRIES = 4_000_000
 
 
 def pair_map(
@@ -96,38 +100,37 @@ class PatternUpdate:
         assert xp.B_rest is not None and xp.C_rr is not None
         B = xp.B_rest.tocsr()
         B.sum_duplicates()
-        nr = xp.n_rest
-        pairs = row_pairs(B, MAX_PAIRS, lower=True)
-        if pairs is None:
+        counts = np.diff(B.indptr).astype(np.int64)
+        if int(np.sum(counts**2)) > MAX_PAIRS:
             raise ValueError("too many pairs for a precomputed pattern")
-        i, l, value, indptr = pairs
-        C_rr = sp.csr_matrix(xp.C_rr)
-        ci, cl = C_rr.nonzero()
-        # the pattern: the pairs, C_rr's entries, the diagonal; keyed column by column (small
-        # integer types: the first touch of fresh memory is much of this set-up's cost)
-        on = np.zeros((nr, nr), bool)  # [column, row]
-        on[l, i] = True
-        on[cl, ci] = True
-        on[np.arange(nr), np.arange(nr)] = True
-        key = np.flatnonzero(np.triu(on))  # rows >= columns
-        self.rows, self.cols = key % nr, key // nr
-        index = np.zeros((nr, nr), np.int32)
-        index.ravel()[key] = np.arange(key.size)
-        self.W = sp.csc_matrix((value, index[l, i], indptr), shape=(key.size, B.shape[0]))
+        self.B = B
+        nr, G = xp.n_rest, B.shape[0]
         # m_j = theta^2 / (theta^2 A_j + 1) depends on the group only through A_j = Z_j'Z_j (its
-        # size; with precision weights, its sum of weights): W m sums the groups of equal A_j
-        # first (InstEval: 86 sizes for 2972 students, 1.1M entries instead of 1.8M)
+        # size; with precision weights, its sum of weights): the update sums the groups of
+        # equal A_j first (InstEval: 86 sizes for 2972 students, 1.1M entries instead of 1.8M)
         _, pick, same = np.unique(xp.A[0, 0], return_index=True, return_inverse=True)
         self.pick: np.ndarray | None = pick
-        if pick.size <= B.shape[0] // AGGREGATE_BELOW:
-            sizes = sp.csr_matrix(
-                (np.ones(same.size), (np.arange(same.size), same.ravel())),
-                shape=(same.size, pick.size),
-            )
-            self.W_update = (self.W @ sizes).tocsc()
-        else:
-            self.W_update, self.pick = self.W, None
-        C_dense = xp.C_rr if isinstance(xp.C_rr, np.ndarray) else C_rr
+        if pick.size > G // AGGREGATE_BELOW:
+            self.pick, same = None, np.arange(G)
+        flat, value, class_ptr = _class_products(B, same.ravel())
+        # the pattern: those entries, C_rr's, the diagonal; keyed column by column (rows >=
+        # columns). Small integer types and few large temporaries: on a fresh process the
+        # first touch of new memory is much of this set-up's cost
+        on = np.zeros(nr * nr, bool)  # column-major: [column, row]
+        on[flat] = True
+        C_rr = xp.C_rr
+        ci, cl = np.nonzero(C_rr) if isinstance(C_rr, np.ndarray) else sp.coo_matrix(C_rr).nonzero()
+        lower = ci >= cl
+        on[cl[lower].astype(np.int64) * nr + ci[lower]] = True
+        on[np.arange(nr) * (nr + 1)] = True
+        key = np.flatnonzero(on)
+        self.rows, self.cols = key % nr, key // nr
+        index = np.zeros(nr * nr, np.int32)
+        index[key] = np.arange(key.size, dtype=np.int32)
+        self.W_update = sp.csc_matrix(
+            (value, index[flat], class_ptr), shape=(key.size, class_ptr.size - 1)
+        )
+        C_dense = C_rr if isinstance(C_rr, np.ndarray) else sp.csr_matrix(C_rr)
         self.c = np.asarray(C_dense[self.rows, self.cols]).ravel()
         self.on_diagonal = np.flatnonzero(self.rows == self.cols)
         n_theta = int(lam_index.max(initial=0)) + 1
@@ -135,12 +138,17 @@ class PatternUpdate:
         self.scale_index = lam_index[self.rows] * n_theta + lam_index[self.cols]
         self.n_theta = n_theta
         self.flat = self.rows + self.cols.astype(np.int64) * size
-        self._twice_off_diagonal = np.where(self.rows == self.cols, 1.0, 2.0)
 
     def row_forms(self, A: np.ndarray) -> np.ndarray:
-        """b_j' A b_j for every row b_j of B_rest, for a symmetric nr x nr matrix A (read on
-        the pattern: its lower triangle)."""
-        return self.W.T @ (A[self.rows, self.cols] * self._twice_off_diagonal)
+        """b_j' A b_j for every row b_j of B_rest, for a symmetric nr x nr matrix A (a block of
+        rows at a time: B_rest A is dense)."""
+        B = self.B
+        step = max(1, FORM_ENTRIES // max(B.shape[1], 1))
+        out = np.empty(B.shape[0])
+        for a in range(0, B.shape[0], step):
+            rows = B[a : a + step]
+            out[a : a + step] = np.asarray(rows.multiply(rows @ A).sum(axis=1)).ravel()
+        return out
 
     def update(self, theta: np.ndarray, m: np.ndarray) -> np.ndarray:
         values = self.c - self.W_update @ (m if self.pick is None else m[self.pick])
@@ -148,6 +156,50 @@ class PatternUpdate:
         values *= np.multiply.outer(t, t).ravel()[self.scale_index]
         values[self.on_diagonal] += 1.0
         return values
+
+
+def _class_products(
+    B: sp.csr_matrix, group: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lower triangle of sum over the rows j of class c (``group[j] = c``) of B_j'B_j, for
+    every class c: its entries' positions l * nr + i (i >= l) in an nr x nr column-major array,
+    their values, and where each class's entries start (a CSC indptr over the classes).
+
+    A few classes at a time, one sparse product B~'B each, with B~_{j, (c, i)} = B_ji for row j
+    in class c: its rows are the pairs (c, i), so each class's entries come out together. The
+    blocks keep the temporaries small (fresh memory is slow to touch); the outputs are sized by
+    the number of row pairs, an upper bound, and only the part written is touched."""
+    nr = B.shape[1]
+    n_class = int(group.max(initial=-1)) + 1
+    order = np.argsort(group, kind="stable")
+    B = B[order]
+    group = group[order]
+    counts = np.diff(B.indptr).astype(np.int64)
+    rows_of = np.searchsorted(group, np.arange(n_class + 1))  # class c: rows_of[c]:rows_of[c+1]
+    work = np.concatenate([[0], np.cumsum(np.bincount(group, counts**2, n_class))])
+    bound = int(np.sum(counts * (counts + 1) // 2))
+    flat, value = np.empty(bound, np.int64), np.empty(bound)
+    class_ptr = np.zeros(n_class + 1, np.int64)
+    at = c0 = 0
+    while c0 < n_class:
+        c1 = int(np.searchsorted(work, work[c0] + CLASS_BLOCK_PAIRS, side="right")) - 1
+        c1 = min(max(c1, c0 + 1), n_class, c0 + max(1, CLASS_BLOCK_PAIRS // max(nr, 1)))
+        Bk = B[rows_of[c0] : rows_of[c1]]
+        local = np.repeat(group[rows_of[c0] : rows_of[c1]] - c0, np.diff(Bk.indptr))
+        Bc = sp.csr_matrix(
+            (Bk.data, local * nr + Bk.indices, Bk.indptr), (Bk.shape[0], (c1 - c0) * nr)
+        )
+        P = Bc.T.tocsr() @ Bk
+        i = np.repeat(np.tile(np.arange(nr), c1 - c0), np.diff(P.indptr))
+        keep = P.indices <= i
+        kept = np.concatenate([[0], np.cumsum(keep)])
+        n = int(kept[-1])
+        flat[at : at + n] = P.indices[keep] * nr + i[keep]
+        value[at : at + n] = P.data[keep]
+        class_ptr[c0 + 1 : c1 + 1] = at + kept[P.indptr[nr::nr]]
+        at += n
+        c0 = c1
+    return flat[:at], value[:at], class_ptr
 
 
 class DenseSchur:

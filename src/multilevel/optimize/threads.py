@@ -29,12 +29,16 @@ from threadpoolctl import ThreadpoolController
 SMALL_SYSTEM = 400
 #: below this many fixed effects a one-factor fit has no kernel BLAS would thread
 TINY_P = 50
-#: factorizations timed on one thread, then once on the default, before the choice
+#: factorizations timed on one thread, then as many on the default, before the choice
 TRIALS = 2
 #: threads are tried only if this fraction of the extra cores was idle meanwhile
 IDLE_NEEDED = 0.75
-#: the default threads are kept only if faster than this fraction of one thread's time
-MUST_WIN = 0.8
+#: the default threads are kept only if faster than this fraction of one thread's time (best
+#: against best: single timings of a 1145 x 1145 Cholesky vary by 30% on a quiet machine)
+MUST_WIN = 0.9
+
+#: /proc/stat's clock ticks per second (USER_HZ)
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 T = TypeVar("T")
 _controller: ThreadpoolController | None = None
@@ -79,24 +83,33 @@ def _cpu_ticks() -> tuple[int, int] | None:
 
 
 class IdleCores:
-    """How many cores stood idle since this was made (None where it cannot be read)."""
+    """How many cores beyond the one this process runs on were left free by other processes
+    since this was made (None where it cannot be read).
+
+    The idle ticks of /proc/stat undercount them: this process's own extra threads (OpenBLAS
+    workers spinning after a threaded call, say) look busy there, and a fresh fit's first
+    fraction of a second is full of them, so this process's CPU time is counted as free."""
 
     def __init__(self) -> None:
         self.start = _cpu_ticks()
+        self.own_start = time.process_time()
 
     def since(self) -> float | None:
         now = _cpu_ticks()
         if self.start is None or now is None or now[1] <= self.start[1]:
             return None
         idle, total = now[0] - self.start[0], now[1] - self.start[1]
-        return (os.cpu_count() or 1) * idle / total  # /proc/stat counts every CPU
+        cpus = os.cpu_count() or 1  # /proc/stat counts every CPU
+        own = (time.process_time() - self.own_start) * TICKS_PER_SECOND
+        free = cpus * min(idle + own, total) / total - 1.0
+        return min(max(free, 0.0), cpus - 1.0)
 
 
 class MeasuredThreads:
     """Runs a kernel on one BLAS thread or on ``threads``, whichever the kernel's own timings
-    favour: the first TRIALS calls on one thread; then, if the other cores were idle meanwhile,
-    one call on ``threads``; the faster (the threaded one must win by 20%, not by noise) runs
-    every later call."""
+    favour: the first TRIALS calls on one thread; then, if the other cores were free meanwhile,
+    TRIALS calls on ``threads``; the faster (best against best; the threaded one must win by
+    10%, not by noise) runs every later call."""
 
     def __init__(
         self,
@@ -121,8 +134,8 @@ class MeasuredThreads:
             idle = self.idle()
             if busy() if idle is None else idle < IDLE_NEEDED * (self.threads - 1):
                 self.choice = 1  # the other cores are taken: threads would wait
-        elif n != 1:
-            one, many = min(self.times[1]), self.times[self.threads][0]
+        elif n != 1 and len(self.times[n]) == TRIALS:
+            one, many = min(self.times[1]), min(self.times[n])
             self.choice = self.threads if many < MUST_WIN * one else 1
         return out
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from multilevel.design.model import ModelDesign, build_design
 from multilevel.errors import MultilevelError
+from multilevel.fitting import fit_design
 from multilevel.planning.extend import grouping_factor, resize_groups, resize_within
 from multilevel.planning.glmm import FAMILIES, GlmmRunner, family_name
 from multilevel.planning.planned import PlannedDesign
@@ -165,7 +166,6 @@ def power(
         and family is None  # a linear mixed model (LmmFit is also the class of GLMM fits)
         and isinstance(fit, LmmFit)
     ):
-        from multilevel.api import fit_design
 
         reduced_start = fit_design(
             build_design(spec.reduced, fit.design.frame.data), reml=False, warn=False

@@ -23,7 +23,7 @@ from multilevel.design.frame import load_data
 from multilevel.design.model import ModelDesign
 from multilevel.design.random import group_codes
 from multilevel.errors import DataError, FitWarning
-from multilevel.fitting import check_reml_rows
+from multilevel.fitting import check_reml_rows, fit_design
 from multilevel.objective import ProfiledDeviance, cross_products
 from multilevel.optimize import optimize_theta
 from multilevel.optimize.start import choose_start
@@ -205,7 +205,6 @@ def fit_residual(
     _stacklevel: int = 3,
 ) -> LmmFit:
     """Fit ``design`` with residual covariance sigma^2 diag(g) R diag(g) per group."""
-    from multilevel.api import fit_design
 
     check_reml_rows(reml, design.n, design.p)
     model = _model if _model is not None else bind(design, data, correlation, variance)
@@ -316,7 +315,6 @@ def fit_residual(
 def _final(design: ModelDesign, model: ResidualModel, z: np.ndarray, reml: bool) -> LmmFit:
     """The whitened model at z fitted as any model (both starts, convergence checks, modes),
     on the original design (fitted values and residuals on the data's scale)."""
-    from multilevel.api import fit_design
 
     w = model.whitener(z)
     fit = fit_design(whitened_design(design, w), reml=reml, warn=False)

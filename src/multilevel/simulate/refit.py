@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multilevel.fitting import fit_design
 from multilevel.inference.satterthwaite import VarParInfo, satterthwaite, varpar_info
 from multilevel.objective.crossprod import CrossProducts
 from multilevel.objective.deviance import ProfiledDeviance
@@ -81,7 +82,6 @@ class Refit:
     @cached_property
     def fit(self) -> LmmFit:
         """The full fit of the model to this response (conditional modes, tables, ...)."""
-        from multilevel.api import fit_design
 
         if self.design is None or self.y is None:
             raise ValueError("this refit does not keep its design and response")
