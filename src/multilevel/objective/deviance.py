@@ -118,6 +118,8 @@ class ProfiledDeviance:
     def lambda_rest(self, theta: np.ndarray) -> sp.csr_matrix:
         rows, cols, idx = self.xp.rest_map
         nr = self.xp.n_rest
+        if self._rest_diagonal:  # one entry per row, in row order: CSR without a sort
+            return sp.csr_matrix((theta[idx], rows, np.arange(nr + 1)), shape=(nr, nr))
         return sp.csr_matrix((theta[idx], (rows, cols)), shape=(nr, nr))
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:

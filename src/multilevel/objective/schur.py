@@ -36,6 +36,8 @@ MAX_PAIRS = 40_000_000
 AGGREGATE_BELOW = 4
 #: row pairs (and rows (class, column)) per block of classes in the pattern's set-up
 CLASS_BLOCK_PAIRS = 250_000
+#: unscaled pattern values kept for reuse (one per m: the first factor's theta)
+UNSCALED_KEPT = 3
 #: entries of the dense block B_rest A that row_forms holds at a time
 FORM_ENTRIES = 4_000_000
 
@@ -124,7 +126,18 @@ class PatternUpdate:
         on[cl[lower].astype(np.int64) * nr + ci[lower]] = True
         on[np.arange(nr) * (nr + 1)] = True
         key = np.flatnonzero(on)
+        # entries ordered by their scale lambda_i lambda_l = theta_a theta_b (a few pairs
+        # (a, b)): an evaluation scales a few slices, not a gather per entry
+        n_theta = int(lam_index.max(initial=0)) + 1
+        scale = lam_index[key % nr] * n_theta + lam_index[key // nr]
+        order = np.argsort(scale, kind="stable")
+        key, scale = key[order], scale[order]
         self.rows, self.cols = key % nr, key // nr
+        cut = np.flatnonzero(np.diff(scale)) + 1
+        self.segments = [
+            (int(a), int(b), int(scale[a]) // n_theta, int(scale[a]) % n_theta)
+            for a, b in zip(np.r_[0, cut], np.r_[cut, key.size], strict=True)
+        ]
         index = np.zeros(nr * nr, np.int32)
         index[key] = np.arange(key.size, dtype=np.int32)
         self.W_update = sp.csc_matrix(
@@ -133,11 +146,10 @@ class PatternUpdate:
         C_dense = C_rr if isinstance(C_rr, np.ndarray) else sp.csr_matrix(C_rr)
         self.c = np.asarray(C_dense[self.rows, self.cols]).ravel()
         self.on_diagonal = np.flatnonzero(self.rows == self.cols)
-        n_theta = int(lam_index.max(initial=0)) + 1
-        # lambda_i lambda_l is theta_a theta_b for a few pairs (a, b): one gather per evaluation
-        self.scale_index = lam_index[self.rows] * n_theta + lam_index[self.cols]
-        self.n_theta = n_theta
         self.flat = self.rows + self.cols.astype(np.int64) * size
+        #: C_rr - B'diag(m)B on the pattern for the last few m (a stencil or the optimizer's
+        #: first points vary the other factors' theta at the same m)
+        self._unscaled: dict[bytes, np.ndarray] = {}
 
     def row_forms(self, A: np.ndarray) -> np.ndarray:
         """b_j' A b_j for every row b_j of B_rest, for a symmetric nr x nr matrix A (a block of
@@ -151,9 +163,17 @@ class PatternUpdate:
         return out
 
     def update(self, theta: np.ndarray, m: np.ndarray) -> np.ndarray:
-        values = self.c - self.W_update @ (m if self.pick is None else m[self.pick])
-        t = theta[: self.n_theta]
-        values *= np.multiply.outer(t, t).ravel()[self.scale_index]
+        m = m if self.pick is None else m[self.pick]
+        key = m.tobytes()
+        unscaled = self._unscaled.get(key)
+        if unscaled is None:
+            unscaled = self.c - self.W_update @ m
+            if len(self._unscaled) >= UNSCALED_KEPT:
+                self._unscaled.pop(next(iter(self._unscaled)))
+            self._unscaled[key] = unscaled
+        values = np.empty_like(unscaled)
+        for start, stop, a, b in self.segments:
+            np.multiply(unscaled[start:stop], theta[a] * theta[b], out=values[start:stop])
         values[self.on_diagonal] += 1.0
         return values
 
@@ -235,6 +255,9 @@ class DenseSchur:
     def twin(self) -> DenseSchur:
         """The same pattern with its own buffer, for a second thread."""
         twin = copy.copy(self)
+        if self.pattern is not None:  # its own cache: the two threads do not share a dict
+            twin.pattern = copy.copy(self.pattern)
+            twin.pattern._unscaled = {}
         twin._flat = np.zeros_like(self._flat)
         twin.S = twin._flat.reshape((self.size, self.size), order="F")
         twin.generation, twin.threads = 0, None

@@ -166,7 +166,6 @@ def power(
         and family is None  # a linear mixed model (LmmFit is also the class of GLMM fits)
         and isinstance(fit, LmmFit)
     ):
-
         reduced_start = fit_design(
             build_design(spec.reduced, fit.design.frame.data), reml=False, warn=False
         ).theta
