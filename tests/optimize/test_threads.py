@@ -89,10 +89,22 @@ def test_idle_cores_read_from_proc_stat():
 
 
 def test_loaded_machine_gives_the_fit_no_trial(monkeypatch):
+    """Where the cores cannot be measured (no /proc/stat), a load average that fills them
+    keeps every factorization on one thread."""
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
     monkeypatch.setattr(threads, "cores", lambda: 2)
     with threads.kernel_threads(1128, 16) as chooser:
         assert _blas_threads() and set(_blas_threads()) == {1}
+        if chooser is not None:
+            chooser.idle = lambda: None
+            chooser.clock = _Clock([1.0] * 6)
+            assert _run(chooser, 6) == [1] * 6
+            assert chooser.choice == 1
+
+
+def test_single_core_gets_no_chooser(monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 1)
+    with threads.kernel_threads(1128, 16) as chooser:
         assert chooser is None
 
 

@@ -147,15 +147,18 @@ class MeasuredThreads:
 
 @contextlib.contextmanager
 def kernel_threads(n_rest: int, p: int) -> Iterator[MeasuredThreads | None]:
-    """Context of a fit: one BLAS thread. For a large dense system on a machine with idle
-    cores it yields a :class:`MeasuredThreads` for its Cholesky, else None."""
+    """Context of a fit: one BLAS thread. For a large dense system on more than one core it
+    yields a :class:`MeasuredThreads` for its Cholesky (which tries threads only on cores that
+    stand idle meanwhile), else None."""
     if n_rest == 0 and p < TINY_P:
         yield None
         return
     large = n_rest + p > SMALL_SYSTEM
     threads = _default_threads() if large else 1
     with _blas().limit(limits=1, user_api="blas"):
-        yield MeasuredThreads(threads) if large and threads > 1 and not busy() else None
+        # no load-average gate here: it lags a minute behind (a quiet machine just after a busy
+        # one reads busy); the chooser measures the cores while the fit runs
+        yield MeasuredThreads(threads) if large and threads > 1 and cores() > 1 else None
 
 
 def stencil_workers(chooser: MeasuredThreads | None, idle: IdleCores) -> int:
