@@ -112,9 +112,14 @@ class PatternUpdate:
         # equal A_j first (InstEval: 86 sizes for 2972 students, 1.1M entries instead of 1.8M)
         _, pick, same = np.unique(xp.A[0, 0], return_index=True, return_inverse=True)
         self.pick: np.ndarray | None = pick
-        if pick.size > G // AGGREGATE_BELOW:
-            self.pick, same = None, np.arange(G)
-        flat, value, class_ptr = _class_products(B, same.ravel())
+        if pick.size > G // AGGREGATE_BELOW:  # each row its own class: its pairs as they are
+            self.pick = None
+            pairs = row_pairs(B, MAX_PAIRS, lower=True)
+            assert pairs is not None  # its size was checked above
+            i, l, value, class_ptr = pairs
+            flat = l.astype(np.int64) * nr + i
+        else:
+            flat, value, class_ptr = _class_products(B, same.ravel())
         # the pattern: those entries, C_rr's, the diagonal; keyed column by column (rows >=
         # columns). Small integer types and few large temporaries: on a fresh process the
         # first touch of new memory is much of this set-up's cost
