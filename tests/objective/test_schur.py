@@ -120,21 +120,25 @@ def test_pattern_update_equals_the_dense_product(monkeypatch, block_pairs, aggre
     design = build_design("y ~ x + (1 | g) + (1 | f)", _crossed(n=900))
     xp = cross_products(design)
     nr = xp.n_rest
-    lam_index = np.r_[np.zeros(nr - 4, int), np.ones(4, int)]  # two scales on the columns
+    # two scales on the columns, interleaved; theta[0] is the first factor's, as in a fit
+    lam_index = np.where(np.arange(nr) % 3 == 0, 2, 1)
     pattern = PatternUpdate(xp, nr + xp.p + 1, lam_index)
     assert (pattern.pick is not None) == aggregate
     rng = np.random.default_rng(8)
     m = rng.uniform(0.1, 1.0, xp.G)
     m = m[np.unique(xp.A[0, 0], return_inverse=True)[1].ravel()]  # m_j depends on A_j alone
-    theta = np.array([0.7, 1.3])
     B = xp.B_rest.toarray()
     C = xp.C_rr.toarray() if sp.issparse(xp.C_rr) else np.asarray(xp.C_rr)
-    lam = theta[lam_index]
-    want = np.tril(lam[:, None] * (C - B.T @ (m[:, None] * B)) * lam[None, :] + np.eye(nr))
-    got = np.zeros((nr, nr))
-    got[pattern.rows, pattern.cols] = pattern.update(theta, m)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # the second theta keeps m: the unscaled values are reused, the scales are not
+    for theta in (np.array([0.4, 0.7, 1.3]), np.array([0.4, 1.1, 0.2])):
+        lam = theta[lam_index]
+        want = np.tril(lam[:, None] * (C - B.T @ (m[:, None] * B)) * lam[None, :] + np.eye(nr))
+        got = np.zeros((nr, nr))
+        got[pattern.rows, pattern.cols] = pattern.update(theta, m)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert len(pattern._unscaled) == 1
     assert np.all(pattern.rows >= pattern.cols)
+    assert len(set(pattern.flat)) == pattern.flat.size  # each entry once
 
 
 def test_row_forms_a_few_rows_at_a_time(monkeypatch):
@@ -182,3 +186,16 @@ def test_hessian_with_two_workers_equals_the_serial_one():
         infos.append(varpar_info(dev, fit.theta, fit.sigma))
     np.testing.assert_array_equal(infos[0].hessian, infos[1].hessian)
     np.testing.assert_array_equal(infos[0].jacobian, infos[1].jacobian)
+
+
+def test_twin_keeps_its_own_cache_of_pattern_values():
+    """The stencil's second thread gets its own pattern cache (a shared dict would be changed
+    by both threads at once)."""
+    design = build_design("y ~ x + (1 | g) + (1 | f)", _crossed())
+    dev = ProfiledDeviance(cross_products(design), reml=True)
+    assert dev.schur is not None and dev.schur.pattern is not None
+    dev(design.theta_start())
+    twin = dev.schur.twin()
+    assert twin.pattern is not None and twin.pattern is not dev.schur.pattern
+    assert twin.pattern._unscaled == {} and len(dev.schur.pattern._unscaled) == 1
+    assert twin.pattern.W_update is dev.schur.pattern.W_update  # the large parts are shared

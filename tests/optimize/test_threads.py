@@ -53,6 +53,15 @@ def test_threads_kept_only_when_the_measured_kernel_is_clearly_faster():
         assert slow.choice == 1
 
 
+def test_a_far_slower_threaded_trial_ends_the_trials():
+    """Cores that turn busy after the idle check: the first threaded call takes 5x one
+    thread's best, so there is no second threaded trial."""
+    with threads._blas().limit(limits=1, user_api="blas"):
+        late = threads.MeasuredThreads(2, clock=_Clock([1.0, 1.0, 5.0, 9, 9]), idle=lambda: 1.0)
+        assert _run(late, 5) == [1, 1, 2, 1, 1]
+        assert late.choice == 1 and len(late.times[2]) == 1
+
+
 def test_busy_cores_get_one_thread_without_a_threaded_trial():
     """With the other core taken while the fit ran on one (idle < 0.75 cores), no threaded
     factorization is tried: on a loaded 2-core machine one took 0.2-0.9 s instead of 17 ms."""
@@ -69,7 +78,7 @@ def test_own_threads_count_as_free_cores(monkeypatch):
     ticks = iter([(1000, 5000), (1020, 5100)])
     cpu = iter([3.0, 3.8])
     monkeypatch.setattr(threads, "_cpu_ticks", lambda: next(ticks))
-    monkeypatch.setattr(threads.time, "process_time", lambda: next(cpu))
+    monkeypatch.setattr(threads, "process_cpu", lambda: next(cpu))
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(threads, "TICKS_PER_SECOND", 100)
     assert threads.IdleCores().since() == pytest.approx(1.0)

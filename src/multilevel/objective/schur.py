@@ -219,7 +219,7 @@ def _class_products(
         keep = P.indices <= i
         kept = np.concatenate([[0], np.cumsum(keep)])
         n = int(kept[-1])
-        flat[at : at + n] = P.indices[keep] * nr + i[keep]
+        flat[at : at + n] = P.indices[keep].astype(np.int64) * nr + i[keep]
         value[at : at + n] = P.data[keep]
         class_ptr[c0 + 1 : c1 + 1] = at + kept[P.indptr[nr::nr]]
         at += n

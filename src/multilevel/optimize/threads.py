@@ -12,7 +12,9 @@ gets the default threads only if they pay *now*, judged on the fit's own factori
 (:class:`MeasuredThreads`: no probe of its own). Threads are tried only if the other cores were
 measurably idle while the fit ran on one (/proc/stat; the load average elsewhere): on a loaded
 2-core machine one threaded 1145 x 1145 Cholesky took 0.2-0.9 s, so a fit on busy cores stays
-on one thread and never runs slower than single-threaded, as lme4 does.
+on one thread, as lme4 does. Should the cores turn busy between the measurement and the trial,
+one threaded trial far slower than one thread (GIVE_UP) ends the trials: that call is the only
+one the fit runs slower than single-threaded.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ IDLE_NEEDED = 0.75
 #: against best: single timings of a 1145 x 1145 Cholesky vary by 30% on a quiet machine)
 MUST_WIN = 0.9
 
+#: this process's CPU seconds, all its threads (a name of its own, so tests can stand in for it)
+process_cpu = time.process_time
+#: a threaded trial this many times slower than one thread's best ends the trials at once
+GIVE_UP = 3.0
 #: /proc/stat's clock ticks per second (USER_HZ)
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -88,11 +94,13 @@ class IdleCores:
 
     The idle ticks of /proc/stat undercount them: this process's own extra threads (OpenBLAS
     workers spinning after a threaded call, say) look busy there, and a fresh fit's first
-    fraction of a second is full of them, so this process's CPU time is counted as free."""
+    fraction of a second is full of them, so this process's CPU time is counted as free. That
+    counts any other busy thread of this process as free too (two fits in two Python threads);
+    the chooser then still keeps threads only where they are measured to pay."""
 
     def __init__(self) -> None:
         self.start = _cpu_ticks()
-        self.own_start = time.process_time()
+        self.own_start = process_cpu()
 
     def since(self) -> float | None:
         now = _cpu_ticks()
@@ -100,7 +108,7 @@ class IdleCores:
             return None
         idle, total = now[0] - self.start[0], now[1] - self.start[1]
         cpus = os.cpu_count() or 1  # /proc/stat counts every CPU
-        own = (time.process_time() - self.own_start) * TICKS_PER_SECOND
+        own = (process_cpu() - self.own_start) * TICKS_PER_SECOND
         free = cpus * min(idle + own, total) / total - 1.0
         return min(max(free, 0.0), cpus - 1.0)
 
@@ -130,13 +138,15 @@ class MeasuredThreads:
         start = self.clock()
         out = self._with(n, kernel) if n != 1 else kernel()
         self.times[n].append(self.clock() - start)
+        one = min(self.times[1])
         if n == 1 and len(self.times[1]) == TRIALS:
             idle = self.idle()
             if busy() if idle is None else idle < IDLE_NEEDED * (self.threads - 1):
                 self.choice = 1  # the other cores are taken: threads would wait
+        elif n != 1 and self.times[n][-1] > GIVE_UP * one:
+            self.choice = 1  # far slower: the cores were not free after all; no second trial
         elif n != 1 and len(self.times[n]) == TRIALS:
-            one, many = min(self.times[1]), min(self.times[n])
-            self.choice = self.threads if many < MUST_WIN * one else 1
+            self.choice = self.threads if min(self.times[n]) < MUST_WIN * one else 1
         return out
 
     @staticmethod
