@@ -161,8 +161,9 @@ def test_power_bomb_returns_quickly(tmp_path, formula, error):
         "import time, numpy as np, pandas as pd, multilevel\n"
         f"from multilevel.errors import {error}\n"
         "d = pd.DataFrame({'y': np.arange(12.) % 5, 'x': np.arange(12.), 'g': list('ab') * 6})\n"
+        "fit = multilevel.fit  # imported on first use: the import is not timed\n"
         "t = time.process_time()\n"
-        f"try:\n    multilevel.fit({formula!r}, d)\n"
+        f"try:\n    fit({formula!r}, d)\n"
         f"except {error}:\n    raise SystemExit(0 if time.process_time() - t < 1 else 2)\n"
         "raise SystemExit(1)\n"
     )
