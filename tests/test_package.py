@@ -57,4 +57,9 @@ def test_the_stub_lists_the_same_names():
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
-    assert imported == set(multilevel._EXPORTS) == set(multilevel.__all__)
+    listed = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__"
+    )
+    assert imported == set(multilevel._EXPORTS) == set(multilevel.__all__) == set(listed)
